@@ -1,0 +1,45 @@
+# The README's Quick start: `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TYPING := $(VENV)/typing/jobledger
+PACKAGES := domain projections adapters
+
+.PHONY: run demo test lint typecheck unit bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	mkdir -p $(TYPING)
+	for p in $(PACKAGES); do ln -sfn "$(CURDIR)/$$p" $(TYPING)/$$p; done
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/jobledger demo
+
+demo: run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy cannot follow the editable install's import hook, so it reads the
+# packages through a symlink tree named as they are imported (jobledger.*).
+typecheck: $(STAMP)
+	MYPYPATH=$(VENV)/typing $(BIN)/mypy -p jobledger.domain -p jobledger.projections -p jobledger.adapters
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks
+
+docs: $(STAMP)
+	$(BIN)/python -m jobledger.adapters.docs
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The edges of jobledger: settings, the composition root, storage wiring and the CLI."""

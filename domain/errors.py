@@ -1,0 +1,119 @@
+"""One hierarchy for every error jobledger reports.
+
+Adapters map these once: the CLI prints ``str(error)`` on one line and exits with
+``exit_code``; the HTTP API (a later issue) maps ``code`` to a status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+
+class JobLedgerError(Exception):
+    """Base of every error a user of jobledger can see."""
+
+    code = "jobledger_error"
+    exit_code = 1
+
+
+class JobNotFound(JobLedgerError):
+    code = "job_not_found"
+    exit_code = 3
+
+    def __init__(self, job_id: UUID | str) -> None:
+        super().__init__(f"job {job_id} not found")
+        self.job_id = job_id
+
+
+class InvalidCommand(JobLedgerError):
+    """The command's payload breaks a rule; nothing was recorded."""
+
+    code = "invalid_command"
+    exit_code = 2
+
+
+class UnknownJobType(InvalidCommand):
+    code = "unknown_job_type"
+
+    def __init__(self, job_type: str, known: Sequence[str]) -> None:
+        super().__init__(f"unknown job type {job_type!r}; known types: {', '.join(known)}")
+        self.job_type = job_type
+
+
+class InvalidResult(InvalidCommand):
+    code = "invalid_result"
+
+
+class IllegalTransition(JobLedgerError):
+    """The lifecycle table does not allow this trigger in the job's current state."""
+
+    code = "illegal_transition"
+    exit_code = 4
+
+    def __init__(
+        self, job_id: UUID, current_state: str, trigger: str, allowed: Sequence[str]
+    ) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none (the job is finished)"
+        super().__init__(
+            f"job {job_id} is {current_state}: {trigger} is not allowed; "
+            f"allowed now: {allowed_text}"
+        )
+        self.job_id = job_id
+        self.current_state = current_state
+        self.trigger = trigger
+        self.allowed = tuple(allowed)
+
+
+class LeaseMismatch(JobLedgerError):
+    """A worker command carried a lease id that is not the job's current lease."""
+
+    code = "lease_mismatch"
+    exit_code = 4
+
+    def __init__(self, job_id: UUID, given: str, current: str | None) -> None:
+        held = "no lease is held" if current is None else "another lease holds it"
+        super().__init__(f"job {job_id}: lease {given!r} is not current ({held})")
+        self.job_id = job_id
+
+
+class ConcurrencyConflict(JobLedgerError):
+    """Someone else changed the job first; reload and decide again."""
+
+    code = "concurrency_conflict"
+    exit_code = 5
+
+    def __init__(self, job_id: UUID, expected: int | None, actual: int | None) -> None:
+        if expected is not None and actual is not None:
+            detail = f"expected version {expected}, found {actual}"
+        else:
+            detail = "another writer appended first"
+        super().__init__(f"job {job_id} changed concurrently: {detail}")
+        self.job_id = job_id
+        self.expected = expected
+        self.actual = actual
+
+
+class IdempotencyConflict(JobLedgerError):
+    """A command id was reused for a different command."""
+
+    code = "idempotency_conflict"
+    exit_code = 5
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(f"command id {command_id!r} was already used for a different command")
+        self.command_id = command_id
+
+
+class ConfigurationError(JobLedgerError):
+    """Settings, a database URL or a price book cannot be used."""
+
+    code = "configuration_error"
+    exit_code = 6
+
+
+class StoreUnavailable(JobLedgerError):
+    """The event store cannot be opened or written."""
+
+    code = "store_unavailable"
+    exit_code = 7

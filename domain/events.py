@@ -1,0 +1,301 @@
+"""The facts the ledger records about a job, and how each one changes it.
+
+Events are past tense and never change once written. ``apply`` only assigns and
+adds: it never raises, so a history written under older rules still replays.
+Every event records its actor (the authenticated subject), tenant and
+correlation id; eventsourcing records ``timestamp`` (UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from eventsourcing.domain import Aggregate
+
+from jobledger.domain.lifecycle import JobStatus, Trigger
+
+if TYPE_CHECKING:
+    from jobledger.domain.job import Job
+
+
+class JobEvent(Aggregate.Event):
+    actor: str
+    tenant: str
+    correlation_id: str
+
+    trigger: ClassVar[Trigger]
+
+    def apply(self, job: Job) -> None:
+        """Subclasses evolve the job; the base changes nothing."""
+
+
+def _charge_tokens(job: Job, usage: UsageRecorded) -> None:
+    job.tokens = {
+        "input": job.tokens.get("input", 0) + usage.input_tokens,
+        "output": job.tokens.get("output", 0) + usage.output_tokens,
+        "cached_input": job.tokens.get("cached_input", 0) + usage.cached_input_tokens,
+    }
+    if usage.cost is None:
+        job.unpriced_usage = True
+    else:
+        job.cost = job.cost + usage.cost
+
+
+def _drop_lease(job: Job) -> None:
+    job.agent = None
+    job.lease_id = None
+    job.lease_expires_at = None
+
+
+def _finish(job: Job, status: JobStatus, at: datetime) -> None:
+    job.status_value = status.value
+    job.finished_at = at
+    _drop_lease(job)
+
+
+class JobSubmitted(JobEvent, Aggregate.Created):
+    trigger = Trigger.SUBMIT
+
+    job_type: str
+    investigation_id: str | None
+    priority: int
+    max_attempts: int
+    pool: str | None
+    inputs: list[dict[str, Any]]
+    config: dict[str, Any]
+    metadata: dict[str, Any]
+
+    def apply(self, job: Job) -> None:
+        job.tenant = self.tenant
+        job.created_by = self.actor
+        job.job_type = self.job_type
+        job.investigation_id = self.investigation_id
+        job.priority = self.priority
+        job.max_attempts = self.max_attempts
+        job.pool = self.pool
+        job.inputs = list(self.inputs)
+        job.config = dict(self.config)
+        job.metadata = dict(self.metadata)
+        job.status_value = JobStatus.QUEUED.value
+
+
+class JobClaimed(JobEvent):
+    trigger = Trigger.CLAIM
+
+    agent: str
+    pool: str | None
+    lease_id: str
+    lease_expires_at: datetime
+    attempt: int
+
+    def apply(self, job: Job) -> None:
+        job.status_value = JobStatus.CLAIMED.value
+        job.agent = self.agent
+        job.agent_pool = self.pool
+        job.lease_id = self.lease_id
+        job.lease_expires_at = self.lease_expires_at
+        job.claimed_at = self.timestamp
+
+
+class JobReleased(JobEvent):
+    trigger = Trigger.RELEASE
+
+    reason: str
+
+    def apply(self, job: Job) -> None:
+        job.status_value = JobStatus.QUEUED.value
+        _drop_lease(job)
+
+
+class JobStarted(JobEvent):
+    trigger = Trigger.START
+
+    def apply(self, job: Job) -> None:
+        job.status_value = JobStatus.RUNNING.value
+        job.started_at = self.timestamp
+
+
+class ProgressReported(JobEvent):
+    trigger = Trigger.REPORT_PROGRESS
+
+    percent: int
+    message: str | None
+    findings: dict[str, int]
+
+    def apply(self, job: Job) -> None:
+        job.progress = max(job.progress, self.percent)
+        if self.message is not None:
+            job.progress_message = self.message
+        if self.findings:
+            job.preliminary_findings = {**job.preliminary_findings, **self.findings}
+
+
+class UsageRecorded(JobEvent):
+    """Tokens used, and the cost as priced when it was recorded (None: unpriced)."""
+
+    trigger = Trigger.RECORD_USAGE
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    attempt: int
+    cost: Decimal | None
+    currency: str
+    price_book_version: str
+    input_per_million: Decimal | None
+    output_per_million: Decimal | None
+    cached_input_per_million: Decimal | None
+
+    def apply(self, job: Job) -> None:
+        _charge_tokens(job, self)
+
+
+class HeartbeatRecorded(JobEvent):
+    trigger = Trigger.HEARTBEAT
+
+    lease_expires_at: datetime
+
+    def apply(self, job: Job) -> None:
+        job.lease_expires_at = self.lease_expires_at
+
+
+class ValidationStarted(JobEvent):
+    trigger = Trigger.BEGIN_VALIDATION
+
+    def apply(self, job: Job) -> None:
+        job.status_value = JobStatus.VALIDATING.value
+
+
+class UploadStarted(JobEvent):
+    trigger = Trigger.BEGIN_UPLOAD
+
+    def apply(self, job: Job) -> None:
+        job.status_value = JobStatus.UPLOADING.value
+
+
+class JobCompleted(JobEvent):
+    trigger = Trigger.COMPLETE
+
+    result: dict[str, Any]
+
+    def apply(self, job: Job) -> None:
+        _finish(job, JobStatus.COMPLETED, self.timestamp)
+        job.progress = 100
+        job.result = dict(self.result)
+
+
+class AttemptFailed(JobEvent):
+    """A retryable failure with attempts left: the job queues for its next attempt."""
+
+    trigger = Trigger.FAIL
+
+    code: str
+    message: str
+    attempt: int
+
+    def apply(self, job: Job) -> None:
+        job.status_value = JobStatus.QUEUED.value
+        job.error = {"code": self.code, "message": self.message, "attempt": self.attempt}
+        job.attempt = self.attempt + 1
+        job.progress = 0
+        _drop_lease(job)
+
+
+class JobFailed(JobEvent):
+    trigger = Trigger.FAIL
+
+    code: str
+    message: str
+    retryable: bool
+    attempt: int
+
+    def apply(self, job: Job) -> None:
+        _finish(job, JobStatus.FAILED, self.timestamp)
+        job.error = {"code": self.code, "message": self.message, "attempt": self.attempt}
+
+
+class LeaseExpired(JobEvent):
+    """Recorded by the lease sweeper; ``outcome`` names where the job went."""
+
+    trigger = Trigger.EXPIRE_LEASE
+
+    OUTCOMES: ClassVar[dict[str, JobStatus]] = {
+        "requeued": JobStatus.QUEUED,
+        "failed": JobStatus.FAILED,
+        "cancelled": JobStatus.CANCELLED,
+    }
+
+    lease_id: str
+    agent: str
+    attempt: int
+    outcome: str
+
+    def apply(self, job: Job) -> None:
+        status = self.OUTCOMES.get(self.outcome, JobStatus.QUEUED)
+        if status is JobStatus.QUEUED:
+            job.status_value = status.value
+            job.attempt = self.attempt + 1
+            job.progress = 0
+            _drop_lease(job)
+        else:
+            _finish(job, status, self.timestamp)
+        if status is JobStatus.FAILED:
+            job.error = {
+                "code": "lease_expired",
+                "message": f"lease of {self.agent} expired on the last attempt",
+                "attempt": self.attempt,
+            }
+
+
+class JobCancelled(JobEvent):
+    """An immediate cancellation of a job nobody is working on yet."""
+
+    trigger = Trigger.CANCEL
+
+    reason: str
+
+    def apply(self, job: Job) -> None:
+        _finish(job, JobStatus.CANCELLED, self.timestamp)
+        job.cancellation_reason = self.reason
+
+
+class CancellationRequested(JobEvent):
+    """The first step of cancelling active work: the worker is asked to stop."""
+
+    trigger = Trigger.CANCEL
+
+    reason: str
+
+    def apply(self, job: Job) -> None:
+        job.cancellation_requested = True
+        job.cancellation_reason = self.reason
+
+
+class CancellationAcknowledged(JobEvent):
+    trigger = Trigger.ACKNOWLEDGE_CANCELLATION
+
+    def apply(self, job: Job) -> None:
+        _finish(job, JobStatus.CANCELLED, self.timestamp)
+
+
+EVENT_TYPES: tuple[type[JobEvent], ...] = (
+    JobSubmitted,
+    JobClaimed,
+    JobReleased,
+    JobStarted,
+    ProgressReported,
+    UsageRecorded,
+    HeartbeatRecorded,
+    ValidationStarted,
+    UploadStarted,
+    JobCompleted,
+    AttemptFailed,
+    JobFailed,
+    LeaseExpired,
+    JobCancelled,
+    CancellationRequested,
+    CancellationAcknowledged,
+)

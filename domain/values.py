@@ -1,0 +1,74 @@
+"""Value objects that commands take: who acts, and what a job is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jobledger.domain.errors import InvalidCommand
+from jobledger.domain.validation import describe
+
+Name = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated subject a command runs as, within one tenant."""
+
+    subject: str
+    tenant: str
+
+    def __post_init__(self) -> None:
+        for name in ("subject", "tenant"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidCommand(f"{name}: must be a non-empty string")
+
+
+@dataclass(frozen=True)
+class CommandMeta:
+    """What every command carries besides its payload.
+
+    ``command_id`` makes a retry safe; ``expected_version`` makes a write
+    conditional on what the caller last saw.
+    """
+
+    correlation_id: str = field(default_factory=lambda: uuid4().hex)
+    command_id: str | None = None
+    expected_version: int | None = None
+
+
+class InputRef(BaseModel):
+    """A reference to something a job reads; the ledger never stores the bytes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    media_type: Annotated[str, Field(min_length=3, max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")]
+    size_bytes: Annotated[int, Field(ge=0)]
+    uri: Annotated[str, Field(max_length=2048)] | None = None
+
+
+class JobSpec(BaseModel):
+    """The payload of ``submit``, validated before anything is recorded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    job_type: str
+    investigation_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    priority: Annotated[int, Field(ge=0, le=9)] = 5
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    pool: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    inputs: list[InputRef] = Field(default_factory=list, max_length=1000)
+    config: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def parse_spec(**fields: Any) -> JobSpec:
+    try:
+        return JobSpec.model_validate(fields)
+    except ValidationError as error:
+        raise InvalidCommand(describe(error)) from None
