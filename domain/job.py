@@ -149,7 +149,9 @@ class Job(Aggregate):
         counts = dict(findings or {})
         for kind, count in counts.items():
             if kind not in FINDING_KINDS:
-                raise InvalidCommand(f"findings.{kind}: unknown kind; use {', '.join(FINDING_KINDS)}")
+                raise InvalidCommand(
+                    f"findings.{kind}: unknown kind; use {', '.join(FINDING_KINDS)}"
+                )
             if count < 0:
                 raise InvalidCommand(f"findings.{kind}: must be 0 or more, got {count}")
         self._record(ev.ProgressReported, ctx, percent=percent, message=message, findings=counts)
@@ -219,7 +221,8 @@ class Job(Aggregate):
     def expire_lease(self, ctx: EventContext) -> None:
         """Recorded by the sweeper once the lease deadline has passed."""
         self._check(Trigger.EXPIRE_LEASE)
-        assert self.lease_id is not None and self.agent is not None  # every leased state has one
+        assert self.lease_id is not None  # every leased state holds a lease
+        assert self.agent is not None
         if self.lease_expires_at is not None and ctx.timestamp < self.lease_expires_at:
             raise InvalidCommand(
                 f"job {self.id}: lease runs until {self.lease_expires_at.isoformat()}"

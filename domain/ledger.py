@@ -130,11 +130,20 @@ class Ledger(Application[UUID]):
         return self._execute(actor, job_id, meta, "claim", payload, claim)
 
     def release(
-        self, actor: Actor, job_id: UUID, *, lease_id: str, reason: str = "",
+        self,
+        actor: Actor,
+        job_id: UUID,
+        *,
+        lease_id: str,
+        reason: str = "",
         meta: CommandMeta | None = None,
     ) -> Outcome:
         return self._execute(
-            actor, job_id, meta, "release", {"lease_id": lease_id, "reason": reason},
+            actor,
+            job_id,
+            meta,
+            "release",
+            {"lease_id": lease_id, "reason": reason},
             lambda job, ctx: job.release(ctx, lease_id=lease_id, reason=reason),
         )
 
@@ -142,7 +151,11 @@ class Ledger(Application[UUID]):
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
     ) -> Outcome:
         return self._execute(
-            actor, job_id, meta, "start", {"lease_id": lease_id},
+            actor,
+            job_id,
+            meta,
+            "start",
+            {"lease_id": lease_id},
             lambda job, ctx: job.start(ctx, lease_id=lease_id),
         )
 
@@ -159,7 +172,10 @@ class Ledger(Application[UUID]):
     ) -> Outcome:
         counts = dict(findings or {})
         return self._execute(
-            actor, job_id, meta, "report_progress",
+            actor,
+            job_id,
+            meta,
+            "report_progress",
             {"lease_id": lease_id, "percent": percent, "message": message, "findings": counts},
             lambda job, ctx: job.report_progress(
                 ctx, lease_id=lease_id, percent=percent, message=message, findings=counts
@@ -181,7 +197,10 @@ class Ledger(Application[UUID]):
         tokens = Tokens(input_tokens, output_tokens, cached_input_tokens)
         charge = self.price_book.charge(model, tokens)
         return self._execute(
-            actor, job_id, meta, "record_usage",
+            actor,
+            job_id,
+            meta,
+            "record_usage",
             {"lease_id": lease_id, "model": model, "tokens": vars(tokens)},
             lambda job, ctx: job.record_usage(
                 ctx, lease_id=lease_id, model=model, tokens=tokens, charge=charge
@@ -189,13 +208,23 @@ class Ledger(Application[UUID]):
         )
 
     def heartbeat(
-        self, actor: Actor, job_id: UUID, *, lease_id: str, lease_seconds: float = 300,
+        self,
+        actor: Actor,
+        job_id: UUID,
+        *,
+        lease_id: str,
+        lease_seconds: float = 300,
         meta: CommandMeta | None = None,
     ) -> Outcome:
         return self._execute(
-            actor, job_id, meta, "heartbeat", {"lease_id": lease_id},
+            actor,
+            job_id,
+            meta,
+            "heartbeat",
+            {"lease_id": lease_id},
             lambda job, ctx: job.heartbeat(
-                ctx, lease_id=lease_id,
+                ctx,
+                lease_id=lease_id,
                 lease_expires_at=ctx.timestamp + timedelta(seconds=lease_seconds),
             ),
         )
@@ -204,7 +233,11 @@ class Ledger(Application[UUID]):
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
     ) -> Outcome:
         return self._execute(
-            actor, job_id, meta, "begin_validation", {"lease_id": lease_id},
+            actor,
+            job_id,
+            meta,
+            "begin_validation",
+            {"lease_id": lease_id},
             lambda job, ctx: job.begin_validation(ctx, lease_id=lease_id),
         )
 
@@ -212,7 +245,11 @@ class Ledger(Application[UUID]):
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
     ) -> Outcome:
         return self._execute(
-            actor, job_id, meta, "begin_upload", {"lease_id": lease_id},
+            actor,
+            job_id,
+            meta,
+            "begin_upload",
+            {"lease_id": lease_id},
             lambda job, ctx: job.begin_upload(ctx, lease_id=lease_id),
         )
 
@@ -245,7 +282,11 @@ class Ledger(Application[UUID]):
     ) -> Outcome:
         payload = {"lease_id": lease_id, "code": code, "message": message, "retryable": retryable}
         return self._execute(
-            actor, job_id, meta, "fail", payload,
+            actor,
+            job_id,
+            meta,
+            "fail",
+            payload,
             lambda job, ctx: job.fail(
                 ctx, lease_id=lease_id, code=code, message=message, retryable=retryable
             ),
@@ -262,7 +303,11 @@ class Ledger(Application[UUID]):
         self, actor: Actor, job_id: UUID, *, reason: str = "", meta: CommandMeta | None = None
     ) -> Outcome:
         return self._execute(
-            actor, job_id, meta, "cancel", {"reason": reason},
+            actor,
+            job_id,
+            meta,
+            "cancel",
+            {"reason": reason},
             lambda job, ctx: job.cancel(ctx, reason=reason),
         )
 
@@ -270,7 +315,11 @@ class Ledger(Application[UUID]):
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
     ) -> Outcome:
         return self._execute(
-            actor, job_id, meta, "acknowledge_cancellation", {"lease_id": lease_id},
+            actor,
+            job_id,
+            meta,
+            "acknowledge_cancellation",
+            {"lease_id": lease_id},
             lambda job, ctx: job.acknowledge_cancellation(ctx, lease_id=lease_id),
         )
 
@@ -279,7 +328,7 @@ class Ledger(Application[UUID]):
     def get(self, job_id: UUID, *, tenant: str | None = None, version: int | None = None) -> Job:
         """The job now, or as it stood at ``version``; another tenant's job is not found."""
         try:
-            job = self.repository.get(job_id, version=version)
+            job: object = self.repository.get(job_id, version=version)
         except AggregateNotFoundError:
             raise JobNotFound(job_id) from None
         if not isinstance(job, Job) or (tenant is not None and job.tenant != tenant):

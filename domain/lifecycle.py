@@ -85,9 +85,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_T.EXPIRE_LEASE, LEASED, _S.CANCELLED, "cancellation was requested"),
     Transition(_T.CANCEL, (_S.QUEUED, _S.CLAIMED), _S.CANCELLED, "immediate"),
     Transition(_T.CANCEL, WORKING, None, "cancellation requested"),
-    Transition(
-        _T.ACKNOWLEDGE_CANCELLATION, WORKING, _S.CANCELLED, "the worker stops as asked"
-    ),
+    Transition(_T.ACKNOWLEDGE_CANCELLATION, WORKING, _S.CANCELLED, "the worker stops as asked"),
 )
 
 

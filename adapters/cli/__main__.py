@@ -1,0 +1,3 @@
+from jobledger.adapters.cli.main import run
+
+run()

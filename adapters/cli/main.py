@@ -1,0 +1,226 @@
+"""The ``jobledger`` command line.
+
+Every command honours ``--db`` and ``JOBLEDGER_DB``. Errors are one line on
+stderr and a non-zero exit code, never a traceback (``JOBLEDGER_DEBUG=1`` shows one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+
+from jobledger.adapters.bootstrap import build_ledger
+from jobledger.adapters.cli import render
+from jobledger.adapters.settings import Settings
+from jobledger.domain.errors import InvalidCommand, JobLedgerError
+from jobledger.domain.ledger import Ledger
+from jobledger.domain.results import JobType
+from jobledger.domain.values import Actor, CommandMeta
+
+app = typer.Typer(
+    name="jobledger",
+    help="An event-sourced ledger for long-running AI analysis jobs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="JOBLEDGER_DB", help="Store URL [default: sqlite:///./jobledger.db]"
+    ),
+]
+PriceBookOption = Annotated[
+    Path | None,
+    typer.Option("--price-book", envvar="JOBLEDGER_PRICE_BOOK", help="Price book TOML file"),
+]
+ActorOption = Annotated[
+    str, typer.Option("--as", envvar="JOBLEDGER_ACTOR", help="Subject recorded as the actor")
+]
+
+
+def open_ledger(db: str | None, price_book: Path | None = None) -> Ledger:
+    return build_ledger(Settings.load(db=db, price_book=price_book))
+
+
+def parse_job_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise InvalidCommand(f"JOB: {text!r} is not a job id (a UUID)") from None
+
+
+def parse_input(text: str) -> dict[str, Any]:
+    """``NAME:MEDIA_TYPE:SIZE[:URI]``, e.g. ``report.pdf:application/pdf:52311``."""
+    parts = text.split(":", 3)
+    if len(parts) < 3:
+        raise InvalidCommand(f"--input: {text!r} is not NAME:MEDIA_TYPE:SIZE[:URI]")
+    name, media_type, size = parts[:3]
+    if not size.isdigit():
+        raise InvalidCommand(f"--input: size {size!r} in {text!r} is not a whole number of bytes")
+    ref: dict[str, Any] = {"name": name, "media_type": media_type, "size_bytes": int(size)}
+    if len(parts) == 4:
+        ref["uri"] = parts[3]
+    return ref
+
+
+def parse_json_object(option: str, text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidCommand(
+            f"{option}: not valid JSON ({error.msg} at column {error.colno})"
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidCommand(f"{option}: must be a JSON object")
+    return value
+
+
+def parse_moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidCommand(f"--as-of: {text!r} is not an ISO 8601 timestamp") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def submit(
+    tenant: Annotated[str, typer.Option(help="Tenant that owns the job")],
+    job_type: Annotated[
+        str, typer.Option("--type", help=f"One of: {', '.join(t.value for t in JobType)}")
+    ],
+    investigation: Annotated[str | None, typer.Option(help="Investigation id")] = None,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", help="NAME:MEDIA_TYPE:SIZE[:URI]; repeat for several"),
+    ] = None,
+    priority: Annotated[int, typer.Option(help="0 (lowest) to 9")] = 5,
+    max_attempts: Annotated[int, typer.Option(help="Attempts before a failure is final")] = 3,
+    pool: Annotated[str | None, typer.Option(help="Only agents of this pool may claim it")] = None,
+    config: Annotated[str | None, typer.Option(help="Job configuration, a JSON object")] = None,
+    metadata: Annotated[str | None, typer.Option(help="Free-form metadata, a JSON object")] = None,
+    command_id: Annotated[
+        str | None, typer.Option(help="Makes a retried submit return the same job")
+    ] = None,
+    actor: ActorOption = "cli",
+    db: DbOption = None,
+    price_book: PriceBookOption = None,
+) -> None:
+    """Submit a job and print its id."""
+    refs = [parse_input(text) for text in inputs or []]
+    config_object = parse_json_object("--config", config)
+    metadata_object = parse_json_object("--metadata", metadata)
+    ledger = open_ledger(db, price_book)
+    outcome = ledger.submit(
+        Actor(actor, tenant),
+        job_type,
+        investigation_id=investigation,
+        priority=priority,
+        max_attempts=max_attempts,
+        pool=pool,
+        inputs=refs,
+        config=config_object,
+        metadata=metadata_object,
+        meta=CommandMeta(command_id=command_id),
+    )
+    print(outcome.job_id)
+
+
+@app.command()
+def show(
+    job: Annotated[str, typer.Argument(help="Job id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON")] = False,
+    db: DbOption = None,
+    price_book: PriceBookOption = None,
+) -> None:
+    """Show a job now: state, progress, tokens, cost, result and status history."""
+    job_id = parse_job_id(job)
+    ledger = open_ledger(db, price_book)
+    current = ledger.get(job_id)
+    if as_json:
+        print(render.job_json(current))
+        return
+    out.print(render.job_panel(current, ledger.price_book.currency))
+    out.print(render.history_table(ledger.status_history(job_id)))
+
+
+@app.command()
+def replay(
+    job: Annotated[str, typer.Argument(help="Job id")],
+    version: Annotated[int | None, typer.Option(help="Show the job at this version")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Show the job as it stood at this ISO 8601 time")
+    ] = None,
+    db: DbOption = None,
+    price_book: PriceBookOption = None,
+) -> None:
+    """Rebuild a job from its events as it stood at a version or a moment."""
+    if version is not None and as_of is not None:
+        raise InvalidCommand("give --version or --as-of, not both")
+    job_id = parse_job_id(job)
+    ledger = open_ledger(db, price_book)
+    events = ledger.job_events(job_id)
+    if version is not None and not 1 <= version <= len(events):
+        raise InvalidCommand(f"--version: job {job_id} has versions 1 to {len(events)}")
+    if as_of is not None:
+        then = ledger.get_as_of(job_id, parse_moment(as_of))
+    else:
+        then = ledger.get(job_id, version=version)
+    title = (
+        f"job {job_id} at version {then.version} of {len(events)}, {render.when(then.modified_on)}"
+    )
+    out.print(render.job_panel(then, ledger.price_book.currency, title=title))
+    history = [c for c in ledger.status_history(job_id) if c.version <= then.version]
+    out.print(render.history_table(history))
+
+
+@app.command()
+def demo(
+    jobs: Annotated[int, typer.Option(min=1, max=500, help="How many jobs to simulate")] = 24,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Simulated workers")] = 4,
+    seed: Annotated[int | None, typer.Option(help="Seed for a repeatable run")] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.01, max=100.0, help="Time scale: 2 runs twice as fast")
+    ] = 1.0,
+    db: DbOption = None,
+    price_book: PriceBookOption = None,
+) -> None:
+    """Simulate analysts and workers on the ledger, with live progress."""
+    from jobledger.adapters.cli.demo import run_demo
+
+    ledger = open_ledger(db, price_book)
+    run_demo(ledger, out, jobs=jobs, workers=workers, seed=seed, speed=speed)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one line and an exit code for every error.
+
+    Typer reports usage errors itself (exit code 2); this maps the rest.
+    """
+    try:
+        app(args=argv)
+    except JobLedgerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except Exception as error:
+        if os.environ.get("JOBLEDGER_DEBUG"):
+            raise
+        print(
+            f"unexpected error: {type(error).__name__}: {error} "
+            "(set JOBLEDGER_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(70)
