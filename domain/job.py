@@ -206,7 +206,7 @@ class Job(Aggregate):
     ) -> None:
         self._check(Trigger.FAIL, lease_id)
         _require_text("code", code)
-        if retryable and self.attempts_left > 0:
+        if retryable and self.attempts_left > 0 and not self.cancellation_requested:
             self._record(ev.AttemptFailed, ctx, code=code, message=message, attempt=self.attempt)
         else:
             self._record(

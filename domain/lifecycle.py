@@ -78,7 +78,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_T.BEGIN_VALIDATION, (_S.RUNNING,), _S.VALIDATING, ""),
     Transition(_T.BEGIN_UPLOAD, (_S.RUNNING, _S.VALIDATING), _S.UPLOADING, ""),
     Transition(_T.COMPLETE, WORKING, _S.COMPLETED, "result typed by the job type"),
-    Transition(_T.FAIL, LEASED, _S.QUEUED, "retryable with attempts left: next attempt"),
+    Transition(_T.FAIL, LEASED, _S.QUEUED, "retryable, attempts left, no cancel asked"),
     Transition(_T.FAIL, LEASED, _S.FAILED, "not retryable, or the last attempt"),
     Transition(_T.EXPIRE_LEASE, LEASED, _S.QUEUED, "attempts left: next attempt"),
     Transition(_T.EXPIRE_LEASE, LEASED, _S.FAILED, "last attempt: lease_expired"),
@@ -150,15 +150,17 @@ def lifecycle() -> Lifecycle:
 
 
 def mermaid_diagram(table: Iterable[Transition] = TRANSITIONS) -> str:
-    """A mermaid state diagram of the table, for ``docs/lifecycle.md``."""
-    lines = ["stateDiagram-v2"]
+    """A mermaid state diagram of the table; parallel edges share one labelled arrow."""
+    edges: dict[tuple[str, str], list[str]] = {}
     for row in table:
-        if not row.sources:
-            lines.append(f"    [*] --> {row.dest} : {row.trigger}")
-        for source in row.sources:
+        for source in row.sources or ("[*]",):
             dest = source if row.dest is None else row.dest
-            lines.append(f"    {source} --> {dest} : {row.trigger}")
-    lines.extend(f"    {state} --> [*]" for state in JobStatus if state.is_terminal)
+            triggers = edges.setdefault((str(source), str(dest)), [])
+            if row.trigger.value not in triggers:
+                triggers.append(row.trigger.value)
+    lines = ["stateDiagram-v2"]
+    lines += [f"    {src} --> {dst} : {', '.join(names)}" for (src, dst), names in edges.items()]
+    lines += [f"    {state} --> [*]" for state in JobStatus if state.is_terminal]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,133 @@
+"""Generate the docs that are derived from code: the lifecycle and the event catalogue.
+
+``python -m jobledger.adapters.docs`` rewrites them (``make docs``); ``--check``
+exits 1 when the committed files have drifted. A test runs the check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+from pathlib import Path
+
+from jobledger.domain.events import EVENT_TYPES, JobEvent
+from jobledger.domain.lifecycle import markdown_table, mermaid_diagram
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+COMMON_FIELDS = {
+    "originator_id": "the job id (UUID)",
+    "originator_version": "the job's version after this event; 1 for JobSubmitted",
+    "timestamp": "ledger time, UTC, when the event was recorded",
+    "actor": "the authenticated subject that issued the command",
+    "tenant": "the tenant that owns the job",
+    "correlation_id": "ties together the events of one request or workflow",
+}
+
+FIELD_NOTES = {
+    "originator_topic": "the aggregate class, for eventsourcing (`jobledger.domain.job:Job`)",
+    "job_type": "one of the job types (see README)",
+    "investigation_id": "the investigation the job belongs to, if any",
+    "priority": "0 (lowest) to 9",
+    "max_attempts": "attempts before a failure or an expired lease is final",
+    "pool": (
+        "the agent pool: on JobSubmitted the only pool that may claim it; "
+        "on JobClaimed the claimant's"
+    ),
+    "inputs": "references (name, media_type, size_bytes, uri); the ledger never stores the bytes",
+    "config": "free-form JSON configuration for the worker",
+    "metadata": "free-form JSON for the submitter",
+    "agent": "the worker that holds (or held) the lease",
+    "lease_id": "the fencing token: worker commands must carry the current one",
+    "lease_expires_at": "when the lease lapses unless renewed (UTC)",
+    "attempt": "the attempt number this event belongs to, from 1",
+    "reason": "why, in the actor's words",
+    "percent": "progress 0-100; never lower than the job's last report",
+    "message": "a human-readable note",
+    "findings": "preliminary counts by kind (entities, relationships, anomalies, predictions)",
+    "model": "the model that consumed the tokens",
+    "input_tokens": "prompt tokens",
+    "output_tokens": "completion tokens",
+    "cached_input_tokens": "prompt tokens served from cache",
+    "cost": "Decimal cost at the price book in force then; null when the model had no price",
+    "currency": "ISO 4217 code of the cost",
+    "price_book_version": "the price book version used to price this usage",
+    "input_per_million": "unit price used per million input tokens; null if unpriced",
+    "output_per_million": "unit price used per million output tokens; null if unpriced",
+    "cached_input_per_million": "unit price used per million cached input tokens; null if unpriced",
+    "result": "the typed result, validated against the job type's model",
+    "code": "a machine-readable error code, e.g. rate_limited",
+    "retryable": "whether the worker said a retry could succeed",
+    "outcome": "where the job went: requeued, failed or cancelled",
+}
+
+
+def lifecycle_doc() -> str:
+    return (
+        "# Job lifecycle\n\n"
+        "<!-- Generated from domain/lifecycle.py by `make docs`; "
+        "a test fails when it drifts. -->\n\n"
+        "Terminal states: completed, failed, cancelled. A worker command after `claim` must\n"
+        "carry the current lease id; a stale one is refused with `LeaseMismatch`. A trigger the\n"
+        "table does not allow is refused with `IllegalTransition`, which names the job, its\n"
+        "state, the trigger and the triggers allowed now; nothing is recorded.\n\n"
+        "```mermaid\n" + mermaid_diagram() + "```\n\n" + markdown_table()
+    )
+
+
+def _event_section(event: type[JobEvent]) -> str:
+    doc = inspect.getdoc(event)
+    if doc and doc.startswith(f"{event.__name__}("):
+        doc = None  # the signature dataclasses put where a class has no docstring
+    lines = [f"## {event.__name__}", "", f"Trigger: `{event.trigger}`.", ""]
+    if doc:
+        lines += [doc, ""]
+    own = [f for f in dataclasses.fields(event) if f.name not in COMMON_FIELDS]
+    if own:
+        lines += ["| field | type | meaning |", "|---|---|---|"]
+        for field in own:
+            note = FIELD_NOTES.get(field.name)
+            if note is None:
+                raise KeyError(f"{event.__name__}.{field.name} has no description in FIELD_NOTES")
+            type_text = str(field.type).replace("|", "\\|")
+            lines.append(f"| `{field.name}` | `{type_text}` | {note} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def events_doc() -> str:
+    common = "\n".join(f"| `{name}` | {note} |" for name, note in COMMON_FIELDS.items())
+    return (
+        "# Event catalogue\n\n"
+        "<!-- Generated from domain/events.py by `make docs`; "
+        "a test fails when it drifts. -->\n\n"
+        "Events are named in the past tense, carry only facts and never change once written.\n"
+        "Money is stored as a Decimal string, times as ISO 8601 UTC, ids as UUIDs.\n\n"
+        "Every event carries these fields:\n\n| field | meaning |\n|---|---|\n"
+        + common
+        + "\n\n"
+        + "\n".join(_event_section(event) for event in EVENT_TYPES)
+    )
+
+
+GENERATED = {"lifecycle.md": lifecycle_doc, "events.md": events_doc}
+
+
+def main(argv: list[str]) -> int:
+    drifted = []
+    for name, render in GENERATED.items():
+        path = DOCS / name
+        text = render()
+        if "--check" in argv:
+            if not path.exists() or path.read_text() != text:
+                drifted.append(name)
+        else:
+            path.write_text(text)
+    for name in drifted:
+        print(f"docs/{name} is out of date: run `make docs`", file=sys.stderr)
+    return 1 if drifted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
