@@ -158,6 +158,26 @@ def show(
 
 
 @app.command()
+def cancel(
+    job: Annotated[str, typer.Argument(help="Job id")],
+    reason: Annotated[str, typer.Option(help="Why; recorded in the history")] = "",
+    actor: ActorOption = "cli",
+    db: DbOption = None,
+    price_book: PriceBookOption = None,
+) -> None:
+    """Cancel a job: at once if nobody works on it yet, else ask its worker to stop."""
+    job_id = parse_job_id(job)
+    ledger = open_ledger(db, price_book)
+    tenant = ledger.get(job_id).tenant
+    ledger.cancel(Actor(actor, tenant), job_id, reason=reason)
+    after = ledger.get(job_id)
+    if after.status_value == "cancelled":
+        print(f"cancelled {job_id}")
+    else:
+        print(f"cancellation requested: {job_id} is {after.status_value}; its worker will stop")
+
+
+@app.command()
 def replay(
     job: Annotated[str, typer.Argument(help="Job id")],
     version: Annotated[int | None, typer.Option(help="Show the job at this version")] = None,
