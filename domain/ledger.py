@@ -39,6 +39,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _digest(meta: CommandMeta, command: str, payload: dict[str, Any]) -> str:
+    """Only a command with an id needs its fingerprint."""
+    return fingerprint(command, payload) if meta.command_id is not None else ""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a command did: the job, its new version, and a log position to wait for.
@@ -95,7 +100,7 @@ class Ledger(Application[UUID]):
             config=dict(config or {}),
             metadata=dict(metadata or {}),
         )
-        digest = fingerprint("submit", spec.model_dump(mode="json"))
+        digest = _digest(meta, "submit", spec.model_dump(mode="json"))
         earlier = self._earlier_outcome(actor, meta, digest)
         if earlier is not None:
             return earlier
@@ -371,7 +376,7 @@ class Ledger(Application[UUID]):
         change: Callable[[Job, EventContext], None],
     ) -> Outcome:
         meta = meta or CommandMeta()
-        digest = fingerprint(command, {"job_id": str(job_id), **payload})
+        digest = _digest(meta, command, {"job_id": str(job_id), **payload})
         earlier = self._earlier_outcome(actor, meta, digest)
         if earlier is not None:
             return earlier

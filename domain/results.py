@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -167,7 +167,6 @@ def validate_result(job_type: JobType, payload: Mapping[str, Any]) -> JobResult:
             f"result.type: {declared!r} does not match the job's type {job_type.value!r}"
         )
     try:
-        RESULT_MODELS[job_type].model_validate(data)
-        return RESULTS.validate_python(data)
+        return cast(JobResult, RESULT_MODELS[job_type].model_validate(data))
     except ValidationError as error:
         raise InvalidResult(describe(error, prefix="result")) from None

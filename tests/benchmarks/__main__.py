@@ -1,0 +1,5 @@
+"""`make bench`: every benchmark, one after another."""
+
+from tests.benchmarks import bench_core
+
+bench_core.main()
