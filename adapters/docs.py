@@ -104,6 +104,10 @@ def events_doc() -> str:
         "a test fails when it drifts. -->\n\n"
         "Events are named in the past tense, carry only facts and never change once written.\n"
         "Money is stored as a Decimal string, times as ISO 8601 UTC, ids as UUIDs.\n\n"
+        "**Changing an event.** Stored events are never rewritten. To change a class, raise its\n"
+        "`class_version` and add a static `upcast_v1_v2(state)` that turns the old stored state\n"
+        "into the new (eventsourcing's upcasting); `apply` must still accept every version.\n"
+        "Renaming a class or module needs `register_topic(old_topic, new_class)`.\n\n"
         "Every event carries these fields:\n\n| field | meaning |\n|---|---|\n"
         + common
         + "\n\n"

@@ -13,7 +13,7 @@ import pytest
 from jobledger.domain.errors import ConcurrencyConflict
 from jobledger.domain.ledger import Ledger, utc_now
 from jobledger.domain.values import CommandMeta
-from tests.conftest import ANALYST, WORKER
+from tests.conftest import ANALYST, WORKER, running_job
 
 
 def clock_meeting_at(barrier: threading.Barrier) -> Callable[[], datetime]:
@@ -49,20 +49,11 @@ def race(open_ledger: Callable[..., Ledger], job_id: UUID, expected: int | None)
         return list(pool.map(write, range(2)))
 
 
-def running_job(ledger: Ledger) -> UUID:
-    job_id = ledger.submit(ANALYST, "graph_analysis").job_id
-    ledger.claim(WORKER, job_id, agent="w")
-    lease = ledger.get(job_id).lease_id
-    assert lease is not None
-    ledger.start(WORKER, job_id, lease_id=lease)
-    return job_id
-
-
 def test_two_writers_at_the_same_version_one_wins_the_other_gets_a_conflict(
     open_ledger: Callable[..., Ledger],
 ) -> None:
     ledger = open_ledger()
-    job_id = running_job(ledger)
+    job_id, _ = running_job(ledger)
     version = ledger.get(job_id).version
 
     outcomes = race(open_ledger, job_id, expected=version)
@@ -77,7 +68,7 @@ def test_a_stale_expected_version_is_refused_before_anything_is_written(
     open_ledger: Callable[..., Ledger],
 ) -> None:
     ledger = open_ledger()
-    job_id = running_job(ledger)
+    job_id, _ = running_job(ledger)
     with pytest.raises(ConcurrencyConflict, match="expected version 2, found 3"):
         ledger.cancel(ANALYST, job_id, meta=CommandMeta(expected_version=2))
     assert ledger.get(job_id).version == 3
@@ -87,7 +78,7 @@ def test_without_an_expected_version_the_loser_revalidates_and_both_land(
     open_ledger: Callable[..., Ledger],
 ) -> None:
     ledger = open_ledger()
-    job_id = running_job(ledger)
+    job_id, _ = running_job(ledger)
     version = ledger.get(job_id).version
 
     outcomes = race(open_ledger, job_id, expected=None)

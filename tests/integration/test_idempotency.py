@@ -10,7 +10,7 @@ import pytest
 from jobledger.domain.errors import IdempotencyConflict
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import CommandMeta
-from tests.conftest import ANALYST, OTHER_TENANT, WORKER
+from tests.conftest import ANALYST, OTHER_TENANT, WORKER, running_job
 
 
 def test_the_same_submit_twice_gives_one_job_and_one_event(ledger: Ledger) -> None:
@@ -52,11 +52,7 @@ def test_command_ids_are_scoped_to_the_tenant(ledger: Ledger) -> None:
 
 
 def test_a_retried_worker_command_is_acknowledged_once(ledger: Ledger) -> None:
-    job_id = ledger.submit(ANALYST, "graph_analysis").job_id
-    ledger.claim(WORKER, job_id, agent="w")
-    lease = ledger.get(job_id).lease_id
-    assert lease is not None
-    ledger.start(WORKER, job_id, lease_id=lease)
+    job_id, lease = running_job(ledger)
     meta = CommandMeta(command_id="usage-1")
     for _ in range(3):
         ledger.record_usage(

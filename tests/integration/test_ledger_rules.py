@@ -17,16 +17,7 @@ from jobledger.domain.errors import (
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.values import Actor
-from tests.conftest import ANALYST, OTHER_TENANT, WORKER, MovableClock
-
-
-def running_job(ledger: Ledger, max_attempts: int = 3) -> tuple[UUID, str]:
-    job_id = ledger.submit(ANALYST, "graph_analysis", max_attempts=max_attempts).job_id
-    ledger.claim(WORKER, job_id, agent="w1")
-    lease = ledger.get(job_id).lease_id
-    assert lease is not None
-    ledger.start(WORKER, job_id, lease_id=lease)
-    return job_id, lease
+from tests.conftest import ANALYST, OTHER_TENANT, WORKER, MovableClock, running_job
 
 
 def event_count(ledger: Ledger, job_id: UUID) -> int:

@@ -9,7 +9,7 @@ import pytest
 from jobledger.domain.errors import JobNotFound
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import JobStatus
-from tests.conftest import ANALYST, WORKER, MovableClock
+from tests.conftest import ANALYST, WORKER, MovableClock, running_job
 
 
 def test_replay_by_version_and_by_moment(ledger: Ledger, clock: MovableClock) -> None:
@@ -34,11 +34,7 @@ def test_a_long_job_loads_equal_with_and_without_snapshots(
     open_ledger: Callable[..., Ledger],
 ) -> None:
     ledger = open_ledger()
-    job_id = ledger.submit(ANALYST, "graph_analysis").job_id
-    ledger.claim(WORKER, job_id, agent="w")
-    lease = ledger.get(job_id).lease_id
-    assert lease is not None
-    ledger.start(WORKER, job_id, lease_id=lease)
+    job_id, lease = running_job(ledger)
     for n in range(350):
         ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o", input_tokens=n)
     assert ledger.snapshots is not None
