@@ -26,6 +26,11 @@ class JobEvent(Aggregate.Event):
     correlation_id: str
 
     trigger: ClassVar[Trigger]
+    moves_to: ClassVar[JobStatus | None] = None
+
+    def next_status(self, current: JobStatus) -> JobStatus:
+        """The job's status after this event; read models use it as the Job does."""
+        return current if self.moves_to is None else self.moves_to
 
     def apply(self, job: Job) -> None:
         """Subclasses evolve the job; the base changes nothing."""
@@ -49,14 +54,15 @@ def _drop_lease(job: Job) -> None:
     job.lease_expires_at = None
 
 
-def _finish(job: Job, status: JobStatus, at: datetime) -> None:
-    job.status_value = status.value
-    job.finished_at = at
+def _finish(job: Job, event: JobEvent) -> None:
+    job.status_value = event.next_status(job.status).value
+    job.finished_at = event.timestamp
     _drop_lease(job)
 
 
 class JobSubmitted(JobEvent, Aggregate.Created):
     trigger = Trigger.SUBMIT
+    moves_to = JobStatus.QUEUED
 
     job_type: str
     investigation_id: str | None
@@ -78,11 +84,12 @@ class JobSubmitted(JobEvent, Aggregate.Created):
         job.inputs = list(self.inputs)
         job.config = dict(self.config)
         job.metadata = dict(self.metadata)
-        job.status_value = JobStatus.QUEUED.value
+        job.status_value = self.next_status(job.status).value
 
 
 class JobClaimed(JobEvent):
     trigger = Trigger.CLAIM
+    moves_to = JobStatus.CLAIMED
 
     agent: str
     pool: str | None
@@ -91,7 +98,7 @@ class JobClaimed(JobEvent):
     attempt: int
 
     def apply(self, job: Job) -> None:
-        job.status_value = JobStatus.CLAIMED.value
+        job.status_value = self.next_status(job.status).value
         job.agent = self.agent
         job.agent_pool = self.pool
         job.lease_id = self.lease_id
@@ -101,19 +108,21 @@ class JobClaimed(JobEvent):
 
 class JobReleased(JobEvent):
     trigger = Trigger.RELEASE
+    moves_to = JobStatus.QUEUED
 
     reason: str
 
     def apply(self, job: Job) -> None:
-        job.status_value = JobStatus.QUEUED.value
+        job.status_value = self.next_status(job.status).value
         _drop_lease(job)
 
 
 class JobStarted(JobEvent):
     trigger = Trigger.START
+    moves_to = JobStatus.RUNNING
 
     def apply(self, job: Job) -> None:
-        job.status_value = JobStatus.RUNNING.value
+        job.status_value = self.next_status(job.status).value
         job.started_at = self.timestamp
 
 
@@ -164,25 +173,28 @@ class HeartbeatRecorded(JobEvent):
 
 class ValidationStarted(JobEvent):
     trigger = Trigger.BEGIN_VALIDATION
+    moves_to = JobStatus.VALIDATING
 
     def apply(self, job: Job) -> None:
-        job.status_value = JobStatus.VALIDATING.value
+        job.status_value = self.next_status(job.status).value
 
 
 class UploadStarted(JobEvent):
     trigger = Trigger.BEGIN_UPLOAD
+    moves_to = JobStatus.UPLOADING
 
     def apply(self, job: Job) -> None:
-        job.status_value = JobStatus.UPLOADING.value
+        job.status_value = self.next_status(job.status).value
 
 
 class JobCompleted(JobEvent):
     trigger = Trigger.COMPLETE
+    moves_to = JobStatus.COMPLETED
 
     result: dict[str, Any]
 
     def apply(self, job: Job) -> None:
-        _finish(job, JobStatus.COMPLETED, self.timestamp)
+        _finish(job, self)
         job.progress = 100
         job.result = dict(self.result)
 
@@ -191,13 +203,14 @@ class AttemptFailed(JobEvent):
     """A retryable failure with attempts left: the job queues for its next attempt."""
 
     trigger = Trigger.FAIL
+    moves_to = JobStatus.QUEUED
 
     code: str
     message: str
     attempt: int
 
     def apply(self, job: Job) -> None:
-        job.status_value = JobStatus.QUEUED.value
+        job.status_value = self.next_status(job.status).value
         job.error = {"code": self.code, "message": self.message, "attempt": self.attempt}
         job.attempt = self.attempt + 1
         job.progress = 0
@@ -206,6 +219,7 @@ class AttemptFailed(JobEvent):
 
 class JobFailed(JobEvent):
     trigger = Trigger.FAIL
+    moves_to = JobStatus.FAILED
 
     code: str
     message: str
@@ -213,7 +227,7 @@ class JobFailed(JobEvent):
     attempt: int
 
     def apply(self, job: Job) -> None:
-        _finish(job, JobStatus.FAILED, self.timestamp)
+        _finish(job, self)
         job.error = {"code": self.code, "message": self.message, "attempt": self.attempt}
 
 
@@ -233,15 +247,18 @@ class LeaseExpired(JobEvent):
     attempt: int
     outcome: str
 
+    def next_status(self, current: JobStatus) -> JobStatus:
+        return self.OUTCOMES.get(self.outcome, JobStatus.QUEUED)
+
     def apply(self, job: Job) -> None:
-        status = self.OUTCOMES.get(self.outcome, JobStatus.QUEUED)
+        status = self.next_status(job.status)
         if status is JobStatus.QUEUED:
             job.status_value = status.value
             job.attempt = self.attempt + 1
             job.progress = 0
             _drop_lease(job)
         else:
-            _finish(job, status, self.timestamp)
+            _finish(job, self)
         if status is JobStatus.FAILED:
             job.error = {
                 "code": "lease_expired",
@@ -254,11 +271,12 @@ class JobCancelled(JobEvent):
     """An immediate cancellation of a job nobody is working on yet."""
 
     trigger = Trigger.CANCEL
+    moves_to = JobStatus.CANCELLED
 
     reason: str
 
     def apply(self, job: Job) -> None:
-        _finish(job, JobStatus.CANCELLED, self.timestamp)
+        _finish(job, self)
         job.cancellation_reason = self.reason
 
 
@@ -276,9 +294,10 @@ class CancellationRequested(JobEvent):
 
 class CancellationAcknowledged(JobEvent):
     trigger = Trigger.ACKNOWLEDGE_CANCELLATION
+    moves_to = JobStatus.CANCELLED
 
     def apply(self, job: Job) -> None:
-        _finish(job, JobStatus.CANCELLED, self.timestamp)
+        _finish(job, self)
 
 
 EVENT_TYPES: tuple[type[JobEvent], ...] = (

@@ -1,4 +1,4 @@
-"""A job's status history, folded from its events by applying them in order."""
+"""A job's status history: the transitions its events made, in order."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jobledger.domain import events as ev
-from jobledger.domain.job import Job
+from jobledger.domain.lifecycle import JobStatus
 
 
 @dataclass(frozen=True)
@@ -34,24 +34,29 @@ def _reason(event: ev.JobEvent) -> str | None:
     return None
 
 
+def status_change(event: ev.JobEvent, before: JobStatus | None) -> StatusChange | None:
+    """The transition an event makes from ``before`` (None: the job is new), if any."""
+    after = event.next_status(before or JobStatus.QUEUED)
+    if before == after and not isinstance(event, ev.CancellationRequested):
+        return None
+    return StatusChange(
+        version=event.originator_version,
+        trigger=event.trigger.value,
+        event=type(event).__name__,
+        from_status=None if before is None else before.value,
+        to_status=after.value,
+        at=event.timestamp,
+        actor=event.actor,
+        reason=_reason(event),
+    )
+
+
 def status_history(events: Iterable[ev.JobEvent]) -> list[StatusChange]:
     changes: list[StatusChange] = []
-    job: Job | None = None
+    status: JobStatus | None = None
     for event in events:
-        before = job.status_value if job is not None else None
-        job = event.mutate(job)
-        assert job is not None
-        if before != job.status_value or isinstance(event, ev.CancellationRequested):
-            changes.append(
-                StatusChange(
-                    version=event.originator_version,
-                    trigger=event.trigger.value,
-                    event=type(event).__name__,
-                    from_status=before,
-                    to_status=job.status_value,
-                    at=event.timestamp,
-                    actor=event.actor,
-                    reason=_reason(event),
-                )
-            )
+        change = status_change(event, status)
+        if change is not None:
+            changes.append(change)
+            status = JobStatus(change.to_status)
     return changes
