@@ -37,10 +37,14 @@ def _check_sqlite_path(store: SQLiteStore) -> None:
         raise StoreUnavailable(f"cannot create database {path}: {parent} is not a folder")
 
 
-def build_ledger(settings: Settings, *, clock: Clock = utc_now) -> Ledger:
+def build_ledger(settings: Settings, *, clock: Clock = utc_now, create: bool = True) -> Ledger:
+    """The ledger on the configured store; ``create=False`` refuses to start a new one
+    (so a mistyped path in a read command is an error, not an empty ledger)."""
     store = parse_db_url(settings.db)
     if isinstance(store, SQLiteStore):
         _check_sqlite_path(store)
+        if not create and not store.path.exists():
+            raise StoreUnavailable(f"no ledger at {store.path}: nothing has been recorded there")
     price_book = load_price_book(settings.price_book)
     try:
         return Ledger(persistence_env(store, settings), price_book=price_book, clock=clock)

@@ -1,7 +1,7 @@
 """One hierarchy for every error jobledger reports.
 
-Adapters map these once: the CLI prints ``str(error)`` on one line and exits with
-``exit_code``; the HTTP API (a later issue) maps ``code`` to a status.
+Adapters map these once: the CLI to one line and an exit code, the HTTP API (a
+later issue) to a status; ``code`` names the error for machines.
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ class JobLedgerError(Exception):
     """Base of every error a user of jobledger can see."""
 
     code = "jobledger_error"
-    exit_code = 1
 
 
 class JobNotFound(JobLedgerError):
     code = "job_not_found"
-    exit_code = 3
 
     def __init__(self, job_id: UUID | str) -> None:
         super().__init__(f"job {job_id} not found")
@@ -30,7 +28,6 @@ class InvalidCommand(JobLedgerError):
     """The command's payload breaks a rule; nothing was recorded."""
 
     code = "invalid_command"
-    exit_code = 2
 
 
 class UnknownJobType(InvalidCommand):
@@ -49,7 +46,6 @@ class IllegalTransition(JobLedgerError):
     """The lifecycle table does not allow this trigger in the job's current state."""
 
     code = "illegal_transition"
-    exit_code = 4
 
     def __init__(
         self, job_id: UUID, current_state: str, trigger: str, allowed: Sequence[str]
@@ -69,7 +65,6 @@ class LeaseMismatch(JobLedgerError):
     """A worker command carried a lease id that is not the job's current lease."""
 
     code = "lease_mismatch"
-    exit_code = 4
 
     def __init__(self, job_id: UUID, given: str, current: str | None) -> None:
         held = "no lease is held" if current is None else "another lease holds it"
@@ -81,7 +76,6 @@ class ConcurrencyConflict(JobLedgerError):
     """Someone else changed the job first; reload and decide again."""
 
     code = "concurrency_conflict"
-    exit_code = 5
 
     def __init__(self, job_id: UUID, expected: int | None, actual: int | None) -> None:
         if expected is not None and actual is not None:
@@ -98,7 +92,6 @@ class IdempotencyConflict(JobLedgerError):
     """A command id was reused for a different command."""
 
     code = "idempotency_conflict"
-    exit_code = 5
 
     def __init__(self, command_id: str) -> None:
         super().__init__(f"command id {command_id!r} was already used for a different command")
@@ -109,11 +102,9 @@ class ConfigurationError(JobLedgerError):
     """Settings, a database URL or a price book cannot be used."""
 
     code = "configuration_error"
-    exit_code = 6
 
 
 class StoreUnavailable(JobLedgerError):
     """The event store cannot be opened or written."""
 
     code = "store_unavailable"
-    exit_code = 7

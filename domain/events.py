@@ -50,8 +50,19 @@ def _charge_tokens(job: Job, usage: UsageRecorded) -> None:
 
 def _drop_lease(job: Job) -> None:
     job.agent = None
+    job.agent_pool = None
     job.lease_id = None
     job.lease_expires_at = None
+
+
+def _requeue(job: Job, failed_attempt: int) -> None:
+    """Back to the queue for the next attempt, with nothing of the last one's progress."""
+    job.status_value = JobStatus.QUEUED.value
+    job.attempt = failed_attempt + 1
+    job.progress = 0
+    job.progress_message = None
+    job.preliminary_findings = {}
+    _drop_lease(job)
 
 
 def _finish(job: Job, event: JobEvent) -> None:
@@ -210,11 +221,8 @@ class AttemptFailed(JobEvent):
     attempt: int
 
     def apply(self, job: Job) -> None:
-        job.status_value = self.next_status(job.status).value
         job.error = {"code": self.code, "message": self.message, "attempt": self.attempt}
-        job.attempt = self.attempt + 1
-        job.progress = 0
-        _drop_lease(job)
+        _requeue(job, self.attempt)
 
 
 class JobFailed(JobEvent):
@@ -253,10 +261,7 @@ class LeaseExpired(JobEvent):
     def apply(self, job: Job) -> None:
         status = self.next_status(job.status)
         if status is JobStatus.QUEUED:
-            job.status_value = status.value
-            job.attempt = self.attempt + 1
-            job.progress = 0
-            _drop_lease(job)
+            _requeue(job, self.attempt)
         else:
             _finish(job, self)
         if status is JobStatus.FAILED:

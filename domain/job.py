@@ -221,8 +221,8 @@ class Job(Aggregate):
     def expire_lease(self, ctx: EventContext) -> None:
         """Recorded by the sweeper once the lease deadline has passed."""
         self._check(Trigger.EXPIRE_LEASE)
-        assert self.lease_id is not None  # every leased state holds a lease
-        assert self.agent is not None
+        if self.lease_id is None or self.agent is None:
+            raise InvalidCommand(f"job {self.id} holds no lease")  # leased states always do
         if self.lease_expires_at is not None and ctx.timestamp < self.lease_expires_at:
             raise InvalidCommand(
                 f"job {self.id}: lease runs until {self.lease_expires_at.isoformat()}"
@@ -243,7 +243,10 @@ class Job(Aggregate):
         )
 
     def cancel(self, ctx: EventContext, *, reason: str) -> None:
+        """Immediate if nobody works on the job yet; else ask its worker, once."""
         self._check(Trigger.CANCEL)
+        if self.cancellation_requested:
+            return  # already asked: nothing new to record
         if self.status in (JobStatus.QUEUED, JobStatus.CLAIMED):
             self._record(ev.JobCancelled, ctx, reason=reason)
         else:

@@ -1,9 +1,10 @@
 """The Ledger: the one service through which jobs are changed and read.
 
-Each command loads the job, lets the aggregate validate and record, and saves
-once. A stated ``expected_version`` makes the write conditional; without one,
-a write that loses a race is re-validated against the new state and retried.
-A ``command_id`` makes the command idempotent through a durable receipt.
+Each command's payload is validated first (``commands.py``); then the job is
+loaded, the aggregate checks the lifecycle and records, and the ledger saves
+once. A stated ``expected_version`` makes the write conditional; without one, a
+write that loses a race is re-validated against the new state and retried. A
+``command_id`` makes the command idempotent through a durable receipt.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from jobledger.domain import commands as cmd
 from jobledger.domain.errors import (
     ConcurrencyConflict,
+    ConfigurationError,
     IdempotencyConflict,
     InvalidCommand,
     JobNotFound,
@@ -32,6 +35,7 @@ from jobledger.domain.results import parse_job_type, validate_result
 from jobledger.domain.values import Actor, CommandMeta, parse_spec
 
 Clock = Callable[[], datetime]
+Change = Callable[[Job, EventContext], None]
 RACE_RETRIES = 5
 
 
@@ -39,22 +43,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _digest(meta: CommandMeta, command: str, payload: dict[str, Any]) -> str:
-    """Only a command with an id needs its fingerprint."""
-    return fingerprint(command, payload) if meta.command_id is not None else ""
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What a command did: the job, its new version, and a log position to wait for.
 
-    ``replayed`` is true when a command id was seen before and nothing new was
-    recorded.
+    ``lease_id`` is the fencing token a claim grants. ``replayed`` is true when
+    the command id was seen before and nothing new was recorded; ``position`` is
+    None when nothing was recorded because nothing needed to be.
     """
 
     job_id: UUID
     version: int
     position: int | None
+    lease_id: str | None = None
     replayed: bool = False
 
 
@@ -100,7 +101,7 @@ class Ledger(Application[UUID]):
             config=dict(config or {}),
             metadata=dict(metadata or {}),
         )
-        digest = _digest(meta, "submit", spec.model_dump(mode="json"))
+        digest = self._digest(meta, {"command": "Submit", **spec.model_dump(mode="json")})
         earlier = self._earlier_outcome(actor, meta, digest)
         if earlier is not None:
             return earlier
@@ -115,24 +116,21 @@ class Ledger(Application[UUID]):
         agent: str,
         pool: str | None = None,
         lease_seconds: float = 300,
-        lease_id: str | None = None,
         meta: CommandMeta | None = None,
     ) -> Outcome:
-        if lease_seconds <= 0:
-            raise InvalidCommand(f"lease_seconds: must be positive, got {lease_seconds}")
-        new_lease = lease_id or uuid4().hex
+        """Take a queued job; the outcome carries the new lease id."""
+        command = cmd.Claim.parse(agent=agent, pool=pool, lease_seconds=lease_seconds)
 
         def claim(job: Job, ctx: EventContext) -> None:
             job.claim(
                 ctx,
-                agent=agent,
-                pool=pool,
-                lease_id=new_lease,
-                lease_expires_at=ctx.timestamp + timedelta(seconds=lease_seconds),
+                agent=command.agent,
+                pool=command.pool,
+                lease_id=uuid4().hex,
+                lease_expires_at=ctx.timestamp + timedelta(seconds=command.lease_seconds),
             )
 
-        payload = {"agent": agent, "pool": pool, "lease_seconds": lease_seconds}
-        return self._execute(actor, job_id, meta, "claim", payload, claim)
+        return self._execute(actor, job_id, meta, command, claim)
 
     def release(
         self,
@@ -143,25 +141,21 @@ class Ledger(Application[UUID]):
         reason: str = "",
         meta: CommandMeta | None = None,
     ) -> Outcome:
+        command = cmd.Release.parse(lease_id=lease_id, reason=reason)
         return self._execute(
             actor,
             job_id,
             meta,
-            "release",
-            {"lease_id": lease_id, "reason": reason},
-            lambda job, ctx: job.release(ctx, lease_id=lease_id, reason=reason),
+            command,
+            lambda job, ctx: job.release(ctx, lease_id=command.lease_id, reason=command.reason),
         )
 
     def start(
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
     ) -> Outcome:
+        command = cmd.Start.parse(lease_id=lease_id)
         return self._execute(
-            actor,
-            job_id,
-            meta,
-            "start",
-            {"lease_id": lease_id},
-            lambda job, ctx: job.start(ctx, lease_id=lease_id),
+            actor, job_id, meta, command, lambda job, ctx: job.start(ctx, lease_id=command.lease_id)
         )
 
     def report_progress(
@@ -175,15 +169,20 @@ class Ledger(Application[UUID]):
         findings: Mapping[str, int] | None = None,
         meta: CommandMeta | None = None,
     ) -> Outcome:
-        counts = dict(findings or {})
+        command = cmd.ReportProgress.parse(
+            lease_id=lease_id, percent=percent, message=message, findings=dict(findings or {})
+        )
         return self._execute(
             actor,
             job_id,
             meta,
-            "report_progress",
-            {"lease_id": lease_id, "percent": percent, "message": message, "findings": counts},
+            command,
             lambda job, ctx: job.report_progress(
-                ctx, lease_id=lease_id, percent=percent, message=message, findings=counts
+                ctx,
+                lease_id=command.lease_id,
+                percent=command.percent,
+                message=command.message,
+                findings={str(kind): count for kind, count in command.findings.items()},
             ),
         )
 
@@ -199,16 +198,22 @@ class Ledger(Application[UUID]):
         cached_input_tokens: int = 0,
         meta: CommandMeta | None = None,
     ) -> Outcome:
-        tokens = Tokens(input_tokens, output_tokens, cached_input_tokens)
-        charge = self.price_book.charge(model, tokens)
+        command = cmd.RecordUsage.parse(
+            lease_id=lease_id,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_input_tokens=cached_input_tokens,
+        )
+        tokens = Tokens(command.input_tokens, command.output_tokens, command.cached_input_tokens)
+        charge = self.price_book.charge(command.model, tokens)
         return self._execute(
             actor,
             job_id,
             meta,
-            "record_usage",
-            {"lease_id": lease_id, "model": model, "tokens": vars(tokens)},
+            command,
             lambda job, ctx: job.record_usage(
-                ctx, lease_id=lease_id, model=model, tokens=tokens, charge=charge
+                ctx, lease_id=command.lease_id, model=command.model, tokens=tokens, charge=charge
             ),
         )
 
@@ -221,41 +226,41 @@ class Ledger(Application[UUID]):
         lease_seconds: float = 300,
         meta: CommandMeta | None = None,
     ) -> Outcome:
+        command = cmd.Heartbeat.parse(lease_id=lease_id, lease_seconds=lease_seconds)
         return self._execute(
             actor,
             job_id,
             meta,
-            "heartbeat",
-            {"lease_id": lease_id},
+            command,
             lambda job, ctx: job.heartbeat(
                 ctx,
-                lease_id=lease_id,
-                lease_expires_at=ctx.timestamp + timedelta(seconds=lease_seconds),
+                lease_id=command.lease_id,
+                lease_expires_at=ctx.timestamp + timedelta(seconds=command.lease_seconds),
             ),
         )
 
     def begin_validation(
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
     ) -> Outcome:
+        command = cmd.BeginValidation.parse(lease_id=lease_id)
         return self._execute(
             actor,
             job_id,
             meta,
-            "begin_validation",
-            {"lease_id": lease_id},
-            lambda job, ctx: job.begin_validation(ctx, lease_id=lease_id),
+            command,
+            lambda job, ctx: job.begin_validation(ctx, lease_id=command.lease_id),
         )
 
     def begin_upload(
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
     ) -> Outcome:
+        command = cmd.BeginUpload.parse(lease_id=lease_id)
         return self._execute(
             actor,
             job_id,
             meta,
-            "begin_upload",
-            {"lease_id": lease_id},
-            lambda job, ctx: job.begin_upload(ctx, lease_id=lease_id),
+            command,
+            lambda job, ctx: job.begin_upload(ctx, lease_id=command.lease_id),
         )
 
     def complete(
@@ -267,12 +272,15 @@ class Ledger(Application[UUID]):
         result: Mapping[str, Any],
         meta: CommandMeta | None = None,
     ) -> Outcome:
-        def complete(job: Job, ctx: EventContext) -> None:
-            typed = validate_result(parse_job_type(job.job_type), result)
-            job.complete(ctx, lease_id=lease_id, result=typed)
+        if not isinstance(result, Mapping):
+            raise InvalidCommand("result: must be an object")
+        command = cmd.Complete.parse(lease_id=lease_id, result=dict(result))
 
-        payload = {"lease_id": lease_id, "result": dict(result)}
-        return self._execute(actor, job_id, meta, "complete", payload, complete)
+        def complete(job: Job, ctx: EventContext) -> None:
+            typed = validate_result(parse_job_type(job.job_type), command.result)
+            job.complete(ctx, lease_id=command.lease_id, result=typed)
+
+        return self._execute(actor, job_id, meta, command, complete)
 
     def fail(
         self,
@@ -285,15 +293,18 @@ class Ledger(Application[UUID]):
         retryable: bool = False,
         meta: CommandMeta | None = None,
     ) -> Outcome:
-        payload = {"lease_id": lease_id, "code": code, "message": message, "retryable": retryable}
+        command = cmd.Fail.parse(lease_id=lease_id, code=code, message=message, retryable=retryable)
         return self._execute(
             actor,
             job_id,
             meta,
-            "fail",
-            payload,
+            command,
             lambda job, ctx: job.fail(
-                ctx, lease_id=lease_id, code=code, message=message, retryable=retryable
+                ctx,
+                lease_id=command.lease_id,
+                code=command.code,
+                message=command.message,
+                retryable=command.retryable,
             ),
         )
 
@@ -301,54 +312,60 @@ class Ledger(Application[UUID]):
         self, actor: Actor, job_id: UUID, *, meta: CommandMeta | None = None
     ) -> Outcome:
         return self._execute(
-            actor, job_id, meta, "expire_lease", {}, lambda job, ctx: job.expire_lease(ctx)
+            actor, job_id, meta, cmd.ExpireLease(), lambda job, ctx: job.expire_lease(ctx)
         )
 
     def cancel(
         self, actor: Actor, job_id: UUID, *, reason: str = "", meta: CommandMeta | None = None
     ) -> Outcome:
+        command = cmd.Cancel.parse(reason=reason)
         return self._execute(
-            actor,
-            job_id,
-            meta,
-            "cancel",
-            {"reason": reason},
-            lambda job, ctx: job.cancel(ctx, reason=reason),
+            actor, job_id, meta, command, lambda job, ctx: job.cancel(ctx, reason=command.reason)
         )
 
     def acknowledge_cancellation(
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
     ) -> Outcome:
+        command = cmd.AcknowledgeCancellation.parse(lease_id=lease_id)
         return self._execute(
             actor,
             job_id,
             meta,
-            "acknowledge_cancellation",
-            {"lease_id": lease_id},
-            lambda job, ctx: job.acknowledge_cancellation(ctx, lease_id=lease_id),
+            command,
+            lambda job, ctx: job.acknowledge_cancellation(ctx, lease_id=command.lease_id),
         )
 
     # -- queries ------------------------------------------------------------------
 
     def get(self, job_id: UUID, *, tenant: str | None = None, version: int | None = None) -> Job:
         """The job now, or as it stood at ``version``; another tenant's job is not found."""
+        if version is not None and (not isinstance(version, int) or version < 1):
+            raise InvalidCommand(f"version: must be a whole number from 1, got {version!r}")
         try:
             job: object = self.repository.get(job_id, version=version)
         except AggregateNotFoundError:
             raise JobNotFound(job_id) from None
         if not isinstance(job, Job) or (tenant is not None and job.tenant != tenant):
             raise JobNotFound(job_id)
+        if version is not None and job.version < version:
+            raise InvalidCommand(f"version: job {job_id} has versions 1 to {job.version}")
         return job
 
     def get_as_of(self, job_id: UUID, as_of: datetime, *, tenant: str | None = None) -> Job:
         """The job as it stood at a moment, for auditors."""
+        if as_of.tzinfo is None:
+            raise InvalidCommand("as_of: give a time zone (e.g. 2026-11-22T09:30:00Z)")
+        events = self.job_events(job_id, tenant=tenant)
         version = None
-        for event in self.job_events(job_id, tenant=tenant):
+        for event in events:
             if event.timestamp > as_of:
                 break
             version = event.originator_version
         if version is None:
-            raise JobNotFound(f"{job_id} (it did not exist yet at {as_of.isoformat()})")
+            raise InvalidCommand(
+                f"as_of: job {job_id} was submitted at {events[0].timestamp.isoformat()}, "
+                f"after {as_of.isoformat()}"
+            )
         return self.get(job_id, tenant=tenant, version=version)
 
     def job_events(self, job_id: UUID, *, tenant: str | None = None) -> list[JobEvent]:
@@ -364,19 +381,26 @@ class Ledger(Application[UUID]):
     # -- plumbing -----------------------------------------------------------------
 
     def _context(self, actor: Actor, meta: CommandMeta) -> EventContext:
-        return EventContext(actor.subject, actor.tenant, meta.correlation_id, self.clock())
+        now = self.clock()
+        if now.tzinfo is None or now.utcoffset() != timedelta(0):
+            raise ConfigurationError(f"the ledger's clock must give UTC time, gave {now!r}")
+        return EventContext(actor.subject, actor.tenant, meta.correlation_id, now)
+
+    @staticmethod
+    def _digest(meta: CommandMeta, payload: dict[str, Any]) -> str:
+        """Only a command with an id needs its fingerprint."""
+        return fingerprint(payload) if meta.command_id is not None else ""
 
     def _execute(
         self,
         actor: Actor,
         job_id: UUID,
         meta: CommandMeta | None,
-        command: str,
-        payload: dict[str, Any],
-        change: Callable[[Job, EventContext], None],
+        command: cmd.Command,
+        change: Change,
     ) -> Outcome:
         meta = meta or CommandMeta()
-        digest = _digest(meta, command, {"job_id": str(job_id), **payload})
+        digest = self._digest(meta, {"job_id": str(job_id), **command.digest_payload()})
         earlier = self._earlier_outcome(actor, meta, digest)
         if earlier is not None:
             return earlier
@@ -394,10 +418,11 @@ class Ledger(Application[UUID]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _save(self, actor: Actor, job: Job, meta: CommandMeta, digest: str) -> Outcome:
+        lease_id = job.lease_id if job.pending_events else None
         receipt = None
         if meta.command_id is not None:
             receipt = CommandReceipt.accept(
-                actor.tenant, meta.command_id, digest, job.id, job.version
+                actor.tenant, meta.command_id, digest, job.id, job.version, lease_id
             )
         try:
             recordings = self.save(job, receipt)
@@ -406,8 +431,11 @@ class Ledger(Application[UUID]):
             if earlier is not None:
                 return earlier
             raise ConcurrencyConflict(job.id, meta.expected_version, None) from None
-        position = max((r.notification.id for r in recordings), default=None)
-        return Outcome(job.id, job.version, position)
+        position = max(
+            (r.notification.id for r in recordings if r.domain_event.originator_id == job.id),
+            default=None,
+        )
+        return Outcome(job.id, job.version, position, lease_id)
 
     def _earlier_outcome(self, actor: Actor, meta: CommandMeta, digest: str) -> Outcome | None:
         if meta.command_id is None:
@@ -422,5 +450,9 @@ class Ledger(Application[UUID]):
             raise IdempotencyConflict(meta.command_id)
         assert receipt.job_id is not None
         return Outcome(
-            receipt.job_id, receipt.job_version, self.recorder.max_notification_id(), replayed=True
+            receipt.job_id,
+            receipt.job_version,
+            self.recorder.max_notification_id(),
+            receipt.lease_id,
+            replayed=True,
         )

@@ -21,9 +21,9 @@ def receipt_id(tenant: str, command_id: str) -> UUID:
     return uuid5(RECEIPT_NAMESPACE, f"{tenant}\x00{command_id}")
 
 
-def fingerprint(command: str, payload: dict[str, Any]) -> str:
+def fingerprint(payload: dict[str, Any]) -> str:
     """A digest of what a command asked for, to tell a retry from a reuse."""
-    text = json.dumps({"command": command, **payload}, sort_keys=True, default=str)
+    text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -34,6 +34,7 @@ class CommandReceipt(Aggregate):
         fingerprint: str
         job_id: UUID
         job_version: int
+        lease_id: str | None
 
         def apply(self, receipt: CommandReceipt) -> None:
             receipt.tenant = self.tenant
@@ -41,6 +42,7 @@ class CommandReceipt(Aggregate):
             receipt.fingerprint = self.fingerprint
             receipt.job_id = self.job_id
             receipt.job_version = self.job_version
+            receipt.lease_id = self.lease_id
 
     def __init__(self) -> None:
         self.tenant = ""
@@ -48,10 +50,17 @@ class CommandReceipt(Aggregate):
         self.fingerprint = ""
         self.job_id: UUID | None = None
         self.job_version = 0
+        self.lease_id: str | None = None
 
     @classmethod
     def accept(
-        cls, tenant: str, command_id: str, digest: str, job_id: UUID, job_version: int
+        cls,
+        tenant: str,
+        command_id: str,
+        digest: str,
+        job_id: UUID,
+        job_version: int,
+        lease_id: str | None,
     ) -> CommandReceipt:
         return cls._create(
             cls.Accepted,
@@ -61,4 +70,5 @@ class CommandReceipt(Aggregate):
             fingerprint=digest,
             job_id=job_id,
             job_version=job_version,
+            lease_id=lease_id,
         )

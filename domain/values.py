@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from jobledger.domain.errors import InvalidCommand
 from jobledger.domain.validation import describe
@@ -40,22 +40,37 @@ class CommandMeta:
     command_id: str | None = None
     expected_version: int | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("command_id", "correlation_id"):
+            value = getattr(self, name)
+            if name == "command_id" and value is None:
+                continue
+            if not isinstance(value, str) or not value.strip() or len(value) > 256:
+                raise InvalidCommand(
+                    f"{name}: must be a non-empty string of at most 256 characters"
+                )
+        version = self.expected_version
+        if version is not None and (type(version) is not int or version < 1):
+            raise InvalidCommand(
+                f"expected_version: must be a whole number from 1, got {version!r}"
+            )
+
 
 class InputRef(BaseModel):
     """A reference to something a job reads; the ledger never stores the bytes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Name
     media_type: Annotated[str, Field(min_length=3, max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")]
-    size_bytes: Annotated[int, Field(ge=0)]
+    size_bytes: Annotated[int, Field(ge=0, le=10**18)]
     uri: Annotated[str, Field(max_length=2048)] | None = None
 
 
 class JobSpec(BaseModel):
     """The payload of ``submit``, validated before anything is recorded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     job_type: str
     investigation_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
@@ -63,8 +78,8 @@ class JobSpec(BaseModel):
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     pool: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     inputs: list[InputRef] = Field(default_factory=list, max_length=1000)
-    config: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, JsonValue] = Field(default_factory=dict)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 def parse_spec(**fields: Any) -> JobSpec:

@@ -36,8 +36,7 @@ class MovableClock:
 def running_job(ledger: Ledger, max_attempts: int = 3, **submit: object) -> tuple[UUID, str]:
     """A job claimed by WORKER and started: its id and the lease to work under."""
     job_id = ledger.submit(ANALYST, "graph_analysis", max_attempts=max_attempts, **submit).job_id  # type: ignore[arg-type]
-    ledger.claim(WORKER, job_id, agent="worker-1")
-    lease = ledger.get(job_id).lease_id
+    lease = ledger.claim(WORKER, job_id, agent="worker-1").lease_id
     assert lease is not None
     ledger.start(WORKER, job_id, lease_id=lease)
     return job_id, lease

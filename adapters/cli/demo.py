@@ -121,10 +121,9 @@ class Worker:
         if ledger.get(job_id).status is not JobStatus.QUEUED:
             self.finish(job_id, "cancelled while queued")
             return
-        ledger.claim(actor, job_id, agent=self.name, lease_seconds=60)
+        lease = ledger.claim(actor, job_id, agent=self.name, lease_seconds=60).lease_id
+        assert lease is not None  # a claim always grants a lease
         job = ledger.get(job_id)
-        lease = job.lease_id
-        assert lease is not None
         label = f"{self.name}: {job.job_type} {str(job_id)[:8]} (attempt {job.attempt})"
         self.progress.update(self.bar, description=label, completed=0)
         ledger.start(actor, job_id, lease_id=lease)

@@ -20,8 +20,19 @@ from rich.console import Console
 from jobledger.adapters.bootstrap import build_ledger
 from jobledger.adapters.cli import render
 from jobledger.adapters.settings import Settings
-from jobledger.domain.errors import InvalidCommand, JobLedgerError
+from jobledger.domain.errors import (
+    ConcurrencyConflict,
+    ConfigurationError,
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidCommand,
+    JobLedgerError,
+    JobNotFound,
+    LeaseMismatch,
+    StoreUnavailable,
+)
 from jobledger.domain.ledger import Ledger
+from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType
 from jobledger.domain.values import Actor, CommandMeta
 
@@ -49,8 +60,24 @@ ActorOption = Annotated[
 ]
 
 
-def open_ledger(db: str | None, price_book: Path | None = None) -> Ledger:
-    return build_ledger(Settings.load(db=db, price_book=price_book))
+EXIT_CODES: dict[type[JobLedgerError], int] = {
+    InvalidCommand: 2,
+    JobNotFound: 3,
+    IllegalTransition: 4,
+    LeaseMismatch: 4,
+    ConcurrencyConflict: 5,
+    IdempotencyConflict: 5,
+    ConfigurationError: 6,
+    StoreUnavailable: 7,
+}
+
+
+def exit_code(error: JobLedgerError) -> int:
+    return next((EXIT_CODES[c] for c in type(error).__mro__ if c in EXIT_CODES), 1)
+
+
+def open_ledger(db: str | None, price_book: Path | None = None, *, create: bool = True) -> Ledger:
+    return build_ledger(Settings.load(db=db, price_book=price_book), create=create)
 
 
 def parse_job_id(text: str) -> UUID:
@@ -66,7 +93,7 @@ def parse_input(text: str) -> dict[str, Any]:
     if len(parts) < 3:
         raise InvalidCommand(f"--input: {text!r} is not NAME:MEDIA_TYPE:SIZE[:URI]")
     name, media_type, size = parts[:3]
-    if not size.isdigit():
+    if not (size.isascii() and size.isdigit()):
         raise InvalidCommand(f"--input: size {size!r} in {text!r} is not a whole number of bytes")
     ref: dict[str, Any] = {"name": name, "media_type": media_type, "size_bytes": int(size)}
     if len(parts) == 4:
@@ -78,14 +105,20 @@ def parse_json_object(option: str, text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as error:
+        if not isinstance(error, json.JSONDecodeError):
+            raise InvalidCommand(f"{option}: {error}") from None
         raise InvalidCommand(
             f"{option}: not valid JSON ({error.msg} at column {error.colno})"
         ) from None
     if not isinstance(value, dict):
         raise InvalidCommand(f"{option}: must be a JSON object")
     return value
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_moment(text: str) -> datetime:
@@ -148,7 +181,7 @@ def show(
 ) -> None:
     """Show a job now: state, progress, tokens, cost, result and status history."""
     job_id = parse_job_id(job)
-    ledger = open_ledger(db, price_book)
+    ledger = open_ledger(db, price_book, create=False)
     current = ledger.get(job_id)
     if as_json:
         print(render.job_json(current))
@@ -160,6 +193,7 @@ def show(
 @app.command()
 def cancel(
     job: Annotated[str, typer.Argument(help="Job id")],
+    tenant: Annotated[str, typer.Option(help="Tenant that owns the job")],
     reason: Annotated[str, typer.Option(help="Why; recorded in the history")] = "",
     actor: ActorOption = "cli",
     db: DbOption = None,
@@ -167,14 +201,13 @@ def cancel(
 ) -> None:
     """Cancel a job: at once if nobody works on it yet, else ask its worker to stop."""
     job_id = parse_job_id(job)
-    ledger = open_ledger(db, price_book)
-    tenant = ledger.get(job_id).tenant
+    ledger = open_ledger(db, price_book, create=False)
     ledger.cancel(Actor(actor, tenant), job_id, reason=reason)
-    after = ledger.get(job_id)
-    if after.status_value == "cancelled":
+    status = ledger.get(job_id).status
+    if status is JobStatus.CANCELLED:
         print(f"cancelled {job_id}")
     else:
-        print(f"cancellation requested: {job_id} is {after.status_value}; its worker will stop")
+        print(f"cancellation requested: {job_id} is {status}; its worker will stop")
 
 
 @app.command()
@@ -191,7 +224,7 @@ def replay(
     if version is not None and as_of is not None:
         raise InvalidCommand("give --version or --as-of, not both")
     job_id = parse_job_id(job)
-    ledger = open_ledger(db, price_book)
+    ledger = open_ledger(db, price_book, create=False)
     events = ledger.job_events(job_id)
     if version is not None and not 1 <= version <= len(events):
         raise InvalidCommand(f"--version: job {job_id} has versions 1 to {len(events)}")
@@ -234,7 +267,7 @@ def run(argv: list[str] | None = None) -> None:
         app(args=argv)
     except JobLedgerError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
+        sys.exit(exit_code(error))
     except Exception as error:
         if os.environ.get("JOBLEDGER_DEBUG"):
             raise

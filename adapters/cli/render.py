@@ -15,6 +15,7 @@ from rich.text import Text
 
 from jobledger.domain.history import StatusChange
 from jobledger.domain.job import FINDING_KINDS, Job
+from jobledger.domain.lifecycle import JobStatus
 
 STATUS_STYLES = {
     "queued": "cyan",
@@ -86,7 +87,7 @@ def job_panel(job: Job, currency: str, title: str | None = None) -> Panel:
             )
         )
     if job.error is not None:
-        label = "error" if job.status_value == "failed" else "last error"
+        label = "error" if job.status is JobStatus.FAILED else "last error"
         text = f"{job.error['code']}: {job.error['message']} (attempt {job.error['attempt']})"
         rows.append((label, Text(text, style="red")))
     for label, value in rows:

@@ -60,12 +60,12 @@ class PlainApp(Application[UUID]):
 def ledger_lifecycles(ledger: Ledger, jobs: int) -> int:
     for _ in range(jobs):
         job_id = ledger.submit(ANALYST, "graph_analysis").job_id
-        ledger.claim(WORKER, job_id, agent="w", lease_id="lease")
-        ledger.start(WORKER, job_id, lease_id="lease")
+        lease = ledger.claim(WORKER, job_id, agent="w").lease_id or ""
+        ledger.start(WORKER, job_id, lease_id=lease)
         for percent in (30, 60, 90):
-            ledger.report_progress(WORKER, job_id, lease_id="lease", percent=percent)
-        ledger.record_usage(WORKER, job_id, lease_id="lease", model="gpt-4o", input_tokens=1000)
-        ledger.complete(WORKER, job_id, lease_id="lease", result={"nodes": 3})
+            ledger.report_progress(WORKER, job_id, lease_id=lease, percent=percent)
+        ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o", input_tokens=1000)
+        ledger.complete(WORKER, job_id, lease_id=lease, result={"nodes": 3})
     return jobs * COMMANDS_PER_JOB
 
 
@@ -113,12 +113,12 @@ def append_rates(folder: Path, jobs: int = 150, rounds: int = 5) -> dict[str, fl
 def long_job(ledger: Ledger, events: int) -> UUID:
     """A job with ``events`` events, written in batches to save time building it."""
     job_id = ledger.submit(ANALYST, "graph_analysis").job_id
-    ledger.claim(WORKER, job_id, agent="w", lease_id="lease")
+    lease = ledger.claim(WORKER, job_id, agent="w").lease_id or ""
     job = ledger.get(job_id)
     while job.version < events:
         for _ in range(min(500, events - job.version)):
             ctx = EventContext("worker", "acme", "bench", utc_now())
-            job.heartbeat(ctx, lease_id="lease", lease_expires_at=utc_now())
+            job.heartbeat(ctx, lease_id=lease, lease_expires_at=utc_now())
         ledger.save(job)
     return job_id
 

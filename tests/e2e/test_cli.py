@@ -52,23 +52,34 @@ def test_submit_prints_only_the_job_id_and_show_tells_its_story(db_url: str) -> 
         assert expected in shown.stdout
 
 
-def test_every_command_honours_db_over_the_environment(tmp_path: Path) -> None:
+def test_db_option_wins_over_the_environment(tmp_path: Path) -> None:
     here, elsewhere = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
     job_id = submit(here)
     assert jobledger("show", job_id, "--db", here, db=elsewhere).returncode == 0
-    assert jobledger("show", job_id, db=elsewhere).returncode == 3
+    assert jobledger("show", job_id, db=elsewhere).returncode == 7
 
 
-def test_replay_shows_the_job_as_it_stood_at_a_version(db_url: str) -> None:
-    job_id = submit(db_url)
-    assert (
-        jobledger("demo", "--jobs", "1", "--workers", "1", "--speed", "50", db=db_url).returncode
-        == 0
+def test_reading_a_ledger_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    typo = tmp_path / "typo.db"
+    done = jobledger("show", "00000000-0000-0000-0000-000000000000", db=f"sqlite:///{typo}")
+    assert (done.returncode, done.stderr.strip()) == (
+        7,
+        f"error: no ledger at {typo}: nothing has been recorded there",
     )
-    replayed = jobledger("replay", job_id, "--version", "1", db=db_url)
-    assert replayed.returncode == 0, replayed.stderr
-    assert "at version 1 of" in replayed.stdout
-    assert "queued" in replayed.stdout
+    assert not typo.exists()
+
+
+def test_replay_shows_the_job_as_it_stood_at_a_version_and_a_moment(db_url: str) -> None:
+    job_id = submit(db_url)
+    assert jobledger("cancel", job_id, "--tenant", "acme", db=db_url).returncode == 0
+    then = jobledger("replay", job_id, "--version", "1", db=db_url)
+    assert then.returncode == 0, then.stderr
+    assert "at version 1 of 2" in then.stdout
+    assert "queued" in then.stdout
+    assert "cancelled" not in then.stdout
+    now = jobledger("replay", job_id, "--as-of", "2999-01-01T00:00:00Z", db=db_url)
+    assert "at version 2 of 2" in now.stdout
+    assert "cancelled" in now.stdout
 
 
 def test_show_json_is_machine_readable(db_url: str) -> None:
@@ -83,7 +94,7 @@ def test_show_json_is_machine_readable(db_url: str) -> None:
     ("args", "message", "code"),
     [
         (["show", "not-a-uuid"], "is not a job id", 2),
-        (["show", "00000000-0000-0000-0000-000000000000"], "not found", 3),
+        (["cancel", "00000000-0000-0000-0000-000000000000", "--tenant", "acme"], "not found", 3),
         (["submit", "--tenant", "acme", "--type", "sentiment"], "unknown job type 'sentiment'", 2),
         (
             ["submit", "--tenant", "acme", "--type", "graph_analysis", "--priority", "12"],
@@ -115,6 +126,7 @@ def test_show_json_is_machine_readable(db_url: str) -> None:
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(
     db_url: str, args: list[str], message: str, code: int
 ) -> None:
+    submit(db_url)  # a ledger exists, so what fails is the input
     done = jobledger(*args, db=db_url)
     assert done.returncode == code
     assert message in done.stderr
@@ -131,15 +143,15 @@ def test_replay_refuses_a_version_the_job_never_had(db_url: str) -> None:
 
 def test_cancel_is_immediate_for_a_queued_job(db_url: str) -> None:
     job_id = submit(db_url)
-    done = jobledger("cancel", job_id, "--reason", "duplicate", db=db_url)
+    done = jobledger("cancel", job_id, "--tenant", "acme", "--reason", "duplicate", db=db_url)
     assert (done.returncode, done.stdout.strip()) == (0, f"cancelled {job_id}")
     assert "duplicate" in jobledger("show", job_id, db=db_url).stdout
 
 
 def test_an_illegal_transition_names_the_state_and_what_is_allowed(db_url: str) -> None:
     job_id = submit(db_url)
-    assert jobledger("cancel", job_id, db=db_url).returncode == 0
-    done = jobledger("cancel", job_id, db=db_url)
+    assert jobledger("cancel", job_id, "--tenant", "acme", db=db_url).returncode == 0
+    done = jobledger("cancel", job_id, "--tenant", "acme", db=db_url)
     assert done.returncode == 4
     assert done.stderr.strip() == (
         f"error: job {job_id} is cancelled: cancel is not allowed; "
@@ -150,7 +162,7 @@ def test_an_illegal_transition_names_the_state_and_what_is_allowed(db_url: str) 
 def test_an_unwritable_database_path_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     done = jobledger(
-        "show", "00000000-0000-0000-0000-000000000000", db=f"sqlite:///{tmp_path}/file/x.db"
+        "submit", "--tenant", "a", "--type", "graph_analysis", db=f"sqlite:///{tmp_path}/file/x.db"
     )
     assert done.returncode == 7
     assert (

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from jobledger.domain.errors import JobNotFound
+from jobledger.domain.errors import InvalidCommand
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import JobStatus
 from tests.conftest import ANALYST, WORKER, MovableClock, running_job
@@ -26,8 +26,12 @@ def test_replay_by_version_and_by_moment(ledger: Ledger, clock: MovableClock) ->
     assert ledger.get_as_of(job_id, submitted_at).version == 1
     assert ledger.get_as_of(job_id, claimed_at.replace(second=30)).status is JobStatus.CLAIMED
     assert ledger.get_as_of(job_id, clock.now).status is JobStatus.CANCELLED
-    with pytest.raises(JobNotFound, match="did not exist yet"):
+    with pytest.raises(InvalidCommand, match="was submitted at"):
         ledger.get_as_of(job_id, submitted_at.replace(year=2020))
+    with pytest.raises(InvalidCommand, match="time zone"):
+        ledger.get_as_of(job_id, submitted_at.replace(tzinfo=None))
+    with pytest.raises(InvalidCommand, match="versions 1 to 3"):
+        ledger.get(job_id, version=4)
 
 
 def test_a_long_job_loads_equal_with_and_without_snapshots(

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -66,6 +67,9 @@ class Model:
     cancel_requested: bool = False
     lease: str | None = None
     lease_until: datetime | None = None
+    input_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    error_code: str | None = None
 
     def allowed(self, trigger: Trigger) -> bool:
         return (self.status, trigger) in MOVES
@@ -189,7 +193,12 @@ class JobLifecycle(RuleBasedStateMachine):
             expected_progress = 100 if model.status is JobStatus.COMPLETED else model.progress
             assert job.progress == expected_progress
             assert job.lease_id == model.lease
+            assert job.lease_expires_at == model.lease_until
             assert (job.lease_id is None) == (model.status not in LEASED)
+            assert job.cancellation_requested == model.cancel_requested
+            assert job.tokens["input"] == model.input_tokens
+            assert job.cost == model.cost
+            assert (job.error or {}).get("code") == model.error_code
 
 
 # -- one function per trigger: the command, and what the reference expects of it ----------
@@ -248,15 +257,19 @@ def report_progress(m: JobLifecycle, model: Model, data: Any) -> None:
 
 def record_usage(m: JobLifecycle, model: Model, data: Any) -> None:
     tokens = Tokens(data.draw(st.integers(min_value=0, max_value=10**7), label="tokens"), 1, 0)
+    charge = BOOK.charge("m", tokens)
     ctx, lease = m.ctx(), model.lease or "none"
-    m.expect(
+    if m.expect(
         model,
         Trigger.RECORD_USAGE,
         lambda: model.job.record_usage(
-            ctx, lease_id=lease, model="m", tokens=tokens, charge=BOOK.charge("m", tokens)
+            ctx, lease_id=lease, model="m", tokens=tokens, charge=charge
         ),
         [ev.UsageRecorded],
-    )
+    ):
+        model.input_tokens += tokens.input
+        assert charge.cost is not None
+        model.cost += charge.cost
 
 
 def heartbeat(m: JobLifecycle, model: Model, data: Any) -> None:
@@ -318,6 +331,7 @@ def fail(m: JobLifecycle, model: Model, data: Any) -> None:
         JobStatus.QUEUED if retry else JobStatus.FAILED,
     ):
         model.drop_lease()
+        model.error_code = "boom"
         if retry:
             model.attempt += 1
             model.progress = 0
@@ -343,6 +357,8 @@ def expire_lease(m: JobLifecycle, model: Model, data: Any) -> None:
         refused_by=None if lapsed else InvalidCommand,
     ):
         model.drop_lease()
+        if outcome is JobStatus.FAILED:
+            model.error_code = "lease_expired"
         if outcome is JobStatus.QUEUED:
             model.attempt += 1
             model.progress = 0
@@ -351,11 +367,15 @@ def expire_lease(m: JobLifecycle, model: Model, data: Any) -> None:
 def cancel(m: JobLifecycle, model: Model, data: Any) -> None:
     ctx = m.ctx()
     immediate = model.status in (JobStatus.QUEUED, JobStatus.CLAIMED)
+    if model.cancel_requested:
+        expected: list[type[ev.JobEvent]] = []  # asked once already: nothing new
+    else:
+        expected = [ev.JobCancelled if immediate else ev.CancellationRequested]
     if m.expect(
         model,
         Trigger.CANCEL,
         lambda: model.job.cancel(ctx, reason="not needed"),
-        [ev.JobCancelled if immediate else ev.CancellationRequested],
+        expected,
         JobStatus.CANCELLED if immediate else None,
     ):
         if immediate:

@@ -23,16 +23,28 @@ cached_input_per_million = "0.125"
 """
 )
 
-counts = st.integers(min_value=0, max_value=10**9)
 
-
-@given(counts, counts, counts)
-def test_cost_is_exact_per_million_arithmetic(inp: int, out: int, cached: int) -> None:
-    charge = BOOK.charge("m", Tokens(inp, out, cached))
+@pytest.mark.parametrize(
+    ("tokens", "cost"),
+    [
+        (Tokens(1_000_000, 0, 0), "2.50"),
+        (Tokens(0, 1, 0), "0.00001"),
+        (Tokens(0, 0, 8), "0.000001"),
+        (Tokens(333_333, 7, 3), "0.833402875"),
+        (Tokens(10**12, 10**12, 10**12), "12625000"),
+    ],
+)
+def test_cost_is_exact_at_known_prices(tokens: Tokens, cost: str) -> None:
+    charge = BOOK.charge("m", tokens)
     assert isinstance(charge.cost, Decimal)
-    expected = (Decimal(inp) * Decimal("2.50") + out * 10 + cached * Decimal("0.125")) / 10**6
-    assert charge.cost == expected
-    assert charge.cost * 10**6 == inp * Decimal("2.5") + out * 10 + cached * Decimal("0.125")
+    assert charge.cost == Decimal(cost)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=50))
+def test_costs_add_up_exactly_however_usage_is_split(parts: list[int]) -> None:
+    whole = BOOK.charge("m", Tokens(sum(parts), 0, 0)).cost
+    pieces = [BOOK.charge("m", Tokens(part, 0, 0)).cost for part in parts]
+    assert sum(p for p in pieces if p is not None) == whole
 
 
 def test_a_model_without_a_price_is_unpriced_but_versioned() -> None:

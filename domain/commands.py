@@ -1,0 +1,112 @@
+"""The payload of each Ledger command, validated strictly before anything is loaded.
+
+The Ledger is a boundary: services call it in-process. Each command is a strict
+pydantic model (no coercion of floats to ints or ints to strings), bounded so
+that no value can break an event's ``apply`` later; its ``model_dump`` is also
+the fingerprint that tells a retried command from a reused command id.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from jobledger.domain.errors import InvalidCommand
+from jobledger.domain.validation import describe
+
+MAX_TOKENS = 10**12
+MAX_LEASE_SECONDS = 86_400
+
+Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
+LeaseId = Annotated[str, Field(min_length=1, max_length=128)]
+Reason = Annotated[str, Field(max_length=2_000)]
+Message = Annotated[str, Field(max_length=4_000)]
+ErrorCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+TokenCount = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+LeaseSeconds = Annotated[float, Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
+FindingKind = Literal["entities", "relationships", "anomalies", "predictions"]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @classmethod
+    def parse(cls: type[C], **fields: Any) -> C:
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as error:
+            raise InvalidCommand(describe(error)) from None
+
+    def digest_payload(self) -> dict[str, Any]:
+        return {"command": type(self).__name__, **self.model_dump(mode="json")}
+
+
+C = TypeVar("C", bound=Command)
+
+
+class Claim(Command):
+    agent: Name
+    pool: Name | None = None
+    lease_seconds: LeaseSeconds = 300
+
+
+class Release(Command):
+    lease_id: LeaseId
+    reason: Reason = ""
+
+
+class Start(Command):
+    lease_id: LeaseId
+
+
+class ReportProgress(Command):
+    lease_id: LeaseId
+    percent: Annotated[int, Field(ge=0, le=100)]
+    message: Message | None = None
+    findings: dict[FindingKind, TokenCount] = Field(default_factory=dict)
+
+
+class RecordUsage(Command):
+    lease_id: LeaseId
+    model: Name
+    input_tokens: TokenCount = 0
+    output_tokens: TokenCount = 0
+    cached_input_tokens: TokenCount = 0
+
+
+class Heartbeat(Command):
+    lease_id: LeaseId
+    lease_seconds: LeaseSeconds = 300
+
+
+class BeginValidation(Command):
+    lease_id: LeaseId
+
+
+class BeginUpload(Command):
+    lease_id: LeaseId
+
+
+class Complete(Command):
+    lease_id: LeaseId
+    result: dict[str, JsonValue]
+
+
+class Fail(Command):
+    lease_id: LeaseId
+    code: ErrorCode
+    message: Message
+    retryable: bool = False
+
+
+class ExpireLease(Command):
+    pass
+
+
+class Cancel(Command):
+    reason: Reason = ""
+
+
+class AcknowledgeCancellation(Command):
+    lease_id: LeaseId
