@@ -6,22 +6,38 @@ Nothing here runs at import time; callers build what they need, when they need i
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from eventsourcing.persistence import PersistenceError
+from eventsourcing.sqlite import SQLiteFactory
+from eventsourcing.utils import get_topic
 
 from jobledger.adapters.price_books import load_price_book
-from jobledger.adapters.settings import MemoryStore, Settings, SQLiteStore, Store, parse_db_url
-from jobledger.domain.errors import StoreUnavailable
+from jobledger.adapters.settings import Settings, SQLiteStore, parse_db_url
+from jobledger.adapters.sqlite_live import SignallingSQLiteApplicationRecorder, SQLiteSubscription
+from jobledger.adapters.sqlite_views import SQLiteReadModelView
+from jobledger.domain.errors import ConfigurationError, StoreUnavailable
 from jobledger.domain.ledger import Clock, Ledger, utc_now
+from jobledger.projections.cost_ledger import CostLedgerProjection
+from jobledger.projections.job_summaries import JobSummaryProjection
+from jobledger.projections.runner import BatchSubscription, ProjectionRunner, Subscribe
+from jobledger.projections.statistics import StatisticsProjection
+from jobledger.projections.status_history import StatusHistoryProjection
+
+PROJECTIONS = (
+    JobSummaryProjection,
+    StatusHistoryProjection,
+    StatisticsProjection,
+    CostLedgerProjection,
+)
 
 
-def persistence_env(store: Store, settings: Settings) -> dict[str, str]:
-    if isinstance(store, MemoryStore):
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+def persistence_env(store: SQLiteStore, settings: Settings) -> dict[str, str]:
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(store.path),
         "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout_seconds),
+        "APPLICATION_RECORDER_TOPIC": get_topic(SignallingSQLiteApplicationRecorder),
     }
 
 
@@ -41,12 +57,42 @@ def build_ledger(settings: Settings, *, clock: Clock = utc_now, create: bool = T
     """The ledger on the configured store; ``create=False`` refuses to start a new one
     (so a mistyped path in a read command is an error, not an empty ledger)."""
     store = parse_db_url(settings.db)
-    if isinstance(store, SQLiteStore):
-        _check_sqlite_path(store)
-        if not create and not store.path.exists():
-            raise StoreUnavailable(f"no ledger at {store.path}: nothing has been recorded there")
+    _check_sqlite_path(store)
+    if not create and not store.path.exists():
+        raise StoreUnavailable(f"no ledger at {store.path}: nothing has been recorded there")
     price_book = load_price_book(settings.price_book)
     try:
         return Ledger(persistence_env(store, settings), price_book=price_book, clock=clock)
     except (PersistenceError, sqlite3.Error, OSError) as error:
         raise StoreUnavailable(f"cannot open database {settings.db}: {error}") from None
+
+
+def database_path(ledger: Ledger) -> Path:
+    """The SQLite file that holds the ledger and its read models."""
+    if not isinstance(ledger.factory, SQLiteFactory):
+        raise ConfigurationError("read models need the SQLite store")
+    return Path(ledger.factory.datastore.pool.db_name)
+
+
+def build_runner(ledger: Ledger) -> ProjectionRunner:
+    """The four read models, in the ledger's own database, and their runner."""
+    if not isinstance(ledger.factory, SQLiteFactory):
+        raise ConfigurationError("read models need the SQLite store")
+    view = SQLiteReadModelView(ledger.factory.datastore)
+    try:
+        view.create_table()
+    except (PersistenceError, sqlite3.Error) as error:
+        raise StoreUnavailable(f"cannot create the read models' tables: {error}") from None
+    projections = [cls(view) for cls in PROJECTIONS]
+    return ProjectionRunner(ledger.recorder, ledger.mapper, projections, owner=ledger)
+
+
+def subscribe(ledger: Ledger) -> Subscribe:
+    """Live notifications from the ledger's store, for ``ProjectionRunner.follow``."""
+
+    def start(after: int) -> BatchSubscription:
+        recorder = ledger.recorder
+        assert isinstance(recorder, SignallingSQLiteApplicationRecorder)
+        return SQLiteSubscription(recorder, gt=after)
+
+    return start

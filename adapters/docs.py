@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jobledger.domain.events import EVENT_TYPES, JobEvent
 from jobledger.domain.lifecycle import markdown_table, mermaid_diagram
+from jobledger.projections.schema import ALL_TABLES, Table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -115,7 +116,47 @@ def events_doc() -> str:
     )
 
 
-GENERATED = {"lifecycle.md": lifecycle_doc, "events.md": events_doc}
+def _table_section(table: Table) -> str:
+    key = ", ".join(table.key)
+    lines = [f"### `{table.name}`", "", table.meaning, "", f"Primary key: `({key})`."]
+    if table.indexes:
+        indexes = "; ".join(f"`({', '.join(i)})`" for i in table.indexes)
+        lines.append(f"Indexed on {indexes}.")
+    lines += ["", "| column | type | null | meaning |", "|---|---|---|---|"]
+    for column in table.columns:
+        null = "yes" if column.nullable else "no"
+        lines.append(f"| `{column.name}` | {column.type} | {null} | {column.meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def projections_doc() -> str:
+    public = [t for t in ALL_TABLES if not t.internal]
+    internal = [t for t in ALL_TABLES if t.internal]
+    return (
+        "# Read models: the SQL contract\n\n"
+        "<!-- Generated from projections/schema.py by `make docs`; "
+        "a test fails when it drifts. -->\n\n"
+        "The read models live in the ledger's SQLite file, beside the events. Reporting jobs may\n"
+        "query the tables below directly (read only); their names, columns and meanings are a\n"
+        "contract. Types: `decimal` is exact decimal text (sum it as a decimal, never as a\n"
+        "float), `timestamp` is ISO 8601 UTC text with microseconds (so text order is time\n"
+        "order), `boolean` is 0 or 1.\n\n"
+        "Each projection writes its rows and its position in the ledger's log in one\n"
+        "transaction, in the `tracking` table (`application_name` is the projection:\n"
+        "`job_summaries`, `status_history`, `statistics`, `cost_ledger`; `notification_id` is\n"
+        "the position). `jobledger projections status` shows how far behind each is;\n"
+        "`jobledger projections rebuild [NAME]` drops and replays one or all.\n\n"
+        "## Tables\n\n" + "\n".join(_table_section(t) for t in public) + "\n## Internal tables\n\n"
+        "Each projection remembers a little of every job in its own table. They are not part\n"
+        "of the contract and may change.\n\n" + "\n".join(_table_section(t) for t in internal)
+    )
+
+
+GENERATED = {
+    "lifecycle.md": lifecycle_doc,
+    "events.md": events_doc,
+    "projections.md": projections_doc,
+}
 
 
 def main(argv: list[str]) -> int:

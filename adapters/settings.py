@@ -44,27 +44,17 @@ class SQLiteStore:
     path: Path
 
 
-@dataclass(frozen=True)
-class MemoryStore:
-    """eventsourcing's in-process store: nothing is kept after the process ends."""
-
-
-Store = SQLiteStore | MemoryStore
-
-
-def parse_db_url(url: str) -> Store:
-    """``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``memory://``."""
+def parse_db_url(url: str) -> SQLiteStore:
+    """``sqlite:///relative.db`` or ``sqlite:////absolute.db``."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if not path:
             raise ConfigurationError("JOBLEDGER_DB: sqlite URL has no file path")
         return SQLiteStore(Path(path))
-    if url == "memory://":
-        return MemoryStore()
     if url.startswith(("postgresql://", "postgres://")):
         raise ConfigurationError(
             "JOBLEDGER_DB: PostgreSQL is not supported yet; use sqlite:///path/to/file.db"
         )
     raise ConfigurationError(
-        f"JOBLEDGER_DB: cannot use {url!r}; expected sqlite:///path/to/file.db or memory://"
+        f"JOBLEDGER_DB: cannot use {url!r}; expected sqlite:///path/to/file.db"
     )

@@ -21,6 +21,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from jobledger.adapters.cli.render import money, status_text
+from jobledger.adapters.cli.reports import caught_up, read
+from jobledger.adapters.read_store import StatsQuery
 from jobledger.adapters.samples import sample_result
 from jobledger.domain.errors import JobLedgerError
 from jobledger.domain.ledger import Ledger
@@ -211,17 +213,23 @@ def analyst_cancels(run: DemoRun) -> None:
             run.ledger.cancel(Actor("analyst@demo", run.tenants[job_id]), job_id, reason=reason)
 
 
-def summary_table(run: DemoRun) -> Table:
+def summary_table(ledger: Ledger) -> Table:
+    """Jobs by status, tokens and cost per tenant, read from the (caught up) read models."""
+    caught_up(ledger)
+    answer = read(ledger, lambda store: store.statistics(StatsQuery()))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     tokens: dict[str, int] = defaultdict(int)
     cost: dict[str, Decimal] = defaultdict(Decimal)
-    for job_id, tenant in run.tenants.items():
-        job = run.ledger.get(job_id)
-        counts[tenant][job.status_value] += 1
-        tokens[tenant] += sum(job.tokens.values())
-        cost[tenant] += job.cost
+    for row in answer.value:
+        for status, jobs in row.status_counts.items():
+            counts[row.tenant][status] += jobs
+        tokens[row.tenant] += row.input_tokens + row.output_tokens + row.cached_input_tokens
+        cost[row.tenant] += row.cost
     statuses = [s.value for s in JobStatus if any(counts[t][s.value] for t in counts)]
-    table = Table(title="this run, by tenant", title_justify="left")
+    table = Table(
+        title=f"all jobs in the ledger, by tenant (read models at position {answer.position:,})",
+        title_justify="left",
+    )
     table.add_column("tenant")
     for status in statuses:
         table.add_column(status_text(status), justify="right")
@@ -229,7 +237,7 @@ def summary_table(run: DemoRun) -> Table:
     table.add_column("cost", justify="right")
     for tenant in sorted(counts):
         cells = [str(counts[tenant][s]) for s in statuses]
-        currency = run.ledger.price_book.currency
+        currency = ledger.price_book.currency
         table.add_row(tenant, *cells, f"{tokens[tenant]:,}", money(cost[tenant], currency))
     return table
 
@@ -258,6 +266,7 @@ def run_demo(
             thread.start()
         for thread in (*threads, canceller):
             thread.join()
-    console.print(summary_table(run))
+    console.print(summary_table(ledger))
+    console.print("More: jobledger stats, jobledger costs --by model")
     first = next(iter(run.tenants))
     console.print(f"Look closer: jobledger show {first}")

@@ -10,16 +10,14 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
 import typer
 from rich.console import Console
 
-from jobledger.adapters.bootstrap import build_ledger
-from jobledger.adapters.cli import render
-from jobledger.adapters.settings import Settings
+from jobledger.adapters.cli import render, reports
+from jobledger.adapters.cli.options import ActorOption, DbOption, PriceBookOption, open_ledger
 from jobledger.domain.errors import (
     ConcurrencyConflict,
     ConfigurationError,
@@ -31,7 +29,6 @@ from jobledger.domain.errors import (
     LeaseMismatch,
     StoreUnavailable,
 )
-from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType
 from jobledger.domain.values import Actor, CommandMeta
@@ -43,22 +40,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(reports.projections_app, name="projections")
+app.command()(reports.stats)
+app.command()(reports.costs)
 out = Console()
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db", envvar="JOBLEDGER_DB", help="Store URL [default: sqlite:///./jobledger.db]"
-    ),
-]
-PriceBookOption = Annotated[
-    Path | None,
-    typer.Option("--price-book", envvar="JOBLEDGER_PRICE_BOOK", help="Price book TOML file"),
-]
-ActorOption = Annotated[
-    str, typer.Option("--as", envvar="JOBLEDGER_ACTOR", help="Subject recorded as the actor")
-]
-
 
 EXIT_CODES: dict[type[JobLedgerError], int] = {
     InvalidCommand: 2,
@@ -74,10 +59,6 @@ EXIT_CODES: dict[type[JobLedgerError], int] = {
 
 def exit_code(error: JobLedgerError) -> int:
     return next((EXIT_CODES[c] for c in type(error).__mro__ if c in EXIT_CODES), 1)
-
-
-def open_ledger(db: str | None, price_book: Path | None = None, *, create: bool = True) -> Ledger:
-    return build_ledger(Settings.load(db=db, price_book=price_book), create=create)
 
 
 def parse_job_id(text: str) -> UUID:

@@ -1,0 +1,367 @@
+"""Reading the read models asynchronously (aiosqlite), for the CLI and the HTTP API.
+
+Every answer carries ``position``: how far the read model has got in the
+ledger's log, so a caller can wait for its own write (read your writes).
+Money is summed in Python as Decimal, never by SQL as floats.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from uuid import UUID
+
+import aiosqlite
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jobledger.adapters.sqlite_views import from_sql, to_sql
+from jobledger.domain.errors import InvalidCommand, JobNotFound
+from jobledger.domain.lifecycle import JobStatus
+from jobledger.domain.validation import describe
+from jobledger.projections import schema
+from jobledger.projections.statistics import quantile_ms
+
+T = TypeVar("T")
+Row = dict[str, Any]
+WORKING = ("claimed", "running", "validating", "uploading")
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """A result and the log position the read model had reached when it was read."""
+
+    value: T
+    position: int
+
+
+@dataclass(frozen=True)
+class JobPage:
+    items: list[Row]
+    next_cursor: str | None
+    position: int
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JobQuery(_Query):
+    tenant: str | None = None
+    status: list[JobStatus] | None = None
+    job_type: str | None = None
+    investigation_id: str | None = None
+    created_by: str | None = None
+    agent: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    cursor: str | None = None
+    order: Literal["newest", "oldest"] = "newest"
+
+
+class StatsQuery(_Query):
+    tenant: str | None = None
+    job_type: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+class CostQuery(_Query):
+    group_by: Literal["tenant", "investigation", "model", "day", "job"] = "tenant"
+    tenant: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+@dataclass
+class StatsRow:
+    tenant: str
+    job_type: str
+    status_counts: dict[str, int] = field(default_factory=dict)
+    submitted: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    retried: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    unpriced_usages: int = 0
+    run_ms_total: int = 0
+    queue_wait_ms_total: int = 0
+    run_ms_p50: int | None = None
+    run_ms_p95: int | None = None
+    queue_wait_ms_p50: int | None = None
+    queue_wait_ms_p95: int | None = None
+
+    @property
+    def queue_depth(self) -> int:
+        return self.status_counts.get("queued", 0)
+
+    @property
+    def working(self) -> int:
+        return sum(self.status_counts.get(s, 0) for s in WORKING)
+
+    @property
+    def failure_rate(self) -> float | None:
+        ended = self.completed + self.failed
+        return None if ended == 0 else self.failed / ended
+
+    @property
+    def run_ms_average(self) -> float | None:
+        return None if self.completed == 0 else self.run_ms_total / self.completed
+
+    @property
+    def queue_wait_ms_average(self) -> float | None:
+        return None if self.completed == 0 else self.queue_wait_ms_total / self.completed
+
+
+@dataclass
+class CostTotal:
+    key: str | None
+    usages: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    unsuccessful_cost: Decimal = Decimal(0)
+    unpriced_usages: int = 0
+
+
+def parse_query(model: type[Q], **fields: Any) -> Q:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        raise InvalidCommand(describe(error)) from None
+
+
+Q = TypeVar("Q", bound=_Query)
+
+
+class SQLiteReadStore:
+    """Queries over the read models, on one aiosqlite connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def __aenter__(self) -> Self:
+        self._db = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
+        self._db.row_factory = aiosqlite.Row
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._db is not None:
+            await self._db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("open the read store with `async with` first")
+        return self._db
+
+    async def position(self, projection: str) -> int:
+        async with self.db.execute(
+            "SELECT notification_id FROM tracking WHERE application_name = ?", [projection]
+        ) as cursor:
+            found = await cursor.fetchone()
+        return int(found[0]) if found else 0
+
+    async def summary(self, job_id: UUID, tenant: str | None = None) -> Answer[Row]:
+        rows = await self._select(
+            schema.JOB_SUMMARIES,
+            "job_id = ? AND (? IS NULL OR tenant = ?)",
+            [str(job_id), tenant, tenant],
+        )
+        if not rows:
+            raise JobNotFound(job_id)
+        return Answer(rows[0], await self.position("job_summaries"))
+
+    async def list_jobs(self, query: JobQuery) -> JobPage:
+        position = await self.position("job_summaries")
+        clauses, params = ["1 = 1"], []
+        for column, value in (
+            ("tenant", query.tenant),
+            ("job_type", query.job_type),
+            ("investigation_id", query.investigation_id),
+            ("created_by", query.created_by),
+            ("agent", query.agent),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if query.status:
+            clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
+            params += [s.value for s in query.status]
+        if query.created_after is not None:
+            clauses.append("created_at >= ?")
+            params.append(to_sql("timestamp", _aware(query.created_after, "created_after")))
+        if query.created_before is not None:
+            clauses.append("created_at < ?")
+            params.append(to_sql("timestamp", _aware(query.created_before, "created_before")))
+        newest = query.order == "newest"
+        if query.cursor is not None:
+            created_at, job_id = _read_cursor(query.cursor, query.order)
+            beyond = "<" if newest else ">"
+            clauses.append(f"(created_at {beyond} ? OR (created_at = ? AND job_id {beyond} ?))")
+            params += [created_at, created_at, job_id]
+        direction = "DESC" if newest else "ASC"
+        rows = await self._select(
+            schema.JOB_SUMMARIES,
+            " AND ".join(clauses)
+            + f" ORDER BY created_at {direction}, job_id {direction} LIMIT {query.limit + 1}",
+            params,
+        )
+        more = len(rows) > query.limit
+        items = rows[: query.limit]
+        cursor = _write_cursor(items[-1], query.order) if more else None
+        return JobPage(items, cursor, position)
+
+    async def history(self, job_id: UUID, tenant: str | None = None) -> Answer[list[Row]]:
+        rows = await self._select(
+            schema.STATUS_HISTORY,
+            "job_id = ? AND (? IS NULL OR tenant = ?) ORDER BY version",
+            [str(job_id), tenant, tenant],
+        )
+        if not rows:
+            raise JobNotFound(job_id)
+        return Answer(rows, await self.position("status_history"))
+
+    async def statistics(self, query: StatsQuery) -> Answer[list[StatsRow]]:
+        """One row per tenant and job type, from the precomputed statistics tables."""
+        position = await self.position("statistics")
+        where, params = _scope(query.tenant, query.job_type)
+        rows: dict[tuple[str, str], StatsRow] = {}
+
+        def row_for(record: Row) -> StatsRow:
+            key = (record["tenant"], record["job_type"])
+            return rows.setdefault(key, StatsRow(*key))
+
+        for record in await self._select(schema.JOB_STATUS_COUNTS, where, params):
+            row_for(record).status_counts[record["status"]] = record["jobs"]
+        days, day_params = _days(query.since, query.until)
+        daily_fields = [c.name for c in schema.JOB_DAILY_STATISTICS.columns[3:]]
+        for record in await self._select(
+            schema.JOB_DAILY_STATISTICS, f"{where} AND {days}", params + day_params
+        ):
+            row = row_for(record)
+            for name in daily_fields:
+                setattr(row, name, getattr(row, name) + record[name])
+        buckets: dict[tuple[str, str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for record in await self._select(
+            schema.JOB_DURATION_HISTOGRAM, f"{where} AND {days}", params + day_params
+        ):
+            row_for(record)
+            key = (record["tenant"], record["job_type"], record["measure"])
+            buckets[key][record["bucket"]] += record["jobs"]
+        for (tenant, job_type, measure), counts in buckets.items():
+            row = rows[(tenant, job_type)]
+            setattr(row, f"{measure}_ms_p50", quantile_ms(counts.items(), 0.50))
+            setattr(row, f"{measure}_ms_p95", quantile_ms(counts.items(), 0.95))
+        return Answer(sorted(rows.values(), key=lambda r: (r.tenant, r.job_type)), position)
+
+    async def costs(self, query: CostQuery) -> Answer[list[CostTotal]]:
+        """Totals of the cost ledger grouped one way, unsuccessful attempts shown apart."""
+        position = await self.position("cost_ledger")
+        key = {
+            "tenant": "e.tenant",
+            "investigation": "e.investigation_id",
+            "model": "e.model",
+            "day": "e.day",
+            "job": "e.job_id",
+        }[query.group_by]
+        where, params = _scope(query.tenant, None, prefix="e.")
+        days, day_params = _days(query.since, query.until, column="e.day")
+        sql = (
+            f"SELECT {key} AS k, e.input_tokens, e.output_tokens, e.cached_input_tokens, e.cost, "
+            "a.outcome FROM cost_entries e LEFT JOIN cost_attempts a "
+            "ON a.job_id = e.job_id AND a.attempt = e.attempt "
+            f"WHERE {where} AND {days}"
+        )
+        totals: dict[str | None, CostTotal] = {}
+        async with self.db.execute(sql, params + day_params) as cursor:
+            async for record in cursor:
+                total = totals.setdefault(record["k"], CostTotal(record["k"]))
+                total.usages += 1
+                total.input_tokens += record["input_tokens"]
+                total.output_tokens += record["output_tokens"]
+                total.cached_input_tokens += record["cached_input_tokens"]
+                if record["cost"] is None:
+                    total.unpriced_usages += 1
+                    continue
+                cost = Decimal(record["cost"])
+                total.cost += cost
+                if record["outcome"] in ("failed", "cancelled"):
+                    total.unsuccessful_cost += cost
+        ordered = sorted(totals.values(), key=lambda t: (t.key is None, t.key or ""))
+        return Answer(ordered, position)
+
+    async def _select(self, table: schema.Table, where: str, params: Sequence[Any]) -> list[Row]:
+        kinds = {c.name: c.type for c in table.columns}
+        async with self.db.execute(f"SELECT * FROM {table.name} WHERE {where}", params) as cursor:
+            records = await cursor.fetchall()
+        return [{name: from_sql(kinds[name], record[name]) for name in kinds} for record in records]
+
+
+def _scope(tenant: str | None, job_type: str | None, prefix: str = "") -> tuple[str, list[Any]]:
+    clauses, params = ["1 = 1"], []
+    if tenant is not None:
+        clauses.append(f"{prefix}tenant = ?")
+        params.append(tenant)
+    if job_type is not None:
+        clauses.append(f"{prefix}job_type = ?")
+        params.append(job_type)
+    return " AND ".join(clauses), params
+
+
+def _days(since: date | None, until: date | None, column: str = "day") -> tuple[str, list[Any]]:
+    """``since`` and ``until`` are inclusive UTC dates."""
+    clauses, params = ["1 = 1"], []
+    if since is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(since.isoformat())
+    if until is not None:
+        clauses.append(f"{column} <= ?")
+        params.append(until.isoformat())
+    return " AND ".join(clauses), params
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidCommand(f"{name}: give a time zone (e.g. 2026-11-22T09:30:00Z)")
+    return moment
+
+
+def _write_cursor(row: Row, order: str) -> str:
+    payload = {"t": to_sql("timestamp", row["created_at"]), "i": row["job_id"], "o": order}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str, order: str) -> tuple[str, str]:
+    """The (created_at, job_id) a page ended at; a cursor is opaque to callers."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        created_at, job_id, cursor_order = payload["t"], payload["i"], payload["o"]
+        datetime.fromisoformat(created_at)
+        UUID(job_id)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidCommand("cursor: not a cursor this ledger issued") from None
+    if cursor_order != order:
+        raise InvalidCommand(f"cursor: it continues a list in {cursor_order} order, not {order}")
+    return created_at, job_id

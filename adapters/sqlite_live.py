@@ -1,0 +1,98 @@
+"""Following an SQLite ledger live, which eventsourcing's SQLite recorder does not do.
+
+The ledger's recorder signals every subscription on the same database file as
+soon as it commits, so a projection in the same process wakes at once; writers
+in other processes are noticed by polling, a few times a second.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Notification, StoredEvent, Subscription
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+_listeners: dict[str, set[threading.Event]] = {}
+_listeners_lock = threading.Lock()
+
+
+def _listen(db_name: str, wake: threading.Event) -> None:
+    with _listeners_lock:
+        _listeners.setdefault(db_name, set()).add(wake)
+
+
+def _stop_listening(db_name: str, wake: threading.Event) -> None:
+    with _listeners_lock:
+        _listeners.get(db_name, set()).discard(wake)
+
+
+def _signal(db_name: str) -> None:
+    with _listeners_lock:
+        waiting = list(_listeners.get(db_name, ()))
+    for wake in waiting:
+        wake.set()
+
+
+class SignallingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """The stock recorder, plus a signal to live subscriptions after each commit."""
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        ids = super().insert_events(stored_events, **kwargs)  # committed on return
+        _signal(self.datastore.pool.db_name)
+        return ids
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> SQLiteSubscription:
+        return SQLiteSubscription(self, gt=gt, topics=topics)
+
+
+class SQLiteSubscription(Subscription[SQLiteApplicationRecorder]):
+    """Notifications past ``gt``, in batches, woken by commits or found by polling."""
+
+    def __init__(
+        self,
+        recorder: SQLiteApplicationRecorder,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+        poll_seconds: float = 0.25,
+    ) -> None:
+        super().__init__(recorder, gt=gt, topics=topics)
+        self._wake = threading.Event()
+        self._poll_seconds = poll_seconds
+        self._db_name = recorder.datastore.pool.db_name
+        _listen(self._db_name, self._wake)
+
+    def next_batch(self, limit: int, timeout: float) -> Sequence[Notification]:
+        """Up to ``limit`` new notifications; waits up to ``timeout`` for the first."""
+        waited = 0.0
+        while not self._has_been_stopped:
+            self._wake.clear()  # before reading, so a commit during the read is not missed
+            batch = self._recorder.select_notifications(
+                start=self._last_notification_id or 0,
+                limit=limit,
+                topics=self._topics,
+                inclusive_of_start=False,
+            )
+            if batch:
+                self._last_notification_id = batch[-1].id
+                return batch
+            if waited >= timeout:
+                break
+            pause = min(self._poll_seconds, timeout - waited)
+            self._wake.wait(pause)
+            waited += pause
+        return []
+
+    def __next__(self) -> Notification:
+        """eventsourcing's one-at-a-time interface, for its own projection runner."""
+        while not self._has_been_stopped:
+            batch = self.next_batch(1, timeout=self._poll_seconds)
+            if batch:
+                return batch[0]
+        raise StopIteration
+
+    def stop(self) -> None:
+        super().stop()
+        _stop_listening(self._db_name, self._wake)
+        self._wake.set()

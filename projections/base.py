@@ -1,0 +1,132 @@
+"""Batch projections: fold many events in memory, then write rows and position at once.
+
+A projection is an eventsourcing ``Projection`` over a view (a tracking recorder).
+``process_batch`` prefetches the rows its events touch, applies every event to
+them in memory, and hands the changed rows and the batch's tracking position to
+the view, which writes both in one transaction: a crash anywhere neither loses
+nor double-counts an event, and a repeated position is refused by the view.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from jobledger.domain.events import JobEvent
+from jobledger.projections.schema import Table
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+
+class ReadModelView(TrackingRecorder, ABC):
+    """Where a projection's rows live, beside its tracking position."""
+
+    @abstractmethod
+    def fetch(self, table: Table, keys: Collection[Key]) -> dict[Key, Row]:
+        """The stored rows with these primary keys (absent keys are left out)."""
+
+    @abstractmethod
+    def commit(self, changes: Mapping[Table, Iterable[Row]], tracking: Tracking) -> None:
+        """Upsert the rows and record the position, in one transaction.
+
+        Raises the store's integrity error if the position is not past the
+        recorded one: the batch was already applied.
+        """
+
+    @abstractmethod
+    def reset(self, tables: Iterable[Table], tracking_name: str) -> None:
+        """Delete the rows and forget the position, in one transaction."""
+
+
+@dataclass(frozen=True)
+class Positioned:
+    """An event and its position in the ledger's log."""
+
+    event: JobEvent
+    position: int
+
+
+class Batch:
+    """The rows a batch of events touches, prefetched, then changed in memory."""
+
+    def __init__(self, view: ReadModelView, tables: Iterable[Table]) -> None:
+        self._view = view
+        self._rows: dict[Table, dict[Key, Row]] = {table: {} for table in tables}
+        self._looked_up: dict[Table, set[Key]] = {table: set() for table in tables}
+        self._changed: dict[Table, dict[Key, Row]] = {table: {} for table in tables}
+
+    def prefetch(self, wanted: Mapping[Table, Collection[Key]]) -> None:
+        """Load many rows in one query per table, before folding."""
+        for table, keys in wanted.items():
+            missing = [k for k in keys if k not in self._looked_up[table]]
+            if missing:
+                self._rows[table].update(self._view.fetch(table, missing))
+                self._looked_up[table].update(missing)
+
+    def get(self, table: Table, key: Key) -> Row | None:
+        """A row by key; one not prefetched is looked up on its own."""
+        if key not in self._looked_up[table]:
+            self.prefetch({table: [key]})
+        return self._rows[table].get(key)
+
+    def get_or_add(self, table: Table, key: Key, defaults: Mapping[str, Any]) -> Row:
+        row = self.get(table, key)
+        if row is None:
+            row = {**dict(zip(table.key, key, strict=True)), **defaults}
+        return self.put(table, row)
+
+    def put(self, table: Table, row: Row) -> Row:
+        key = tuple(row[name] for name in table.key)
+        self._looked_up[table].add(key)
+        self._rows[table][key] = row
+        self._changed[table][key] = row
+        return row
+
+    def changes(self) -> dict[Table, list[Row]]:
+        return {table: list(rows.values()) for table, rows in self._changed.items() if rows}
+
+
+class BatchProjection(Projection[ReadModelView], ABC):
+    """A read model built from job events, a batch at a time."""
+
+    tables: ClassVar[tuple[Table, ...]]
+    handles: ClassVar[tuple[type[JobEvent], ...]]
+
+    @property
+    def tracking_name(self) -> str:
+        """Each projection keeps its own position, under its own name."""
+        return self.name
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """eventsourcing's per-event interface: a batch of one."""
+        if isinstance(domain_event, JobEvent):
+            positioned = [Positioned(domain_event, tracking.notification_id)]
+        else:
+            positioned = []
+        self.process_batch(positioned, Tracking(self.tracking_name, tracking.notification_id))
+
+    def process_batch(self, events: Sequence[Positioned], tracking: Tracking) -> None:
+        relevant = [p for p in events if isinstance(p.event, self.handles)]
+        batch = Batch(self.view, self.tables)
+        batch.prefetch(self.keys(relevant))
+        self.prepare(relevant, batch)
+        for positioned in relevant:
+            self.apply(positioned, batch)
+        self.view.commit(batch.changes(), tracking)
+
+    @abstractmethod
+    def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:
+        """The keys of the stored rows these events need, per table."""
+
+    def prepare(self, events: Sequence[Positioned], batch: Batch) -> None:
+        """Prefetch what can only be known once the first rows are loaded."""
+
+    @abstractmethod
+    def apply(self, positioned: Positioned, batch: Batch) -> None:
+        """Change the batch's rows for one event; never raises."""

@@ -1,0 +1,178 @@
+"""Job summaries: one row per job, for envelopes, lists and dashboards.
+
+Everything is derived from event times only (never the clock at projection
+time), so a rebuild gives the same rows as incremental processing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from jobledger.domain import events as ev
+from jobledger.domain.job import FINDING_KINDS
+from jobledger.domain.lifecycle import JobStatus
+from jobledger.projections.base import Batch, BatchProjection, Key, Positioned, Row
+from jobledger.projections.schema import JOB_SUMMARIES, Table
+
+CENT_FRACTION = Decimal("0.00000001")
+
+
+def milliseconds(start: datetime | None, end: datetime) -> int | None:
+    return None if start is None else int((end - start).total_seconds() * 1000)
+
+
+def new_summary(event: ev.JobSubmitted) -> Row:
+    return {
+        "job_id": str(event.originator_id),
+        "tenant": event.tenant,
+        "investigation_id": event.investigation_id,
+        "job_type": event.job_type,
+        "status": "queued",
+        "progress": 0,
+        "attempt": 1,
+        "max_attempts": event.max_attempts,
+        "priority": event.priority,
+        "created_by": event.actor,
+        "agent": None,
+        "pool": event.pool,
+        "cancellation_requested": False,
+        "created_at": event.timestamp,
+        "claimed_at": None,
+        "started_at": None,
+        "attempt_started_at": None,
+        "finished_at": None,
+        "queue_wait_ms": None,
+        "run_duration_ms": None,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cached_input_tokens": 0,
+        "cost": Decimal(0),
+        "unpriced_usage": False,
+        "error_code": None,
+        "error_message": None,
+        "entities": 0,
+        "relationships": 0,
+        "anomalies": 0,
+        "predictions": 0,
+        "estimated_completion_at": None,
+        "projected_cost": None,
+        "last_event_at": event.timestamp,
+        "version": event.originator_version,
+        "position": 0,
+    }
+
+
+def _forecast(row: Row) -> None:
+    """Estimate completion and total cost from this attempt's progress rate."""
+    percent, started = row["progress"], row["attempt_started_at"]
+    if row["status"] not in ("running", "validating", "uploading") or percent <= 0:
+        row["estimated_completion_at"] = None
+        row["projected_cost"] = None
+        return
+    if started is not None and percent < 100:
+        elapsed = row["last_event_at"] - started
+        row["estimated_completion_at"] = started + elapsed * (100 / percent)
+    else:
+        row["estimated_completion_at"] = None
+    projected = row["cost"] * 100 / percent
+    row["projected_cost"] = projected.quantize(CENT_FRACTION)
+
+
+def _take_counts(row: Row, counts: dict[str, Any]) -> None:
+    for kind in FINDING_KINDS:
+        if kind in counts:
+            row[kind] = int(counts[kind])
+
+
+def _set_error(row: Row, code: str, message: str) -> None:
+    row["error_code"] = code
+    row["error_message"] = message
+
+
+def _requeue(row: Row) -> None:
+    row["attempt"] += 1
+    row["progress"] = 0
+    row["agent"] = None
+    row["attempt_started_at"] = None
+
+
+def evolve(row: Row, event: ev.JobEvent) -> None:
+    """Apply one event to a job's summary row."""
+    before = row["status"]
+    row["status"] = event.next_status(JobStatus(before)).value
+    row["last_event_at"] = event.timestamp
+    row["version"] = event.originator_version
+    if row["status"] in ("completed", "failed", "cancelled") and before != row["status"]:
+        row["finished_at"] = event.timestamp
+        row["agent"] = None
+        if row["started_at"] is not None:
+            row["run_duration_ms"] = milliseconds(row["started_at"], event.timestamp)
+    if isinstance(event, ev.JobClaimed):
+        row["agent"] = event.agent
+        if row["claimed_at"] is None:
+            row["claimed_at"] = event.timestamp
+            row["queue_wait_ms"] = milliseconds(row["created_at"], event.timestamp)
+    elif isinstance(event, ev.JobReleased):
+        row["agent"] = None
+    elif isinstance(event, ev.JobStarted):
+        row["attempt_started_at"] = event.timestamp
+        if row["started_at"] is None:
+            row["started_at"] = event.timestamp
+    elif isinstance(event, ev.ProgressReported):
+        row["progress"] = max(row["progress"], event.percent)
+        _take_counts(row, event.findings)
+    elif isinstance(event, ev.UsageRecorded):
+        row["input_tokens"] += event.input_tokens
+        row["output_tokens"] += event.output_tokens
+        row["cached_input_tokens"] += event.cached_input_tokens
+        if event.cost is None:
+            row["unpriced_usage"] = True
+        else:
+            row["cost"] += event.cost
+    elif isinstance(event, ev.JobCompleted):
+        row["progress"] = 100
+        _take_counts(row, event.result)
+    elif isinstance(event, ev.AttemptFailed):
+        _set_error(row, event.code, event.message)
+        _requeue(row)
+    elif isinstance(event, ev.JobFailed):
+        _set_error(row, event.code, event.message)
+    elif isinstance(event, ev.LeaseExpired):
+        if event.outcome == "failed":
+            _set_error(row, "lease_expired", f"lease of {event.agent} expired on the last attempt")
+        elif event.outcome == "requeued":
+            _requeue(row)
+    elif isinstance(event, ev.CancellationRequested):
+        row["cancellation_requested"] = True
+    _forecast(row)
+
+
+class JobSummaryProjection(BatchProjection):
+    name = "job_summaries"
+    tables = (JOB_SUMMARIES,)
+    handles = ev.EVENT_TYPES
+
+    def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:
+        return {
+            JOB_SUMMARIES: {
+                (str(p.event.originator_id),)
+                for p in events
+                if not isinstance(p.event, ev.JobSubmitted)
+            }
+        }
+
+    def apply(self, positioned: Positioned, batch: Batch) -> None:
+        event = positioned.event
+        if isinstance(event, ev.JobSubmitted):
+            row = new_summary(event)
+        else:
+            found = batch.get(JOB_SUMMARIES, (str(event.originator_id),))
+            if found is None:
+                return  # a history without its submission: nothing to summarise
+            row = found
+            evolve(row, event)
+        row["position"] = positioned.position
+        batch.put(JOB_SUMMARIES, row)

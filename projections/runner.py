@@ -1,0 +1,165 @@
+"""Run projections over the ledger's log, a batch at a time, exactly once.
+
+Each batch of notifications is read and decoded once, then every projection
+gets the events past its own position and commits its rows with the batch's
+last position in one transaction. Projections keep separate positions, so one
+can be rebuilt while the others stay current.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Mapper,
+    Notification,
+    Tracking,
+)
+from eventsourcing.utils import get_topic
+
+from jobledger.domain.errors import InvalidCommand
+from jobledger.domain.events import EVENT_TYPES, JobEvent
+from jobledger.projections.base import BatchProjection, Positioned
+
+JOB_EVENT_TOPICS = frozenset(get_topic(t) for t in EVENT_TYPES)
+BATCH_SIZE = 500
+
+
+class BatchSubscription(Protocol):
+    """A live feed of notifications, handed out in batches."""
+
+    def next_batch(self, limit: int, timeout: float) -> Sequence[Notification]:
+        """What has been recorded past the last batch; empty if nothing came in time."""
+
+    def stop(self) -> None: ...
+
+
+Subscribe = Callable[[int], BatchSubscription]
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    position: int
+    ledger_position: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.ledger_position - self.position, 0)
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[UUID],
+        projections: Sequence[BatchProjection],
+        *,
+        batch_size: int = BATCH_SIZE,
+        owner: object = None,
+    ) -> None:
+        # The application that owns the recorder closes it when collected: hold on to it.
+        self.owner = owner
+        self.recorder = recorder
+        self.mapper = mapper
+        self.projections = {p.name: p for p in projections}
+        self.batch_size = batch_size
+        self.processed = threading.Condition()
+        self._positions: dict[str, int] = {}
+
+    def ledger_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def positions(self) -> dict[str, int]:
+        return {
+            name: p.view.max_tracking_id(p.tracking_name) or 0
+            for name, p in self.projections.items()
+        }
+
+    def status(self) -> list[ProjectionStatus]:
+        end = self.ledger_position()
+        return [ProjectionStatus(n, pos, end) for n, pos in self.positions().items()]
+
+    def catch_up(
+        self, until: int | None = None, on_batch: Callable[[int], Any] | None = None
+    ) -> int:
+        """Process everything up to ``until`` (default: the log's end now)."""
+        target = self.ledger_position() if until is None else until
+        self._positions = self.positions()
+        while (start := min(self._positions.values(), default=target)) < target:
+            notifications = self.recorder.select_notifications(
+                start=start, limit=self.batch_size, stop=target, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            self.process(notifications)
+            if on_batch is not None:
+                on_batch(notifications[-1].id)
+        return min(self._positions.values(), default=target)
+
+    def process(self, notifications: Sequence[Notification]) -> None:
+        """Decode a batch once and give each projection what it has not seen."""
+        if not self._positions:
+            self._positions = self.positions()
+        last = notifications[-1].id
+        events = [
+            Positioned(self._decode(n), n.id) for n in notifications if n.topic in JOB_EVENT_TOPICS
+        ]
+        for name, projection in self.projections.items():
+            seen = self._positions[name]
+            if seen >= last:
+                continue
+            mine = [p for p in events if p.position > seen]
+            try:
+                projection.process_batch(mine, Tracking(projection.tracking_name, last))
+            except IntegrityError:
+                # Another runner recorded this position first: take its word for it.
+                self._positions[name] = projection.view.max_tracking_id(name) or 0
+            else:
+                self._positions[name] = last
+        with self.processed:
+            self.processed.notify_all()
+
+    def follow(self, subscribe: Subscribe, stop: threading.Event, poll: float = 0.25) -> None:
+        """Keep the projections current until ``stop`` is set."""
+        self.catch_up()
+        subscription = subscribe(min(self._positions.values(), default=0))
+        try:
+            while not stop.is_set():
+                batch = subscription.next_batch(self.batch_size, timeout=poll)
+                if batch:
+                    self.process(batch)
+        finally:
+            subscription.stop()
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Block until every projection has reached ``position`` (read your writes)."""
+        with self.processed:
+            return self.processed.wait_for(
+                lambda: min(self._positions.values(), default=0) >= position, timeout
+            )
+
+    def rebuild(self, name: str, on_batch: Callable[[int], Any] | None = None) -> int:
+        """Drop one projection's rows and replay the log into it."""
+        projection = self.projection(name)
+        projection.view.reset(projection.tables, projection.tracking_name)
+        self._positions = {}
+        return self.catch_up(on_batch=on_batch)
+
+    def projection(self, name: str) -> BatchProjection:
+        try:
+            return self.projections[name]
+        except KeyError:
+            known = ", ".join(self.projections)
+            raise InvalidCommand(f"unknown projection {name!r}; known: {known}") from None
+
+    def _decode(self, notification: Notification) -> JobEvent:
+        event = self.mapper.to_domain_event(notification)
+        assert isinstance(event, JobEvent)  # the topic said so
+        return event

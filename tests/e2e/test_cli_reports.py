@@ -1,0 +1,86 @@
+"""stats, costs and projections, as a user runs them after the demo."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.e2e.test_cli import jobledger
+
+
+def demo(db_url: str) -> None:
+    done = jobledger(
+        "demo", "--jobs", "8", "--workers", "2", "--seed", "4", "--speed", "20", db=db_url
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_stats_right_after_the_demo_is_current(db_url: str) -> None:
+    demo(db_url)
+    done = jobledger("stats", db=db_url)
+    assert done.returncode == 0, done.stderr
+    for expected in ("acme-bank", "globex-insurance", "graph_analysis", "USD", "tokens and cost"):
+        assert expected in done.stdout
+    status = jobledger("projections", "status", db=db_url)
+    assert status.returncode == 0
+    names = ("job_summaries", "status_history", "statistics", "cost_ledger")
+    lags = [
+        line.split()[-1]
+        for line in status.stdout.splitlines()
+        if line.split()[:1] in ([n] for n in names)
+    ]
+    assert len(lags) == 4
+    assert set(lags) == {"0"}
+
+
+def test_costs_by_each_grouping(db_url: str) -> None:
+    demo(db_url)
+    for by, expected in (
+        ("tenant", "acme-bank"),
+        ("model", "gpt-4o"),
+        ("investigation", "INV-"),
+        ("day", "20"),
+    ):
+        done = jobledger("costs", "--by", by, db=db_url)
+        assert done.returncode == 0, done.stderr
+        assert expected in done.stdout
+        assert "failed attempts" in done.stdout
+
+
+def test_rebuild_gives_the_same_tables(db_url: str, tmp_path: Path) -> None:
+    demo(db_url)
+    path = db_url.removeprefix("sqlite:///")
+
+    def snapshot() -> list[object]:
+        with sqlite3.connect(path) as db:
+            return [
+                sorted(db.execute(f"SELECT * FROM {t}").fetchall())
+                for t in (
+                    "job_summaries",
+                    "status_history",
+                    "job_daily_statistics",
+                    "cost_entries",
+                    "cost_attempts",
+                )
+            ]
+
+    before = snapshot()
+    done = jobledger("projections", "rebuild", db=db_url)
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt job_summaries, status_history, statistics, cost_ledger" in done.stdout
+    assert snapshot() == before
+
+
+def test_bad_report_options_are_one_line(db_url: str) -> None:
+    demo(db_url)
+    for args, message in (
+        (["stats", "--since", "2026-13-01"], "since"),
+        (["projections", "rebuild", "nope"], "unknown projection 'nope'"),
+    ):
+        done = jobledger(*args, db=db_url)
+        assert done.returncode == 2
+        assert message in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    bad = jobledger("costs", "--by", "colour", db=db_url)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr

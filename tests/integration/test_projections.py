@@ -1,0 +1,254 @@
+"""Read models on a real SQLite file: scenarios, exactly-once, failures and live following."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from jobledger.adapters.bootstrap import build_runner, database_path, subscribe
+from jobledger.domain.ledger import Ledger
+from jobledger.domain.values import Actor
+from jobledger.projections.runner import ProjectionRunner
+from jobledger.projections.schema import ALL_TABLES, COST_ENTRIES, JOB_SUMMARIES
+from jobledger.projections.statistics import StatisticsProjection
+from tests.conftest import ANALYST, WORKER, MovableClock, running_job
+
+
+def tables(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(database_path(ledger)) as db:
+        return {
+            t.name: sorted(db.execute(f"SELECT * FROM {t.name}").fetchall()) for t in ALL_TABLES
+        }
+
+
+def summary(runner: ProjectionRunner, job_id: Any) -> dict[str, Any]:
+    view = runner.projections["job_summaries"].view
+    return view.fetch(JOB_SUMMARIES, [(str(job_id),)])[(str(job_id),)]
+
+
+def test_a_retry_starts_the_summary_over_but_keeps_what_was_spent(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger, max_attempts=2)
+    ledger.report_progress(WORKER, job_id, lease_id=lease, percent=40, findings={"entities": 4})
+    ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o", input_tokens=400_000)
+    ledger.fail(WORKER, job_id, lease_id=lease, code="rate_limited", message="429", retryable=True)
+    runner.catch_up()
+    row = summary(runner, job_id)
+    assert (row["status"], row["attempt"], row["progress"], row["agent"]) == ("queued", 2, 0, None)
+    assert row["cost"] == Decimal("1.00")
+    assert (row["error_code"], row["estimated_completion_at"]) == ("rate_limited", None)
+
+
+def test_a_running_job_has_an_estimate_from_its_progress_rate(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger)
+    started = clock.now
+    clock.advance(minutes=10)
+    ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o", input_tokens=100_000)
+    ledger.report_progress(WORKER, job_id, lease_id=lease, percent=25)
+    runner.catch_up()
+    row = summary(runner, job_id)
+    assert row["estimated_completion_at"] == started + (clock.now - started) * 4
+    assert row["projected_cost"] == Decimal("1.00")  # 0.25 so far, at 25%
+
+
+def test_spend_on_an_attempt_that_failed_is_shown_as_such(ledger: Ledger) -> None:
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger, max_attempts=2)
+    ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o", input_tokens=1_000_000)
+    ledger.fail(WORKER, job_id, lease_id=lease, code="boom", message="m", retryable=True)
+    second = ledger.claim(WORKER, job_id, agent="w2").lease_id or ""
+    ledger.start(WORKER, job_id, lease_id=second)
+    ledger.record_usage(WORKER, job_id, lease_id=second, model="gpt-4o", input_tokens=2_000_000)
+    ledger.complete(WORKER, job_id, lease_id=second, result={})
+    runner.catch_up()
+    with sqlite3.connect(database_path(ledger)) as db:
+        attempts = db.execute("SELECT attempt, outcome, cost FROM cost_attempts ORDER BY attempt")
+        assert attempts.fetchall() == [(1, "failed", "2.50"), (2, "succeeded", "5.00")]
+
+
+def test_statistics_count_what_happened_per_day(ledger: Ledger, clock: MovableClock) -> None:
+    runner = build_runner(ledger)
+    for _ in range(3):
+        job_id, lease = running_job(ledger)
+        clock.advance(seconds=30)
+        ledger.complete(WORKER, job_id, lease_id=lease, result={})
+    clock.advance(days=1)
+    queued = ledger.submit(ANALYST, "graph_analysis").job_id
+    ledger.cancel(ANALYST, queued)
+    runner.catch_up()
+    with sqlite3.connect(database_path(ledger)) as db:
+        daily = db.execute(
+            "SELECT day, submitted, completed, cancelled, run_ms_total FROM job_daily_statistics"
+            " ORDER BY day"
+        ).fetchall()
+        counts = dict(db.execute("SELECT status, jobs FROM job_status_counts WHERE jobs > 0"))
+    assert daily == [("2026-11-01", 3, 3, 0, 90_000), ("2026-11-02", 1, 0, 1, 0)]
+    assert counts == {"completed": 3, "cancelled": 1}
+
+
+def test_processing_the_same_batch_twice_changes_nothing(ledger: Ledger) -> None:
+    runner = build_runner(ledger)
+    running_job(ledger)
+    runner.catch_up()
+    before = tables(ledger)
+    notifications = ledger.recorder.select_notifications(start=None, limit=100)
+    projection = runner.projections["statistics"]
+    events = runner_events(runner, notifications)
+    with pytest.raises(IntegrityError):
+        projection.process_batch(events, Tracking("statistics", notifications[-1].id))
+    fresh = build_runner(ledger)  # a second runner, starting from the stored positions
+    fresh.catch_up()
+    assert tables(ledger) == before
+
+
+def runner_events(runner: ProjectionRunner, notifications: Any) -> list[Any]:
+    from jobledger.projections.base import Positioned
+    from jobledger.projections.runner import JOB_EVENT_TOPICS
+
+    return [
+        Positioned(runner.mapper.to_domain_event(n), n.id)  # type: ignore[arg-type]
+        for n in notifications
+        if n.topic in JOB_EVENT_TOPICS
+    ]
+
+
+def test_a_write_that_fails_mid_transaction_leaves_rows_and_position_as_they_were(
+    ledger: Ledger,
+) -> None:
+    runner = build_runner(ledger)
+    running_job(ledger)
+    runner.catch_up()
+    before, position = tables(ledger), runner.positions()["cost_ledger"]
+    view = runner.projections["cost_ledger"].view
+    good = dict(summary(runner, ledger.job_events(_first_job(ledger))[0].originator_id))
+    good["status"] = "completed"
+    bad = {c.name: None for c in COST_ENTRIES.columns}  # NOT NULL columns: refused by SQLite
+    with pytest.raises(IntegrityError, match="NOT NULL"):
+        view.commit(
+            {JOB_SUMMARIES: [good], COST_ENTRIES: [bad]}, Tracking("cost_ledger", position + 1)
+        )
+    assert tables(ledger) == before
+    assert runner.positions()["cost_ledger"] == position
+
+
+def _first_job(ledger: Ledger) -> Any:
+    return ledger.recorder.select_notifications(start=None, limit=1)[0].originator_id
+
+
+class FailingOnce(StatisticsProjection):
+    """Raises on the first job completion it sees, as a crash mid-batch would."""
+
+    failed = False
+
+    def apply(self, positioned: Any, batch: Any) -> None:
+        from jobledger.domain.events import JobCompleted
+
+        if isinstance(positioned.event, JobCompleted) and not FailingOnce.failed:
+            FailingOnce.failed = True
+            raise RuntimeError("injected failure")
+        super().apply(positioned, batch)
+
+
+def test_after_a_failure_mid_batch_the_runner_resumes_and_counts_each_event_once(
+    ledger: Ledger,
+) -> None:
+    for _ in range(4):
+        job_id, lease = running_job(ledger)
+        ledger.complete(WORKER, job_id, lease_id=lease, result={})
+    runner = build_runner(ledger)
+    good = runner.projections["statistics"]
+    runner.projections["statistics"] = FailingOnce(good.view)
+    runner.batch_size = 3
+    with pytest.raises(RuntimeError, match="injected"):
+        runner.catch_up()
+    stuck_at = runner.positions()["statistics"]
+    assert stuck_at < ledger.recorder.max_notification_id()
+    runner.catch_up()  # the injected failure happens once: this resumes
+    incremental = tables(ledger)
+    runner.rebuild("statistics")
+    assert tables(ledger) == incremental
+    with sqlite3.connect(database_path(ledger)) as db:
+        assert db.execute("SELECT SUM(completed) FROM job_daily_statistics").fetchone() == (4,)
+
+
+def test_the_runner_follows_writes_in_this_process_at_once(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    ledger = open_ledger()
+    runner = build_runner(ledger)
+    stop = threading.Event()
+    follower = threading.Thread(target=runner.follow, args=(subscribe(ledger), stop, 5.0))
+    follower.start()
+    try:
+        time.sleep(0.2)
+        started = time.perf_counter()
+        outcome = ledger.submit(ANALYST, "graph_analysis")
+        assert outcome.position is not None
+        assert runner.wait_for(outcome.position, timeout=5)
+        assert time.perf_counter() - started < 1.0  # woken by the commit, not the 5 s poll
+        assert summary(runner, outcome.job_id)["status"] == "queued"
+    finally:
+        stop.set()
+        follower.join(timeout=10)
+
+
+def test_the_runner_notices_writers_in_other_processes_by_polling(
+    open_ledger: Callable[..., Ledger], db_url: str
+) -> None:
+    import subprocess
+    import sys
+
+    ledger = open_ledger()
+    runner = build_runner(ledger)
+    stop = threading.Event()
+    follower = threading.Thread(target=runner.follow, args=(subscribe(ledger), stop, 0.2))
+    follower.start()
+    try:
+        script = (
+            "from jobledger.adapters.bootstrap import build_ledger\n"
+            "from jobledger.adapters.settings import Settings\n"
+            "from jobledger.domain.values import Actor\n"
+            f"o = build_ledger(Settings(db={db_url!r})).submit(Actor('a', 't'), 'graph_analysis')\n"
+            "print(o.position)\n"
+        )
+        position = int(
+            subprocess.run(
+                [sys.executable, "-c", script], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        assert runner.wait_for(position, timeout=10)
+    finally:
+        stop.set()
+        follower.join(timeout=10)
+
+
+def test_a_second_tenant_and_actor_do_not_mix(ledger: Ledger) -> None:
+    runner = build_runner(ledger)
+    ledger.submit(Actor("eve", "globex"), "graph_analysis")
+    ledger.submit(ANALYST, "graph_analysis")
+    runner.catch_up()
+    with sqlite3.connect(database_path(ledger)) as db:
+        rows = dict(db.execute("SELECT tenant, created_by FROM job_summaries"))
+    assert rows == {"globex": "eve", "acme": "alice@acme"}
+
+
+def test_money_in_the_read_models_is_exact(ledger: Ledger, tmp_path: Path) -> None:
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger)
+    for _ in range(7):
+        ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o-mini", input_tokens=1)
+    runner.catch_up()
+    assert summary(runner, job_id)["cost"] == Decimal("0.00000105")  # 7 x 0.15 per million

@@ -1,0 +1,326 @@
+"""Read models built incrementally, rebuilt from scratch, and computed by a plain
+reference straight from the events, all agree, for random valid histories."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections import Counter, defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jobledger.adapters.bootstrap import build_ledger, build_runner
+from jobledger.adapters.settings import Settings
+from jobledger.domain import events as ev
+from jobledger.domain.errors import JobLedgerError
+from jobledger.domain.ledger import Ledger
+from jobledger.domain.lifecycle import JobStatus, Trigger, lifecycle
+from jobledger.domain.results import JobType
+from jobledger.domain.values import Actor
+from jobledger.projections.schema import ALL_TABLES
+from jobledger.projections.statistics import bucket_of
+from tests.conftest import MovableClock
+
+TENANTS = ("acme", "globex")
+MODELS = ("gpt-4o", "claude-sonnet-4", "unpriced-model")
+
+
+def drive(ledger: Ledger, clock: MovableClock, data: Any, runner_batches: Any) -> list[UUID]:
+    """Random valid commands on several jobs; the runner catches up now and then."""
+    jobs: list[UUID] = []
+    leases: dict[UUID, str] = {}
+    # Hypothesis favours "simple" draws (first elements, small numbers); the walk's
+    # choices come from a random it controls, so that each is close to uniform.
+    walk = data.draw(st.randoms(use_true_random=False), label="walk")
+    steps = walk.randint(20, 80)
+    for _ in range(steps):
+        clock.advance(seconds=walk.choice([1, 7, 90, 3600, 30_000]))
+        if not jobs or walk.random() < 0.15:
+            tenant = walk.choice(TENANTS)
+            jobs.append(
+                ledger.submit(
+                    Actor(f"analyst@{tenant}", tenant),
+                    walk.choice(list(JobType)).value,
+                    investigation_id=walk.choice([None, "INV-1", "INV-2"]),
+                    max_attempts=walk.randint(1, 3),
+                ).job_id
+            )
+            continue
+        job_id = walk.choice(jobs)
+        job = ledger.get(job_id)
+        allowed = lifecycle().allowed_triggers(job.status)
+        if not allowed:
+            continue
+        # Forward moves are drawn most, so jobs get far enough to report, spend and retry.
+        weighted = [t for t in allowed for _ in range(weight(job.status, t))]
+        trigger = walk.choice(weighted)
+        actor = Actor("worker", job.tenant)
+        lease = leases.get(job_id, "")
+        try:
+            if trigger is Trigger.CLAIM:
+                leases[job_id] = (
+                    ledger.claim(actor, job_id, agent="w", lease_seconds=60).lease_id or ""
+                )
+            elif trigger is Trigger.RELEASE:
+                ledger.release(actor, job_id, lease_id=lease, reason="busy")
+            elif trigger is Trigger.START:
+                ledger.start(actor, job_id, lease_id=lease)
+            elif trigger is Trigger.REPORT_PROGRESS:
+                ledger.report_progress(
+                    actor,
+                    job_id,
+                    lease_id=lease,
+                    percent=walk.randint(job.progress, 100),
+                    findings={"entities": walk.randint(0, 50)},
+                )
+            elif trigger is Trigger.RECORD_USAGE:
+                ledger.record_usage(
+                    actor,
+                    job_id,
+                    lease_id=lease,
+                    model=walk.choice(MODELS),
+                    input_tokens=walk.randint(0, 10**6),
+                    output_tokens=walk.randint(0, 10**5),
+                    cached_input_tokens=walk.randint(0, 10**5),
+                )
+            elif trigger is Trigger.HEARTBEAT:
+                ledger.heartbeat(actor, job_id, lease_id=lease, lease_seconds=60)
+            elif trigger is Trigger.BEGIN_VALIDATION:
+                ledger.begin_validation(actor, job_id, lease_id=lease)
+            elif trigger is Trigger.BEGIN_UPLOAD:
+                ledger.begin_upload(actor, job_id, lease_id=lease)
+            elif trigger is Trigger.COMPLETE:
+                ledger.complete(
+                    actor, job_id, lease_id=lease, result={"entities": 3, "anomalies": 1}
+                )
+            elif trigger is Trigger.FAIL:
+                retryable = walk.random() < 0.7
+                ledger.fail(
+                    actor, job_id, lease_id=lease, code="boom", message="m", retryable=retryable
+                )
+            elif trigger is Trigger.EXPIRE_LEASE:
+                clock.advance(seconds=61)
+                ledger.expire_lease(Actor("sweeper", job.tenant), job_id)
+            elif trigger is Trigger.CANCEL:
+                ledger.cancel(Actor("analyst", job.tenant), job_id, reason="no longer needed")
+            elif trigger is Trigger.ACKNOWLEDGE_CANCELLATION:
+                ledger.acknowledge_cancellation(actor, job_id, lease_id=lease)
+        except JobLedgerError:
+            pass  # e.g. acknowledging a cancellation nobody asked for: refused, nothing recorded
+        if walk.random() < 0.2:
+            runner_batches()
+    return jobs
+
+
+FORWARD = {
+    Trigger.CLAIM,
+    Trigger.START,
+    Trigger.REPORT_PROGRESS,
+    Trigger.BEGIN_VALIDATION,
+    Trigger.BEGIN_UPLOAD,
+}
+
+
+def weight(status: JobStatus, trigger: Trigger) -> int:
+    if any(d.is_terminal for d in lifecycle().destinations(status, trigger)):
+        return 1
+    if trigger in FORWARD:
+        return 4
+    return 1 if trigger is Trigger.RELEASE else 2
+
+
+def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(path) as db:
+        return {
+            t.name: sorted(db.execute(f"SELECT * FROM {t.name}").fetchall(), key=repr)
+            for t in ALL_TABLES
+        }
+
+
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_incremental_rebuilt_and_reference_read_models_agree(data: Any) -> None:
+    folder = Path(tempfile.mkdtemp())
+    try:
+        clock = MovableClock()
+        ledger = build_ledger(Settings(db=f"sqlite:///{folder / 'l.db'}"), clock=clock)
+        runner = build_runner(ledger)
+        runner.batch_size = data.draw(st.sampled_from([1, 3, 7, 40, 500]), label="batch size")
+        job_ids = drive(ledger, clock, data, runner.catch_up)
+        runner.catch_up()
+        incremental = dump(folder / "l.db")
+
+        for name in runner.projections:
+            runner.rebuild(name)
+        assert dump(folder / "l.db") == incremental
+
+        check_against_reference(ledger, runner, job_ids)
+        ledger.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_against_reference(ledger: Ledger, runner: Any, job_ids: list[UUID]) -> None:
+    """What a careful person would compute from the events and the domain, by hand."""
+    rows = {t.name: t for t in ALL_TABLES}
+    view = runner.projections["job_summaries"].view
+    summaries = view.fetch(rows["job_summaries"], [(str(j),) for j in job_ids])
+    history = view.fetch(
+        rows["status_history"],
+        [(str(j), c.version) for j in job_ids for c in ledger.status_history(j)],
+    )
+    status_counts: Counter[tuple[str, str, str]] = Counter()
+    daily: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    daily_cost: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    histogram: Counter[tuple[str, str, str, str, int]] = Counter()
+    entries: dict[int, dict[str, Any]] = {}
+    attempt_cost: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
+    attempt_outcome: dict[tuple[str, int], str] = {}
+
+    for job_id in job_ids:
+        job = ledger.get(job_id)
+        events = ledger.job_events(job_id)
+        summary = summaries[(str(job_id),)]
+        assert summary["status"] == job.status_value
+        assert summary["attempt"] == job.attempt
+        assert summary["progress"] == job.progress
+        assert summary["input_tokens"] == job.tokens["input"]
+        assert summary["output_tokens"] == job.tokens["output"]
+        assert summary["cached_input_tokens"] == job.tokens["cached_input"]
+        assert summary["cost"] == job.cost
+        assert summary["unpriced_usage"] == job.unpriced_usage
+        assert summary["agent"] == job.agent
+        assert summary["cancellation_requested"] == job.cancellation_requested
+        assert summary["error_code"] == (job.error or {}).get("code")
+        assert summary["version"] == job.version
+        assert summary["created_at"] == job.created_on
+        assert summary["last_event_at"] == job.modified_on
+        assert summary["finished_at"] == job.finished_at
+        first_claim = next((e.timestamp for e in events if isinstance(e, ev.JobClaimed)), None)
+        first_start = next((e.timestamp for e in events if isinstance(e, ev.JobStarted)), None)
+        assert (summary["claimed_at"], summary["started_at"]) == (first_claim, first_start)
+
+        for change in ledger.status_history(job_id):
+            row = history[(str(job_id), change.version)]
+            assert (
+                row["from_status"],
+                row["to_status"],
+                row["trigger"],
+                row["at"],
+                row["actor"],
+            ) == (
+                change.from_status,
+                change.to_status,
+                change.trigger,
+                change.at,
+                change.actor,
+            )
+
+        tenant, job_type = job.tenant, job.job_type
+        status_counts[(tenant, job_type, job.status_value)] += 1
+        attempt = 1
+        status = None
+        for event in events:
+            day = event.timestamp.date().isoformat()
+            key = (tenant, job_type, day)
+            after = event.next_status(status or JobStatus.QUEUED)
+            if isinstance(event, ev.JobSubmitted):
+                daily[key]["submitted"] += 1
+            if isinstance(event, ev.JobClaimed):
+                attempt = event.attempt
+                attempt_outcome[(str(job_id), attempt)] = "open"
+            if isinstance(event, ev.UsageRecorded):
+                daily[key]["input_tokens"] += event.input_tokens
+                daily[key]["output_tokens"] += event.output_tokens
+                daily[key]["cached_input_tokens"] += event.cached_input_tokens
+                if event.cost is None:
+                    daily[key]["unpriced_usages"] += 1
+                else:
+                    daily_cost[key] += event.cost
+                    attempt_cost[(str(job_id), event.attempt)] += event.cost
+                attempt_cost.setdefault((str(job_id), event.attempt), Decimal(0))
+                entries[ledger_position(ledger, event)] = {
+                    "cost": event.cost,
+                    "attempt": event.attempt,
+                }
+            if after != status and status is not None:
+                if after is JobStatus.QUEUED and isinstance(
+                    event, ev.AttemptFailed | ev.LeaseExpired
+                ):
+                    daily[key]["retried"] += 1
+                if after in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED):
+                    daily[key][after.value] += 1
+                if after is JobStatus.COMPLETED:
+                    wait = ms(job.created_on, first_claim)
+                    run = ms(first_start, event.timestamp)
+                    for measure, value in (("queue_wait", wait), ("run", run)):
+                        if value is not None:
+                            daily[key][f"{measure}_ms_total"] += value
+                            histogram[(tenant, job_type, day, measure, bucket_of(value))] += 1
+            ending = {
+                ev.JobCompleted: "succeeded",
+                ev.AttemptFailed: "failed",
+                ev.JobFailed: "failed",
+                ev.CancellationAcknowledged: "cancelled",
+                ev.JobCancelled: "cancelled",
+            }.get(type(event))
+            if isinstance(event, ev.LeaseExpired):
+                ending = "cancelled" if event.outcome == "cancelled" else "failed"
+            if ending and (str(job_id), attempt) in attempt_outcome:
+                attempt_outcome[(str(job_id), attempt)] = ending
+            status = after
+
+    with sqlite3.connect(Path(ledger.factory.datastore.pool.db_name)) as db:  # type: ignore[attr-defined]
+        stored_counts = {
+            (t, jt, s): n for t, jt, s, n in db.execute("SELECT * FROM job_status_counts") if n
+        }
+        assert stored_counts == dict(status_counts)
+        for row in db.execute("SELECT * FROM job_daily_statistics"):
+            key = tuple(row[:3])
+            names = [c[1] for c in db.execute("PRAGMA table_info(job_daily_statistics)")]
+            stored = dict(zip(names, row, strict=True))
+            assert Decimal(stored.pop("cost")) == daily_cost.get(key, Decimal(0))
+            for name in names[3:]:
+                if name != "cost":
+                    assert stored[name] == daily[key][name], (key, name)
+        stored_histogram = {
+            tuple(r[:5]): r[6] for r in db.execute("SELECT * FROM job_duration_histogram")
+        }
+        assert stored_histogram == dict(histogram)
+        stored_entries = {
+            r[0]: (None if r[1] is None else Decimal(r[1]), r[2])
+            for r in db.execute("SELECT position, cost, attempt FROM cost_entries")
+        }
+        assert stored_entries == {p: (e["cost"], e["attempt"]) for p, e in entries.items()}
+        stored_attempts = {
+            (j, a): (o, Decimal(c))
+            for j, a, o, c in db.execute("SELECT job_id, attempt, outcome, cost FROM cost_attempts")
+        }
+        assert stored_attempts == {
+            k: (attempt_outcome[k], attempt_cost.get(k, Decimal(0))) for k in attempt_outcome
+        }
+
+
+def ms(start: Any, end: Any) -> int | None:
+    return None if start is None or end is None else int((end - start).total_seconds() * 1000)
+
+
+def ledger_position(ledger: Ledger, event: ev.JobEvent) -> int:
+    """The log position of an event, found by reading the log (the reference's own way)."""
+    for notification in ledger.recorder.select_notifications(start=None, limit=10**6):
+        if (
+            notification.originator_id == event.originator_id
+            and notification.originator_version == event.originator_version
+        ):
+            return notification.id
+    raise AssertionError("event not in the log")
