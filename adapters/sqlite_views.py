@@ -97,11 +97,18 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
         return found
 
     def commit(self, changes: Mapping[Table, Iterable[Row]], tracking: Tracking) -> None:
+        self.commit_together([(changes, tracking)])
+
+    def commit_together(
+        self, batches: Sequence[tuple[Mapping[Table, Iterable[Row]], Tracking]]
+    ) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            self._insert_tracking(cursor, tracking)
-            for table, rows in changes.items():
-                convert = self._converters[table]
-                cursor.executemany(self._upserts[table], [convert(row) for row in rows])
+            for _, tracking in batches:
+                self._insert_tracking(cursor, tracking)
+            for changes, _ in batches:
+                for table, rows in changes.items():
+                    convert = self._converters[table]
+                    cursor.executemany(self._upserts[table], [convert(row) for row in rows])
 
     def reset(self, tables: Iterable[Table], tracking_name: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:

@@ -39,6 +39,13 @@ class ReadModelView(TrackingRecorder, ABC):
         recorded one: the batch was already applied.
         """
 
+    def commit_together(
+        self, batches: Sequence[tuple[Mapping[Table, Iterable[Row]], Tracking]]
+    ) -> None:
+        """Several projections' batches in one transaction: all land, or none."""
+        for changes, tracking in batches:  # a store without shared transactions: one by one
+            self.commit(changes, tracking)
+
     @abstractmethod
     def reset(self, tables: Iterable[Table], tracking_name: str) -> None:
         """Delete the rows and forget the position, in one transaction."""
@@ -46,10 +53,15 @@ class ReadModelView(TrackingRecorder, ABC):
 
 @dataclass(frozen=True)
 class Positioned:
-    """An event and its position in the ledger's log."""
+    """An event, its position in the ledger's log, and its job's id as text."""
 
     event: JobEvent
     position: int
+    job_id: str = ""
+
+    @classmethod
+    def of(cls, event: JobEvent, position: int) -> Positioned:
+        return cls(event, position, str(event.originator_id))
 
 
 class Batch:
@@ -106,19 +118,23 @@ class BatchProjection(Projection[ReadModelView], ABC):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """eventsourcing's per-event interface: a batch of one."""
         if isinstance(domain_event, JobEvent):
-            positioned = [Positioned(domain_event, tracking.notification_id)]
+            positioned = [Positioned.of(domain_event, tracking.notification_id)]
         else:
             positioned = []
         self.process_batch(positioned, Tracking(self.tracking_name, tracking.notification_id))
 
     def process_batch(self, events: Sequence[Positioned], tracking: Tracking) -> None:
+        self.view.commit(self.fold(events), tracking)
+
+    def fold(self, events: Sequence[Positioned]) -> dict[Table, list[Row]]:
+        """The rows these events change, computed in memory; nothing is written."""
         relevant = [p for p in events if isinstance(p.event, self.handles)]
         batch = Batch(self.view, self.tables)
         batch.prefetch(self.keys(relevant))
         self.prepare(relevant, batch)
         for positioned in relevant:
             self.apply(positioned, batch)
-        self.view.commit(batch.changes(), tracking)
+        return batch.changes()
 
     @abstractmethod
     def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:

@@ -36,9 +36,9 @@ class CostLedgerProjection(BatchProjection):
 
     def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:
         return {
-            COST_JOBS: {(str(p.event.originator_id),) for p in events},
+            COST_JOBS: {(p.job_id,) for p in events},
             COST_ATTEMPTS: {
-                (str(p.event.originator_id), p.event.attempt)
+                (p.job_id, p.event.attempt)
                 for p in events
                 if isinstance(
                     p.event, ev.UsageRecorded | ev.JobClaimed | ev.AttemptFailed | ev.JobFailed
@@ -46,9 +46,18 @@ class CostLedgerProjection(BatchProjection):
             },
         }
 
+    def prepare(self, events: Sequence[Positioned], batch: Batch) -> None:
+        """The attempts that ending events close: each job's current one."""
+        current = {
+            (p.job_id, job["attempt"])
+            for p in events
+            if (job := batch.get(COST_JOBS, (p.job_id,))) is not None
+        }
+        batch.prefetch({COST_ATTEMPTS: current})
+
     def apply(self, positioned: Positioned, batch: Batch) -> None:
         event = positioned.event
-        job_id = str(event.originator_id)
+        job_id = positioned.job_id
         if isinstance(event, ev.JobSubmitted):
             batch.put(
                 COST_JOBS,

@@ -157,11 +157,7 @@ class JobSummaryProjection(BatchProjection):
 
     def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:
         return {
-            JOB_SUMMARIES: {
-                (str(p.event.originator_id),)
-                for p in events
-                if not isinstance(p.event, ev.JobSubmitted)
-            }
+            JOB_SUMMARIES: {(p.job_id,) for p in events if not isinstance(p.event, ev.JobSubmitted)}
         }
 
     def apply(self, positioned: Positioned, batch: Batch) -> None:
@@ -169,7 +165,7 @@ class JobSummaryProjection(BatchProjection):
         if isinstance(event, ev.JobSubmitted):
             row = new_summary(event)
         else:
-            found = batch.get(JOB_SUMMARIES, (str(event.originator_id),))
+            found = batch.get(JOB_SUMMARIES, (positioned.job_id,))
             if found is None:
                 return  # a history without its submission: nothing to summarise
             row = found

@@ -25,10 +25,11 @@ from eventsourcing.utils import get_topic
 
 from jobledger.domain.errors import InvalidCommand
 from jobledger.domain.events import EVENT_TYPES, JobEvent
-from jobledger.projections.base import BatchProjection, Positioned
+from jobledger.projections.base import BatchProjection, Positioned, ReadModelView, Row
+from jobledger.projections.schema import Table
 
 JOB_EVENT_TOPICS = frozenset(get_topic(t) for t in EVENT_TYPES)
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 
 
 class BatchSubscription(Protocol):
@@ -78,8 +79,7 @@ class ProjectionRunner:
 
     def positions(self) -> dict[str, int]:
         return {
-            name: p.view.max_tracking_id(p.tracking_name) or 0
-            for name, p in self.projections.items()
+            p.name: p.view.max_tracking_id(p.tracking_name) or 0 for p in self.projections.values()
         }
 
     def status(self) -> list[ProjectionStatus]:
@@ -109,22 +109,39 @@ class ProjectionRunner:
             self._positions = self.positions()
         last = notifications[-1].id
         events = [
-            Positioned(self._decode(n), n.id) for n in notifications if n.topic in JOB_EVENT_TOPICS
+            Positioned.of(self._decode(n), n.id)
+            for n in notifications
+            if n.topic in JOB_EVENT_TOPICS
         ]
-        for name, projection in self.projections.items():
-            seen = self._positions[name]
-            if seen >= last:
-                continue
-            mine = [p for p in events if p.position > seen]
+        behind = [p for p in self.projections.values() if self._positions[p.name] < last]
+        folded = [
+            (p, p.fold([e for e in events if e.position > self._positions[p.name]])) for p in behind
+        ]
+        for view, group in _by_view(folded).items():
             try:
-                projection.process_batch(mine, Tracking(projection.tracking_name, last))
+                view.commit_together([(rows, Tracking(p.tracking_name, last)) for p, rows in group])
             except IntegrityError:
-                # Another runner recorded this position first: take its word for it.
-                self._positions[name] = projection.view.max_tracking_id(name) or 0
+                self._commit_one_by_one(group, last)
             else:
-                self._positions[name] = last
+                for p, _ in group:
+                    self._positions[p.name] = last
         with self.processed:
             self.processed.notify_all()
+
+    def _commit_one_by_one(
+        self, group: list[tuple[BatchProjection, dict[Table, list[Row]]]], last: int
+    ) -> None:
+        """A position was already recorded (another runner got there): find which."""
+        for projection, rows in group:
+            try:
+                projection.view.commit(rows, Tracking(projection.tracking_name, last))
+            except IntegrityError:
+                recorded = projection.view.max_tracking_id(projection.tracking_name) or 0
+                if recorded < last:
+                    raise  # not a position recorded twice: a real failure
+                self._positions[projection.name] = recorded
+            else:
+                self._positions[projection.name] = last
 
     def follow(self, subscribe: Subscribe, stop: threading.Event, poll: float = 0.25) -> None:
         """Keep the projections current until ``stop`` is set."""
@@ -163,3 +180,12 @@ class ProjectionRunner:
         event = self.mapper.to_domain_event(notification)
         assert isinstance(event, JobEvent)  # the topic said so
         return event
+
+
+def _by_view(
+    folded: list[tuple[BatchProjection, dict[Table, list[Row]]]],
+) -> dict[ReadModelView, list[tuple[BatchProjection, dict[Table, list[Row]]]]]:
+    groups: dict[ReadModelView, list[tuple[BatchProjection, dict[Table, list[Row]]]]] = {}
+    for projection, rows in folded:
+        groups.setdefault(projection.view, []).append((projection, rows))
+    return groups

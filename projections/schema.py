@@ -22,8 +22,10 @@ class Column:
     nullable: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Table:
+    """One table of the contract; a singleton, so compared (and hashed) by identity."""
+
     name: str
     meaning: str
     columns: tuple[Column, ...]

@@ -87,21 +87,21 @@ class StatisticsProjection(BatchProjection):
     )
 
     def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:
-        return {STATISTICS_JOBS: {(str(p.event.originator_id),) for p in events}}
+        return {STATISTICS_JOBS: {(p.job_id,) for p in events}}
 
     def prepare(self, events: Sequence[Positioned], batch: Batch) -> None:
         """Prefetch the counters and daily rows of every (tenant, type) the batch touches."""
         types: dict[str, str] = {}
         for p in events:
-            job_id = str(p.event.originator_id)
+            job_id = p.job_id
             if isinstance(p.event, ev.JobSubmitted):
                 types[job_id] = p.event.job_type
             elif job_id not in types and (known := batch.get(STATISTICS_JOBS, (job_id,))):
                 types[job_id] = known["job_type"]
         touched = [
-            (p.event.tenant, types[str(p.event.originator_id)], day_of(p.event.timestamp))
+            (p.event.tenant, types[p.job_id], day_of(p.event.timestamp))
             for p in events
-            if str(p.event.originator_id) in types
+            if p.job_id in types
         ]
         batch.prefetch(
             {
@@ -112,7 +112,7 @@ class StatisticsProjection(BatchProjection):
 
     def apply(self, positioned: Positioned, batch: Batch) -> None:
         event = positioned.event
-        job_id = str(event.originator_id)
+        job_id = positioned.job_id
         if isinstance(event, ev.JobSubmitted):
             job: Row | None = batch.put(
                 STATISTICS_JOBS,

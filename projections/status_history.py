@@ -24,11 +24,11 @@ class StatusHistoryProjection(BatchProjection):
     handles = TRANSITION_EVENTS
 
     def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:
-        return {STATUS_HISTORY_JOBS: {(str(p.event.originator_id),) for p in events}}
+        return {STATUS_HISTORY_JOBS: {(p.job_id,) for p in events}}
 
     def apply(self, positioned: Positioned, batch: Batch) -> None:
         event = positioned.event
-        job_id = str(event.originator_id)
+        job_id = positioned.job_id
         known = batch.get(STATUS_HISTORY_JOBS, (job_id,))
         before = None if known is None else JobStatus(known["status"])
         if before is None and not isinstance(event, ev.JobSubmitted):

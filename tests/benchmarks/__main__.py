@@ -1,5 +1,6 @@
 """`make bench`: every benchmark, one after another."""
 
-from tests.benchmarks import bench_core
+from tests.benchmarks import bench_core, bench_projections
 
 bench_core.main()
+bench_projections.main()

@@ -151,6 +151,7 @@ def _first_job(ledger: Ledger) -> Any:
 class FailingOnce(StatisticsProjection):
     """Raises on the first job completion it sees, as a crash mid-batch would."""
 
+    name = "statistics"
     failed = False
 
     def apply(self, positioned: Any, batch: Any) -> None:
