@@ -7,11 +7,12 @@ Money is summed in Python as Decimal, never by SQL as floats.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -136,6 +137,16 @@ class CostTotal:
     cost: Decimal = Decimal(0)
     unsuccessful_cost: Decimal = Decimal(0)
     unpriced_usages: int = 0
+
+
+def ask(path: Path, question: Callable[[SQLiteReadStore], Awaitable[T]]) -> T:
+    """Run one query of the async store from synchronous code (the CLI, tests)."""
+
+    async def run() -> T:
+        async with SQLiteReadStore(path) as store:
+            return await question(store)
+
+    return asyncio.run(run())
 
 
 def parse_query(model: type[Q], **fields: Any) -> Q:

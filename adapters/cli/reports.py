@@ -6,7 +6,6 @@ current (a progress bar appears when there is much to catch up).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal, TypeVar
@@ -32,6 +31,7 @@ from jobledger.adapters.read_store import (
     SQLiteReadStore,
     StatsQuery,
     StatsRow,
+    ask,
     parse_query,
 )
 from jobledger.domain.ledger import Ledger
@@ -112,14 +112,13 @@ def projections_rebuild(
 Day = Annotated[str | None, typer.Option(help="UTC date, YYYY-MM-DD (inclusive)")]
 
 
-def read(ledger: Ledger, query: Callable[[SQLiteReadStore], Awaitable[R]]) -> R:
-    """Run one query of the async read store from synchronous CLI code."""
-
-    async def run() -> R:
-        async with SQLiteReadStore(database_path(ledger)) as store:
-            return await query(store)
-
-    return asyncio.run(run())
+def current(
+    db: str | None, question: Callable[[SQLiteReadStore], Awaitable[R]]
+) -> tuple[Ledger, R]:
+    """Catch the read models up with the ledger, then ask them."""
+    ledger = open_ledger(db, create=False)
+    caught_up(ledger)
+    return ledger, ask(database_path(ledger), question)
 
 
 def stats(
@@ -131,9 +130,7 @@ def stats(
 ) -> None:
     """Jobs by status, throughput, durations, tokens and cost, per tenant and type."""
     query = parse_query(StatsQuery, tenant=tenant, job_type=job_type, since=since, until=until)
-    ledger = open_ledger(db, create=False)
-    caught_up(ledger)
-    answer = read(ledger, lambda store: store.statistics(query))
+    ledger, answer = current(db, lambda store: store.statistics(query))
     for table in stats_tables(answer.value, ledger.price_book.currency, answer.position):
         out.print(table)
 
@@ -204,9 +201,7 @@ def costs(
 ) -> None:
     """What was spent, grouped one way; spend on attempts that did not succeed apart."""
     query = parse_query(CostQuery, group_by=by, tenant=tenant, since=since, until=until)
-    ledger = open_ledger(db, create=False)
-    caught_up(ledger)
-    answer = read(ledger, lambda store: store.costs(query))
+    ledger, answer = current(db, lambda store: store.costs(query))
     currency = ledger.price_book.currency
     table = Table(
         title=f"costs by {by} at log position {answer.position:,}",

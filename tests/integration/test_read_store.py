@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TypeVar
@@ -18,6 +17,7 @@ from jobledger.adapters.read_store import (
     StatsQuery,
     parse_query,
 )
+from jobledger.adapters.read_store import ask as ask_store
 from jobledger.domain.errors import InvalidCommand, JobNotFound
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import Actor
@@ -27,11 +27,7 @@ T = TypeVar("T")
 
 
 def ask(ledger: Ledger, question: Callable[[SQLiteReadStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with SQLiteReadStore(database_path(ledger)) as store:
-            return await question(store)
-
-    return asyncio.run(run())
+    return ask_store(database_path(ledger), question)
 
 
 def submit_many(
