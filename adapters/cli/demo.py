@@ -231,7 +231,7 @@ def summary_table(ledger: Ledger) -> Table:
         title=f"all jobs in the ledger, by tenant (read models at position {answer.position:,})",
         title_justify="left",
     )
-    table.add_column("tenant")
+    table.add_column("tenant", no_wrap=True)
     for status in statuses:
         table.add_column(status_text(status), justify="right")
     table.add_column("tokens", justify="right")
