@@ -8,15 +8,15 @@ SQLite's write lock before it reads, and a position already recorded aborts it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from jobledger.projections.base import Key, ReadModelView, Row
+from jobledger.projections.base import Commit, Key, PositionMoved, ReadModelView, Row
 from jobledger.projections.schema import ALL_TABLES, ColumnType, Table
 
 SQL_TYPES: dict[ColumnType, str] = {
@@ -96,19 +96,34 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
                     found[tuple(row[k] for k in table.key)] = row
         return found
 
-    def commit(self, changes: Mapping[Table, Iterable[Row]], tracking: Tracking) -> None:
-        self.commit_together([(changes, tracking)])
-
-    def commit_together(
-        self, batches: Sequence[tuple[Mapping[Table, Iterable[Row]], Tracking]]
-    ) -> None:
+    def commit_together(self, batches: Sequence[Commit]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            for _, tracking in batches:
-                self._insert_tracking(cursor, tracking)
-            for changes, _ in batches:
+            for _, tracking, previous in batches:  # positions first: takes the write lock
+                self._advance(cursor, tracking, previous)
+            for changes, _, _ in batches:
                 for table, rows in changes.items():
                     convert = self._converters[table]
                     cursor.executemany(self._upserts[table], [convert(row) for row in rows])
+
+    def _advance(self, cursor: SQLiteCursor, tracking: Tracking, previous: int | None) -> None:
+        """Move the position, from ``previous`` only (compare and set) when it is given."""
+        if previous is None:
+            self._insert_tracking(cursor, tracking)
+            return
+        name, position = tracking.application_name, tracking.notification_id
+        if previous == 0:
+            cursor.execute(
+                "INSERT INTO tracking VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1",
+                [name, position],
+            )
+        else:
+            cursor.execute(
+                "UPDATE tracking SET notification_id = ? "
+                "WHERE application_name = ? AND notification_id = ? RETURNING 1",
+                [position, name, previous],
+            )
+        if cursor.fetchone() is None:
+            raise PositionMoved(f"{name}: position is no longer {previous}")
 
     def reset(self, tables: Iterable[Table], tracking_name: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:

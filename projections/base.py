@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
 from jobledger.domain.events import JobEvent
@@ -22,6 +22,11 @@ from jobledger.projections.schema import Table
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
+Commit = tuple[Mapping[Table, Iterable[Row]], Tracking, int | None]
+
+
+class PositionMoved(IntegrityError):
+    """Another runner moved the projection's position since this batch was folded."""
 
 
 class ReadModelView(TrackingRecorder, ABC):
@@ -31,20 +36,23 @@ class ReadModelView(TrackingRecorder, ABC):
     def fetch(self, table: Table, keys: Collection[Key]) -> dict[Key, Row]:
         """The stored rows with these primary keys (absent keys are left out)."""
 
-    @abstractmethod
-    def commit(self, changes: Mapping[Table, Iterable[Row]], tracking: Tracking) -> None:
-        """Upsert the rows and record the position, in one transaction.
-
-        Raises the store's integrity error if the position is not past the
-        recorded one: the batch was already applied.
-        """
-
-    def commit_together(
-        self, batches: Sequence[tuple[Mapping[Table, Iterable[Row]], Tracking]]
+    def commit(
+        self,
+        changes: Mapping[Table, Iterable[Row]],
+        tracking: Tracking,
+        previous: int | None = None,
     ) -> None:
+        """Upsert the rows and move the position, in one transaction.
+
+        With ``previous`` (the position the rows were folded from), the position
+        moves only from there, else ``PositionMoved`` aborts: someone else wrote
+        in between. Without it, a position not past the recorded one aborts.
+        """
+        self.commit_together([(changes, tracking, previous)])
+
+    @abstractmethod
+    def commit_together(self, batches: Sequence[Commit]) -> None:
         """Several projections' batches in one transaction: all land, or none."""
-        for changes, tracking in batches:  # a store without shared transactions: one by one
-            self.commit(changes, tracking)
 
     @abstractmethod
     def reset(self, tables: Iterable[Table], tracking_name: str) -> None:
@@ -123,8 +131,10 @@ class BatchProjection(Projection[ReadModelView], ABC):
             positioned = []
         self.process_batch(positioned, Tracking(self.tracking_name, tracking.notification_id))
 
-    def process_batch(self, events: Sequence[Positioned], tracking: Tracking) -> None:
-        self.view.commit(self.fold(events), tracking)
+    def process_batch(
+        self, events: Sequence[Positioned], tracking: Tracking, previous: int | None = None
+    ) -> None:
+        self.view.commit(self.fold(events), tracking, previous)
 
     def fold(self, events: Sequence[Positioned]) -> dict[Table, list[Row]]:
         """The rows these events change, computed in memory; nothing is written."""

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    IntegrityError,
-    Mapper,
-    Notification,
-    Tracking,
-)
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Tracking
 from eventsourcing.utils import get_topic
 
 from jobledger.domain.errors import InvalidCommand
 from jobledger.domain.events import EVENT_TYPES, JobEvent
-from jobledger.projections.base import BatchProjection, Positioned, ReadModelView, Row
+from jobledger.projections.base import (
+    BatchProjection,
+    Positioned,
+    PositionMoved,
+    ReadModelView,
+    Row,
+)
 from jobledger.projections.schema import Table
 
 JOB_EVENT_TOPICS = frozenset(get_topic(t) for t in EVENT_TYPES)
@@ -118,9 +118,13 @@ class ProjectionRunner:
             (p, p.fold([e for e in events if e.position > self._positions[p.name]])) for p in behind
         ]
         for view, group in _by_view(folded).items():
+            commits = [
+                (rows, Tracking(p.tracking_name, last), self._positions[p.name])
+                for p, rows in group
+            ]
             try:
-                view.commit_together([(rows, Tracking(p.tracking_name, last)) for p, rows in group])
-            except IntegrityError:
+                view.commit_together(commits)
+            except PositionMoved:
                 self._commit_one_by_one(group, last)
             else:
                 for p, _ in group:
@@ -131,14 +135,14 @@ class ProjectionRunner:
     def _commit_one_by_one(
         self, group: list[tuple[BatchProjection, dict[Table, list[Row]]]], last: int
     ) -> None:
-        """A position was already recorded (another runner got there): find which."""
+        """Another runner moved some positions: commit the rest, re-read those."""
         for projection, rows in group:
+            tracking = Tracking(projection.tracking_name, last)
             try:
-                projection.view.commit(rows, Tracking(projection.tracking_name, last))
-            except IntegrityError:
+                projection.view.commit(rows, tracking, self._positions[projection.name])
+            except PositionMoved:
+                # Its rows were folded from a stale start: drop them, resume from where it is.
                 recorded = projection.view.max_tracking_id(projection.tracking_name) or 0
-                if recorded < last:
-                    raise  # not a position recorded twice: a real failure
                 self._positions[projection.name] = recorded
             else:
                 self._positions[projection.name] = last
@@ -152,6 +156,8 @@ class ProjectionRunner:
                 batch = subscription.next_batch(self.batch_size, timeout=poll)
                 if batch:
                     self.process(batch)
+                    if min(self._positions.values(), default=0) < batch[-1].id:
+                        self.catch_up(until=batch[-1].id)  # another runner moved a position
         finally:
             subscription.stop()
 

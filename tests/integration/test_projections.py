@@ -253,3 +253,52 @@ def test_money_in_the_read_models_is_exact(ledger: Ledger, tmp_path: Path) -> No
         ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o-mini", input_tokens=1)
     runner.catch_up()
     assert summary(runner, job_id)["cost"] == Decimal("0.00000105")  # 7 x 0.15 per million
+
+
+def notifications_after(ledger: Ledger, position: int) -> Any:
+    return ledger.recorder.select_notifications(
+        start=position, limit=10_000, inclusive_of_start=False
+    )
+
+
+def busy_ledger(ledger: Ledger) -> int:
+    for _ in range(12):
+        job_id, lease = running_job(ledger)
+        ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o", input_tokens=1000)
+        ledger.complete(WORKER, job_id, lease_id=lease, result={})
+    return ledger.recorder.max_notification_id() or 0
+
+
+def test_two_runners_that_overlap_never_count_an_event_twice(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    ledger = open_ledger()
+    end = busy_ledger(ledger)
+    first, second = build_runner(ledger), build_runner(open_ledger())
+    first.catch_up(until=end // 4)
+    second.catch_up(until=end // 2)  # moves every position past what `first` remembers
+    first.process(notifications_after(ledger, end // 4))  # folded from a stale start
+    first.catch_up()
+    settled = tables(ledger)
+    for name in first.projections:
+        first.rebuild(name)
+    assert tables(ledger) == settled
+
+
+def test_a_rebuild_beside_a_runner_with_old_positions_loses_nothing(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    ledger = open_ledger()
+    end = busy_ledger(ledger)
+    follower, rebuilder = build_runner(ledger), build_runner(open_ledger())
+    follower.catch_up(until=end // 2)
+    statistics = rebuilder.projection("statistics")
+    statistics.view.reset(statistics.tables, statistics.tracking_name)
+    rebuilder.catch_up(until=end // 4)  # statistics half rebuilt, others untouched
+    follower.process(notifications_after(ledger, end // 2))  # its statistics position is stale
+    follower.catch_up()
+    settled = tables(ledger)
+    follower.rebuild("statistics")
+    assert tables(ledger) == settled
+    with sqlite3.connect(database_path(ledger)) as db:
+        assert db.execute("SELECT SUM(completed) FROM job_daily_statistics").fetchone() == (12,)
