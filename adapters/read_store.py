@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -186,6 +187,15 @@ class SQLiteReadStore:
             raise RuntimeError("open the read store with `async with` first")
         return self._db
 
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        """One read transaction: every query of an answer sees the same moment."""
+        await self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            await self.db.execute("ROLLBACK")
+
     async def position(self, projection: str) -> int:
         async with self.db.execute(
             "SELECT notification_id FROM tracking WHERE application_name = ?", [projection]
@@ -204,6 +214,10 @@ class SQLiteReadStore:
         return Answer(rows[0], await self.position("job_summaries"))
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
+        async with self.snapshot():
+            return await self._list_jobs(query)
+
+    async def _list_jobs(self, query: JobQuery) -> JobPage:
         position = await self.position("job_summaries")
         clauses, params = ["1 = 1"], []
         for column, value in (
@@ -244,17 +258,23 @@ class SQLiteReadStore:
         return JobPage(items, cursor, position)
 
     async def history(self, job_id: UUID, tenant: str | None = None) -> Answer[list[Row]]:
-        rows = await self._select(
-            schema.STATUS_HISTORY,
-            "job_id = ? AND (? IS NULL OR tenant = ?) ORDER BY version",
-            [str(job_id), tenant, tenant],
-        )
+        async with self.snapshot():
+            position = await self.position("status_history")
+            rows = await self._select(
+                schema.STATUS_HISTORY,
+                "job_id = ? AND (? IS NULL OR tenant = ?) ORDER BY version",
+                [str(job_id), tenant, tenant],
+            )
         if not rows:
             raise JobNotFound(job_id)
-        return Answer(rows, await self.position("status_history"))
+        return Answer(rows, position)
 
     async def statistics(self, query: StatsQuery) -> Answer[list[StatsRow]]:
         """One row per tenant and job type, from the precomputed statistics tables."""
+        async with self.snapshot():
+            return await self._statistics(query)
+
+    async def _statistics(self, query: StatsQuery) -> Answer[list[StatsRow]]:
         position = await self.position("statistics")
         where, params = _scope(query.tenant, query.job_type)
         rows: dict[tuple[str, str], StatsRow] = {}
@@ -288,6 +308,10 @@ class SQLiteReadStore:
 
     async def costs(self, query: CostQuery) -> Answer[list[CostTotal]]:
         """Totals of the cost ledger grouped one way, unsuccessful attempts shown apart."""
+        async with self.snapshot():
+            return await self._costs(query)
+
+    async def _costs(self, query: CostQuery) -> Answer[list[CostTotal]]:
         position = await self.position("cost_ledger")
         key = {
             "tenant": "e.tenant",
@@ -353,9 +377,10 @@ def _days(since: date | None, until: date | None, column: str = "day") -> tuple[
 
 
 def _aware(moment: datetime, name: str) -> datetime:
+    """In UTC, as stored: times compare as text only within one offset."""
     if moment.tzinfo is None:
         raise InvalidCommand(f"{name}: give a time zone (e.g. 2026-11-22T09:30:00Z)")
-    return moment
+    return moment.astimezone(UTC)
 
 
 def _write_cursor(row: Row, order: str) -> str:
@@ -368,10 +393,14 @@ def _read_cursor(cursor: str, order: str) -> tuple[str, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        created_at, job_id, cursor_order = payload["t"], payload["i"], payload["o"]
-        datetime.fromisoformat(created_at)
-        UUID(job_id)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        if not all(isinstance(payload.get(k), str) for k in ("t", "i", "o")):
+            raise ValueError("cursor fields must be text")
+        moment = datetime.fromisoformat(payload["t"])
+        if moment.tzinfo is None:
+            raise ValueError("cursor time has no offset")
+        created_at = to_sql("timestamp", moment.astimezone(UTC))
+        job_id, cursor_order = str(UUID(payload["i"])), payload["o"]
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
         raise InvalidCommand("cursor: not a cursor this ledger issued") from None
     if cursor_order != order:
         raise InvalidCommand(f"cursor: it continues a list in {cursor_order} order, not {order}")

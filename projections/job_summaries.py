@@ -7,7 +7,7 @@ time), so a rebuild gives the same rows as incremental processing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,8 @@ CENT_FRACTION = Decimal("0.00000001")
 
 
 def milliseconds(start: datetime | None, end: datetime) -> int | None:
-    return None if start is None else int((end - start).total_seconds() * 1000)
+    """Whole milliseconds between two times, in integer arithmetic (no float rounding)."""
+    return None if start is None else (end - start) // timedelta(milliseconds=1)
 
 
 def new_summary(event: ev.JobSubmitted) -> Row:

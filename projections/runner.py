@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Tracking
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Mapper,
+    Notification,
+    OperationalError,
+    Tracking,
+)
 from eventsourcing.utils import get_topic
 
 from jobledger.domain.errors import InvalidCommand
@@ -154,10 +160,17 @@ class ProjectionRunner:
         try:
             while not stop.is_set():
                 batch = subscription.next_batch(self.batch_size, timeout=poll)
-                if batch:
+                if not batch:
+                    continue
+                try:
                     self.process(batch)
                     if min(self._positions.values(), default=0) < batch[-1].id:
                         self.catch_up(until=batch[-1].id)  # another runner moved a position
+                except OperationalError:
+                    # The database was busy past its lock timeout: nothing was committed,
+                    # so wait a moment and catch up from the recorded positions.
+                    stop.wait(poll)
+                    self.catch_up(until=batch[-1].id)
         finally:
             subscription.stop()
 

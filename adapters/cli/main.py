@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import typer
+from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
 from jobledger.adapters.cli import render, reports
@@ -249,6 +250,9 @@ def run(argv: list[str] | None = None) -> None:
     except JobLedgerError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(exit_code(error))
+    except OperationalError as error:
+        print(f"error: the database is unavailable: {error}", file=sys.stderr)
+        sys.exit(EXIT_CODES[StoreUnavailable])
     except Exception as error:
         if os.environ.get("JOBLEDGER_DEBUG"):
             raise

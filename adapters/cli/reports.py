@@ -102,7 +102,8 @@ def projections_rebuild(
                 progress.update(task, completed=end)
     except KeyboardInterrupt:
         print(
-            "interrupted: what was rebuilt is kept and consistent; the next command continues it",
+            "interrupted: the projection being rebuilt is consistent up to where it got and the "
+            "next command catches it up; projections after it were left as they were",
             file=sys.stderr,
         )
         raise typer.Exit(130) from None

@@ -167,3 +167,38 @@ def test_cost_totals_are_exact_decimals_grouped_as_asked(ledger: Ledger) -> None
     assert (totals["home-grown"].cost, totals["home-grown"].unpriced_usages) == (0, 1)
     by_day = ask(ledger, lambda s: s.costs(CostQuery(group_by="day", tenant="acme"))).value
     assert [t.key for t in by_day] == ["2026-11-01"]
+
+
+def test_the_same_instant_filters_alike_in_any_utc_offset(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    from datetime import UTC, timedelta, timezone
+
+    runner = build_runner(ledger)
+    submit_many(ledger, clock, 4)
+    runner.catch_up()
+    instant = clock.now - timedelta(seconds=2)
+    counts = set()
+    for zone in (UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))):
+        query = JobQuery(created_after=instant.astimezone(zone))
+        counts.add(len(ask(ledger, lambda s, q=query: s.list_jobs(q)).items))  # type: ignore[misc]
+    assert len(counts) == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"t": "2026-11-01T09:00:00+00:00", "i": 123, "o": "newest"},
+        {"t": "2026-11-01T09:00:00", "i": "00000000-0000-0000-0000-000000000000", "o": "newest"},
+        {"t": "yesterday", "i": "00000000-0000-0000-0000-000000000000", "o": "newest"},
+        ["not", "an", "object"],
+    ],
+)
+def test_a_tampered_cursor_is_refused(ledger: Ledger, payload: object) -> None:
+    import base64
+    import json
+
+    build_runner(ledger).catch_up()
+    cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+    with pytest.raises(InvalidCommand, match="cursor"):
+        ask(ledger, lambda s: s.list_jobs(JobQuery(cursor=cursor)))
