@@ -1,4 +1,4 @@
-"""Read models built from the ledger's events (job summaries, history, statistics, costs).
-
-Not built yet: see the README's "Not built yet".
+"""Read models built from the ledger's events: job summaries, status history,
+statistics and the cost ledger, their SQL contract (``schema.py``) and the runner
+that keeps them current, exactly once. Imports nothing from ``adapters``.
 """
