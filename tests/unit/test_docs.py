@@ -43,13 +43,3 @@ def test_the_database_has_exactly_the_documented_columns(tmp_path: object) -> No
             assert columns == list(table.column_names)
             assert f"`{table.name}`" in (docs.DOCS / "projections.md").read_text()
     ledger.close()
-
-
-def test_durations_are_whole_milliseconds_without_float_rounding() -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from jobledger.projections.job_summaries import milliseconds
-
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    for ms in (1, 999, 1001, 86_400_001):
-        assert milliseconds(start, start + timedelta(milliseconds=ms)) == ms
