@@ -23,7 +23,7 @@ from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import JobStatus, Trigger, lifecycle
 from jobledger.domain.results import JobType
 from jobledger.domain.values import Actor
-from jobledger.projections.schema import ALL_TABLES
+from jobledger.projections.schema import ALL_TABLES, JOB_SUMMARIES
 from jobledger.projections.statistics import bucket_of
 from tests.conftest import MovableClock
 
@@ -324,3 +324,102 @@ def ledger_position(ledger: Ledger, event: ev.JobEvent) -> int:
         ):
             return notification.id
     raise AssertionError("event not in the log")
+
+
+SUMMARY_FIELDS = {
+    "status": lambda job: job.status_value,
+    "progress": lambda job: job.progress,
+    "attempt": lambda job: job.attempt,
+    "agent": lambda job: job.agent,
+    "cancellation_requested": lambda job: job.cancellation_requested,
+    "input_tokens": lambda job: job.tokens["input"],
+    "cost": lambda job: job.cost,
+    "unpriced_usage": lambda job: job.unpriced_usage,
+    "error_code": lambda job: (job.error or {}).get("code"),
+    "version": lambda job: job.version,
+    "last_event_at": lambda job: job.modified_on,
+}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_jobs_summary_matches_the_job_after_every_command(data: Any) -> None:
+    """One job walked deep (retries, cancels, spend), checked at every step, not only the end."""
+    folder = Path(tempfile.mkdtemp())
+    try:
+        clock = MovableClock()
+        ledger = build_ledger(Settings(db=f"sqlite:///{folder / 'l.db'}"), clock=clock)
+        runner = build_runner(ledger)
+        walk = data.draw(st.randoms(use_true_random=False), label="walk")
+        job_id = ledger.submit(ACTOR, "graph_analysis", max_attempts=3).job_id
+        leases: dict[UUID, str] = {}
+        for _ in range(40):
+            if not step(ledger, clock, walk, job_id, leases):
+                break
+            runner.catch_up()
+            job = ledger.get(job_id)
+            view = runner.projections["job_summaries"].view
+            row = view.fetch(JOB_SUMMARIES, [(str(job_id),)])[(str(job_id),)]
+            for field, of in SUMMARY_FIELDS.items():
+                assert row[field] == of(job), (field, job.status_value)
+        ledger.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+ACTOR = Actor("analyst@acme", "acme")
+
+
+def step(
+    ledger: Ledger, clock: MovableClock, walk: Any, job_id: UUID, leases: dict[UUID, str]
+) -> bool:
+    """One allowed command on the job, drawn uniformly; False when the job is finished."""
+    job = ledger.get(job_id)
+    allowed = lifecycle().allowed_triggers(job.status)
+    if not allowed:
+        return False
+    trigger, worker = walk.choice(allowed), Actor("worker", "acme")
+    lease = leases.get(job_id, "")
+    clock.advance(seconds=walk.choice([1, 30, 600]))
+    try:
+        if trigger is Trigger.CLAIM:
+            leases[job_id] = (
+                ledger.claim(worker, job_id, agent="w", lease_seconds=60).lease_id or ""
+            )
+        elif trigger is Trigger.REPORT_PROGRESS:
+            ledger.report_progress(
+                worker, job_id, lease_id=lease, percent=walk.randint(job.progress, 99)
+            )
+        elif trigger is Trigger.RECORD_USAGE:
+            ledger.record_usage(
+                worker,
+                job_id,
+                lease_id=lease,
+                model=walk.choice(MODELS),
+                input_tokens=walk.randint(0, 10**6),
+            )
+        elif trigger is Trigger.FAIL:
+            ledger.fail(
+                worker,
+                job_id,
+                lease_id=lease,
+                code="boom",
+                message="m",
+                retryable=walk.random() < 0.8,
+            )
+        elif trigger is Trigger.EXPIRE_LEASE:
+            clock.advance(seconds=61)
+            ledger.expire_lease(Actor("sweeper", "acme"), job_id)
+        elif trigger is Trigger.CANCEL:
+            ledger.cancel(ACTOR, job_id, reason="stop")
+        elif trigger is Trigger.COMPLETE:
+            ledger.complete(worker, job_id, lease_id=lease, result={})
+        elif trigger is Trigger.RELEASE:
+            ledger.release(worker, job_id, lease_id=lease)
+        elif trigger is Trigger.HEARTBEAT:
+            ledger.heartbeat(worker, job_id, lease_id=lease)
+        else:
+            getattr(ledger, trigger.value)(worker, job_id, lease_id=lease)
+    except JobLedgerError:
+        pass  # e.g. acknowledging a cancellation nobody asked for: refused, nothing recorded
+    return True
