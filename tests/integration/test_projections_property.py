@@ -60,59 +60,7 @@ def drive(ledger: Ledger, clock: MovableClock, data: Any, runner_batches: Any) -
         # Forward moves are drawn most, so jobs get far enough to report, spend and retry.
         weighted = [t for t in allowed for _ in range(weight(job.status, t))]
         trigger = walk.choice(weighted)
-        actor = Actor("worker", job.tenant)
-        lease = leases.get(job_id, "")
-        try:
-            if trigger is Trigger.CLAIM:
-                leases[job_id] = (
-                    ledger.claim(actor, job_id, agent="w", lease_seconds=60).lease_id or ""
-                )
-            elif trigger is Trigger.RELEASE:
-                ledger.release(actor, job_id, lease_id=lease, reason="busy")
-            elif trigger is Trigger.START:
-                ledger.start(actor, job_id, lease_id=lease)
-            elif trigger is Trigger.REPORT_PROGRESS:
-                ledger.report_progress(
-                    actor,
-                    job_id,
-                    lease_id=lease,
-                    percent=walk.randint(job.progress, 100),
-                    findings={"entities": walk.randint(0, 50)},
-                )
-            elif trigger is Trigger.RECORD_USAGE:
-                ledger.record_usage(
-                    actor,
-                    job_id,
-                    lease_id=lease,
-                    model=walk.choice(MODELS),
-                    input_tokens=walk.randint(0, 10**6),
-                    output_tokens=walk.randint(0, 10**5),
-                    cached_input_tokens=walk.randint(0, 10**5),
-                )
-            elif trigger is Trigger.HEARTBEAT:
-                ledger.heartbeat(actor, job_id, lease_id=lease, lease_seconds=60)
-            elif trigger is Trigger.BEGIN_VALIDATION:
-                ledger.begin_validation(actor, job_id, lease_id=lease)
-            elif trigger is Trigger.BEGIN_UPLOAD:
-                ledger.begin_upload(actor, job_id, lease_id=lease)
-            elif trigger is Trigger.COMPLETE:
-                ledger.complete(
-                    actor, job_id, lease_id=lease, result={"entities": 3, "anomalies": 1}
-                )
-            elif trigger is Trigger.FAIL:
-                retryable = walk.random() < 0.7
-                ledger.fail(
-                    actor, job_id, lease_id=lease, code="boom", message="m", retryable=retryable
-                )
-            elif trigger is Trigger.EXPIRE_LEASE:
-                clock.advance(seconds=61)
-                ledger.expire_lease(Actor("sweeper", job.tenant), job_id)
-            elif trigger is Trigger.CANCEL:
-                ledger.cancel(Actor("analyst", job.tenant), job_id, reason="no longer needed")
-            elif trigger is Trigger.ACKNOWLEDGE_CANCELLATION:
-                ledger.acknowledge_cancellation(actor, job_id, lease_id=lease)
-        except JobLedgerError:
-            pass  # e.g. acknowledging a cancellation nobody asked for: refused, nothing recorded
+        perform(ledger, clock, walk, job, trigger, leases)
         if walk.random() < 0.2:
             runner_batches()
     return jobs
@@ -125,6 +73,66 @@ FORWARD = {
     Trigger.BEGIN_VALIDATION,
     Trigger.BEGIN_UPLOAD,
 }
+
+
+def perform(
+    ledger: Ledger,
+    clock: MovableClock,
+    walk: Any,
+    job: Any,
+    trigger: Trigger,
+    leases: dict[UUID, str],
+) -> None:
+    """The Ledger command for a trigger, with plausible random arguments.
+
+    A refusal (e.g. acknowledging a cancellation nobody asked for) records nothing
+    and is part of the walk, not a failure.
+    """
+    job_id, worker = job.id, Actor("worker", job.tenant)
+    lease = leases.get(job_id, "")
+    try:
+        if trigger is Trigger.CLAIM:
+            leases[job_id] = (
+                ledger.claim(worker, job_id, agent="w", lease_seconds=60).lease_id or ""
+            )
+        elif trigger is Trigger.RELEASE:
+            ledger.release(worker, job_id, lease_id=lease, reason="busy")
+        elif trigger is Trigger.REPORT_PROGRESS:
+            ledger.report_progress(
+                worker,
+                job_id,
+                lease_id=lease,
+                percent=walk.randint(job.progress, 100),
+                findings={"entities": walk.randint(0, 50)},
+            )
+        elif trigger is Trigger.RECORD_USAGE:
+            ledger.record_usage(
+                worker,
+                job_id,
+                lease_id=lease,
+                model=walk.choice(MODELS),
+                input_tokens=walk.randint(0, 10**6),
+                output_tokens=walk.randint(0, 10**5),
+                cached_input_tokens=walk.randint(0, 10**5),
+            )
+        elif trigger is Trigger.HEARTBEAT:
+            ledger.heartbeat(worker, job_id, lease_id=lease, lease_seconds=60)
+        elif trigger is Trigger.COMPLETE:
+            ledger.complete(worker, job_id, lease_id=lease, result={"entities": 3, "anomalies": 1})
+        elif trigger is Trigger.FAIL:
+            retryable = walk.random() < 0.7
+            ledger.fail(
+                worker, job_id, lease_id=lease, code="boom", message="m", retryable=retryable
+            )
+        elif trigger is Trigger.EXPIRE_LEASE:
+            clock.advance(seconds=61)
+            ledger.expire_lease(Actor("sweeper", job.tenant), job_id)
+        elif trigger is Trigger.CANCEL:
+            ledger.cancel(Actor("analyst", job.tenant), job_id, reason="no longer needed")
+        else:  # start, begin_validation, begin_upload, acknowledge_cancellation
+            getattr(ledger, trigger.value)(worker, job_id, lease_id=lease)
+    except JobLedgerError:
+        pass
 
 
 def weight(status: JobStatus, trigger: Trigger) -> int:
@@ -378,48 +386,6 @@ def step(
     allowed = lifecycle().allowed_triggers(job.status)
     if not allowed:
         return False
-    trigger, worker = walk.choice(allowed), Actor("worker", "acme")
-    lease = leases.get(job_id, "")
     clock.advance(seconds=walk.choice([1, 30, 600]))
-    try:
-        if trigger is Trigger.CLAIM:
-            leases[job_id] = (
-                ledger.claim(worker, job_id, agent="w", lease_seconds=60).lease_id or ""
-            )
-        elif trigger is Trigger.REPORT_PROGRESS:
-            ledger.report_progress(
-                worker, job_id, lease_id=lease, percent=walk.randint(job.progress, 99)
-            )
-        elif trigger is Trigger.RECORD_USAGE:
-            ledger.record_usage(
-                worker,
-                job_id,
-                lease_id=lease,
-                model=walk.choice(MODELS),
-                input_tokens=walk.randint(0, 10**6),
-            )
-        elif trigger is Trigger.FAIL:
-            ledger.fail(
-                worker,
-                job_id,
-                lease_id=lease,
-                code="boom",
-                message="m",
-                retryable=walk.random() < 0.8,
-            )
-        elif trigger is Trigger.EXPIRE_LEASE:
-            clock.advance(seconds=61)
-            ledger.expire_lease(Actor("sweeper", "acme"), job_id)
-        elif trigger is Trigger.CANCEL:
-            ledger.cancel(ACTOR, job_id, reason="stop")
-        elif trigger is Trigger.COMPLETE:
-            ledger.complete(worker, job_id, lease_id=lease, result={})
-        elif trigger is Trigger.RELEASE:
-            ledger.release(worker, job_id, lease_id=lease)
-        elif trigger is Trigger.HEARTBEAT:
-            ledger.heartbeat(worker, job_id, lease_id=lease)
-        else:
-            getattr(ledger, trigger.value)(worker, job_id, lease_id=lease)
-    except JobLedgerError:
-        pass  # e.g. acknowledging a cancellation nobody asked for: refused, nothing recorded
+    perform(ledger, clock, walk, job, walk.choice(allowed), leases)
     return True
