@@ -11,8 +11,15 @@ from pathlib import Path
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import get_topic
+from fastapi import FastAPI
 
+from jobledger.adapters.auth import build_verifier
+from jobledger.adapters.http.app import create_app
+from jobledger.adapters.http.feed import ChangeFeed
+from jobledger.adapters.http.metrics import Metrics
+from jobledger.adapters.http.services import Services
 from jobledger.adapters.price_books import load_price_book
+from jobledger.adapters.read_store import SQLiteReadStorePool
 from jobledger.adapters.settings import Settings, SQLiteStore, parse_db_url
 from jobledger.adapters.sqlite_live import SignallingSQLiteApplicationRecorder, SQLiteSubscription
 from jobledger.adapters.sqlite_views import SQLiteReadModelView
@@ -96,3 +103,27 @@ def subscribe(ledger: Ledger) -> Subscribe:
         return SQLiteSubscription(recorder, gt=after)
 
     return start
+
+
+def build_services(
+    settings: Settings, *, clock: Clock = utc_now, projections: bool = True
+) -> Services:
+    """Everything the HTTP API needs; ``projections=False`` leaves the read models to
+    another process. The app opens the read stores and starts the runner itself."""
+    ledger = build_ledger(settings, clock=clock)
+    runner = build_runner(ledger)  # creates the read models' tables before anyone reads them
+    return Services(
+        settings=settings,
+        ledger=ledger,
+        reads=SQLiteReadStorePool(database_path(ledger)),
+        verifier=build_verifier(settings),
+        feed=ChangeFeed(),
+        metrics=Metrics(),
+        runner=runner if projections else None,
+        subscribe=subscribe(ledger) if projections else None,
+    )
+
+
+def build_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
+    """The HTTP API on the configured store (``uvicorn --factory`` can call this)."""
+    return create_app(build_services(settings, clock=clock))

@@ -160,6 +160,36 @@ def parse_query(model: type[Q], **fields: Any) -> Q:
 Q = TypeVar("Q", bound=_Query)
 
 
+class SQLiteReadStorePool:
+    """A few open read stores shared by many requests: each request holds one at a time,
+    so a read transaction is never interleaved with another request's queries."""
+
+    def __init__(self, path: Path, size: int = 4) -> None:
+        self.path = path
+        self.size = size
+        self._idle: asyncio.Queue[SQLiteReadStore] = asyncio.Queue()
+        self._all: list[SQLiteReadStore] = []
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            store = await SQLiteReadStore(self.path).__aenter__()
+            self._all.append(store)
+            self._idle.put_nowait(store)
+
+    async def close(self) -> None:
+        for store in self._all:
+            await store.__aexit__(None, None, None)
+        self._all.clear()
+
+    @contextlib.asynccontextmanager
+    async def store(self) -> AsyncIterator[SQLiteReadStore]:
+        store = await self._idle.get()
+        try:
+            yield store
+        finally:
+            self._idle.put_nowait(store)
+
+
 class SQLiteReadStore:
     """Queries over the read models, on one aiosqlite connection."""
 
@@ -204,14 +234,16 @@ class SQLiteReadStore:
         return int(found[0]) if found else 0
 
     async def summary(self, job_id: UUID, tenant: str | None = None) -> Answer[Row]:
-        rows = await self._select(
-            schema.JOB_SUMMARIES,
-            "job_id = ? AND (? IS NULL OR tenant = ?)",
-            [str(job_id), tenant, tenant],
-        )
+        async with self.snapshot():
+            position = await self.position("job_summaries")
+            rows = await self._select(
+                schema.JOB_SUMMARIES,
+                "job_id = ? AND (? IS NULL OR tenant = ?)",
+                [str(job_id), tenant, tenant],
+            )
         if not rows:
             raise JobNotFound(job_id)
-        return Answer(rows[0], await self.position("job_summaries"))
+        return Answer(rows[0], position)
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
         async with self.snapshot():

@@ -13,6 +13,21 @@ from jobledger.domain.errors import ConfigurationError
 from jobledger.domain.validation import describe
 
 DEFAULT_DB = "sqlite:///./jobledger.db"
+DEV_ISSUER = "jobledger-local"
+DEFAULT_AUDIENCE = "jobledger"
+
+# Each setting and the variable that sets it when the command line does not.
+ENVIRONMENT = {
+    "db": "JOBLEDGER_DB",
+    "price_book": "JOBLEDGER_PRICE_BOOK",
+    "sqlite_lock_timeout_seconds": "JOBLEDGER_SQLITE_LOCK_TIMEOUT",
+    "jwt_public_key": "JOBLEDGER_JWT_PUBLIC_KEY",
+    "jwt_jwks": "JOBLEDGER_JWT_JWKS",
+    "jwt_issuer": "JOBLEDGER_JWT_ISSUER",
+    "jwt_audience": "JOBLEDGER_JWT_AUDIENCE",
+    "max_body_bytes": "JOBLEDGER_MAX_BODY_BYTES",
+    "ready_max_lag": "JOBLEDGER_READY_MAX_LAG",
+}
 
 
 class Settings(BaseModel):
@@ -21,22 +36,35 @@ class Settings(BaseModel):
     db: Annotated[str, Field(min_length=1)] = DEFAULT_DB
     price_book: Path | None = None
     sqlite_lock_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 30
+    # Token checking: a PEM public key or a JWKS file; with neither, a development
+    # key pair is made next to the database (see ``adapters/auth.py``).
+    jwt_public_key: Path | None = None
+    jwt_jwks: Path | None = None
+    jwt_issuer: Annotated[str, Field(min_length=1)] = DEV_ISSUER
+    jwt_audience: Annotated[str, Field(min_length=1)] = DEFAULT_AUDIENCE
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    ready_max_lag: Annotated[int, Field(ge=0)] = 10_000
 
     @classmethod
-    def load(cls, *, db: str | None = None, price_book: Path | None = None) -> Settings:
+    def load(cls, **given: object) -> Settings:
         """Command-line values win over ``JOBLEDGER_*`` variables, which win over defaults."""
+        unknown = set(given) - set(ENVIRONMENT)
+        if unknown:
+            raise ConfigurationError(f"settings: unknown {', '.join(sorted(unknown))}")
         values: dict[str, object] = {}
-        env = os.environ
-        if db or env.get("JOBLEDGER_DB"):
-            values["db"] = db or env["JOBLEDGER_DB"]
-        if price_book or env.get("JOBLEDGER_PRICE_BOOK"):
-            values["price_book"] = price_book or env["JOBLEDGER_PRICE_BOOK"]
-        if env.get("JOBLEDGER_SQLITE_LOCK_TIMEOUT"):
-            values["sqlite_lock_timeout_seconds"] = env["JOBLEDGER_SQLITE_LOCK_TIMEOUT"]
+        for name, variable in ENVIRONMENT.items():
+            value = given.get(name) or os.environ.get(variable)
+            if value:
+                values[name] = value
         try:
-            return cls.model_validate(values)
+            settings = cls.model_validate(values)
         except ValidationError as error:
             raise ConfigurationError(f"settings: {describe(error)}") from None
+        if settings.jwt_public_key is not None and settings.jwt_jwks is not None:
+            raise ConfigurationError(
+                "settings: give JOBLEDGER_JWT_PUBLIC_KEY or JOBLEDGER_JWT_JWKS, not both"
+            )
+        return settings
 
 
 @dataclass(frozen=True)

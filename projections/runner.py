@@ -48,6 +48,8 @@ class BatchSubscription(Protocol):
 
 
 Subscribe = Callable[[int], BatchSubscription]
+# Told after each batch is committed: its job events and the position every projection reached.
+Listener = Callable[[Sequence[Positioned], int], None]
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class ProjectionRunner:
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
         self.processed = threading.Condition()
+        self.listeners: list[Listener] = []
         self._positions: dict[str, int] = {}
 
     def ledger_position(self) -> int:
@@ -137,6 +140,9 @@ class ProjectionRunner:
                     self._positions[p.name] = last
         with self.processed:
             self.processed.notify_all()
+        reached = min(self._positions.values(), default=last)
+        for listener in self.listeners:
+            listener(events, reached)
 
     def _commit_one_by_one(
         self, group: list[tuple[BatchProjection, dict[Table, list[Row]]]], last: int
@@ -173,6 +179,12 @@ class ProjectionRunner:
                     self.catch_up(until=batch[-1].id)
         finally:
             subscription.stop()
+
+    def position(self) -> int:
+        """How far every projection has got (as last processed or read)."""
+        if not self._positions:
+            self._positions = self.positions()
+        return min(self._positions.values(), default=0)
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until every projection has reached ``position`` (read your writes)."""

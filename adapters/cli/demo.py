@@ -243,10 +243,11 @@ def summary_table(ledger: Ledger) -> Table:
     return table
 
 
-def run_demo(
-    ledger: Ledger, console: Console, *, jobs: int, workers: int, seed: int | None, speed: float
-) -> None:
-    run = DemoRun(ledger=ledger, rng=random.Random(seed), pause=0.25 / speed)
+def run_round(
+    ledger: Ledger, console: Console, *, jobs: int, workers: int, rng: random.Random, speed: float
+) -> DemoRun:
+    """One round: submit ``jobs``, and let ``workers`` run them all to an end."""
+    run = DemoRun(ledger=ledger, rng=rng, pause=0.25 / speed)
     submit_jobs(run, jobs)
     console.print(
         f"Submitted {jobs} jobs for {len(TENANTS)} tenants; {workers} workers start now.\n"
@@ -267,6 +268,24 @@ def run_demo(
             thread.start()
         for thread in (*threads, canceller):
             thread.join()
+    return run
+
+
+def run_traffic(ledger: Ledger, stop: threading.Event, *, speed: float = 1.0) -> None:
+    """Demo traffic behind ``jobledger serve --demo``: rounds of jobs until ``stop``."""
+    rng = random.Random()
+    quiet = Console(quiet=True)
+    while not stop.is_set():
+        run_round(ledger, quiet, jobs=8, workers=3, rng=rng, speed=speed)
+        stop.wait(2.0)
+
+
+def run_demo(
+    ledger: Ledger, console: Console, *, jobs: int, workers: int, seed: int | None, speed: float
+) -> None:
+    run = run_round(
+        ledger, console, jobs=jobs, workers=workers, rng=random.Random(seed), speed=speed
+    )
     console.print(summary_table(ledger))
     console.print("More: jobledger stats, jobledger costs --by model")
     first = next(iter(run.tenants))

@@ -17,7 +17,7 @@ import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
-from jobledger.adapters.cli import render, reports
+from jobledger.adapters.cli import render, reports, serve
 from jobledger.adapters.cli.options import ActorOption, DbOption, PriceBookOption, open_ledger
 from jobledger.domain.errors import (
     ConcurrencyConflict,
@@ -44,6 +44,8 @@ app = typer.Typer(
 app.add_typer(reports.projections_app, name="projections")
 app.command()(reports.stats)
 app.command()(reports.costs)
+app.command()(serve.serve)
+app.command()(serve.token)
 out = Console()
 
 EXIT_CODES: dict[type[JobLedgerError], int] = {

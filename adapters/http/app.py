@@ -1,0 +1,120 @@
+"""The FastAPI app, built by a factory: nothing is opened at import time.
+
+``create_app`` takes what the composition root built (``Services``). While the app
+runs, the projection runner follows the ledger in a thread of its own and tells
+the change feed about every batch, which wakes long polls and streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jobledger.adapters.http import (
+    problems,
+    routes_audit,
+    routes_jobs,
+    routes_ops,
+    routes_reports,
+    routes_streams,
+)
+from jobledger.adapters.http.metrics import RequestMetrics
+from jobledger.adapters.http.problems import BodyTooLarge
+from jobledger.adapters.http.services import Services
+from jobledger.projections.runner import ProjectionRunner, Subscribe
+
+log = logging.getLogger("jobledger.http")
+
+DESCRIPTION = """\
+Submit analysis jobs, follow them (long poll or Server-Sent Events), and read what
+they found and cost. Every route but `/healthz` needs `Authorization: Bearer <JWT>`
+(RS256). Errors are `application/problem+json`.
+"""
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="jobledger",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan(services),
+    )
+    app.state.services = services
+    problems.install(app)
+    for module in (routes_jobs, routes_audit, routes_streams, routes_reports, routes_ops):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=services.metrics)
+    return app
+
+
+def _lifespan(services: Services):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.reads.open()
+        services.feed.bind(asyncio.get_running_loop())
+        stop = threading.Event()
+        runner, subscribe = services.runner, services.subscribe
+        if runner is not None and subscribe is not None:
+            services.feed.position = runner.position()
+            runner.listeners.append(services.feed.publish)
+            services.runner_thread = threading.Thread(
+                target=_follow, args=(runner, subscribe, stop), name="projections", daemon=True
+            )
+            services.runner_thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if services.runner_thread is not None:
+                services.runner_thread.join(timeout=10)
+            if runner is not None:
+                runner.listeners.remove(services.feed.publish)
+            services.feed.unbind()
+            await services.reads.close()
+
+    return lifespan
+
+
+def _follow(runner: ProjectionRunner, subscribe: Subscribe, stop: threading.Event) -> None:
+    try:
+        runner.follow(subscribe, stop)
+    except Exception:  # reported by /readyz; the API keeps answering from what is there
+        log.exception("the projection runner stopped")
+
+
+class BodyLimit:
+    """Refuse a body over the limit (413), whether it says its length or streams it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            error = BodyTooLarge(self.limit)
+            response = problems.problem(413, "body_too_large", str(error.detail), scope["path"])
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)

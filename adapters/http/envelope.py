@@ -1,0 +1,130 @@
+"""Turning read-model rows and events into what the API answers.
+
+A command's answer is folded from the job's own events with the projection's
+``evolve``, so it has exactly the shape a later read of the read model gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from jobledger.adapters.http.models import (
+    Findings,
+    InputOut,
+    JobEnvelope,
+    JobError,
+    JobSummary,
+    Money,
+    RecordedEvent,
+    Tokens,
+)
+from jobledger.domain import events as ev
+from jobledger.projections.base import Row
+from jobledger.projections.job_summaries import evolve, new_summary
+
+
+def fold_summary(events: Sequence[ev.JobEvent]) -> Row:
+    """A job's summary row, folded from its events (the first must be its submission)."""
+    first = events[0]
+    assert isinstance(first, ev.JobSubmitted)
+    row = new_summary(first)
+    for event in events[1:]:
+        evolve(row, event)
+    return row
+
+
+def summary_of(row: Row, currency: str) -> JobSummary:
+    return JobSummary.model_validate(_summary_fields(row, currency))
+
+
+def envelope_of(
+    row: Row,
+    currency: str,
+    *,
+    result: dict[str, Any] | None,
+    inputs: list[dict[str, Any]] | None,
+) -> JobEnvelope:
+    fields = _summary_fields(row, currency)
+    fields["result"] = result if row["status"] == "completed" else None
+    fields["inputs"] = None if inputs is None else [InputOut.model_validate(i) for i in inputs]
+    return JobEnvelope.model_validate(fields)
+
+
+def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
+    failed = row["status"] == "failed"
+    projected: Decimal | None = row["projected_cost"]
+    return {
+        "id": row["job_id"],
+        "type": row["job_type"],
+        "status": row["status"],
+        "created_at": row["created_at"],
+        "updated_at": row["last_event_at"],
+        "error": JobError(code=row["error_code"] or "failed", message=row["error_message"] or "")
+        if failed
+        else None,
+        "progress": row["progress"],
+        "attempt": row["attempt"],
+        "max_attempts": row["max_attempts"],
+        "priority": row["priority"],
+        "tenant_id": row["tenant"],
+        "investigation_id": row["investigation_id"],
+        "created_by": row["created_by"],
+        "agent": row["agent"],
+        "pool": row["pool"],
+        "tokens": Tokens(
+            input=row["input_tokens"],
+            output=row["output_tokens"],
+            cached_input=row["cached_input_tokens"],
+        ),
+        "cost": Money.of(row["cost"], currency),
+        "projected_cost": None if projected is None else Money.of(projected, currency),
+        "estimated_completion_at": row["estimated_completion_at"],
+        "cancellation_requested": row["cancellation_requested"],
+        "findings": Findings(
+            entities=row["entities"],
+            relationships=row["relationships"],
+            anomalies=row["anomalies"],
+            predictions=row["predictions"],
+        ),
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "version": row["version"],
+    }
+
+
+_ENVELOPE_FIELDS = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "actor",
+    "tenant",
+    "correlation_id",
+}
+
+
+def recorded_event(event: ev.JobEvent) -> RecordedEvent:
+    """An event as stored, its payload in JSON types (Decimal as text)."""
+    data = {k: _json(v) for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS}
+    return RecordedEvent(
+        version=event.originator_version,
+        type=type(event).__name__,
+        at=event.timestamp,
+        actor=event.actor,
+        tenant_id=event.tenant,
+        correlation_id=event.correlation_id,
+        data=data,
+    )
+
+
+def _json(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

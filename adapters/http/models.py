@@ -1,0 +1,234 @@
+"""What crosses the HTTP boundary: request bodies (validated) and answers (camelCase).
+
+Timestamps are ISO 8601 UTC; money is a decimal string with its currency code,
+never a float.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr
+from pydantic.alias_generators import to_camel
+
+from jobledger.domain.lifecycle import JobStatus
+from jobledger.domain.results import JobType
+
+Text = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+# -- requests -------------------------------------------------------------------------
+
+
+class InputIn(ApiModel):
+    """A reference to something the job reads; the ledger never stores the bytes."""
+
+    name: Text
+    media_type: Annotated[
+        StrictStr, Field(min_length=3, max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    ]
+    size_bytes: Annotated[StrictInt, Field(ge=0, le=10**18)]
+    uri: Annotated[StrictStr, Field(max_length=2048)] | None = None
+
+
+class SubmitJob(ApiModel):
+    type: JobType
+    investigation_id: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
+    inputs: Annotated[list[InputIn], Field(max_length=1000)] = []
+    config: dict[str, JsonValue] = {}
+    metadata: dict[str, JsonValue] = {}
+    priority: Annotated[StrictInt, Field(ge=0, le=9)] = 5
+    max_attempts: Annotated[StrictInt, Field(ge=1, le=20)] = 3
+    pool: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
+
+
+class CancelJob(ApiModel):
+    reason: Annotated[StrictStr, Field(max_length=1000)] = ""
+
+
+# -- answers --------------------------------------------------------------------------
+
+
+class Money(ApiModel):
+    amount: Annotated[str, Field(examples=["0.04125"], pattern=r"^-?\d+(\.\d+)?$")]
+    currency: Annotated[str, Field(examples=["USD"])]
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> Money:
+        return cls(amount=format(amount, "f"), currency=currency)
+
+
+class Tokens(ApiModel):
+    input: int
+    output: int
+    cached_input: int
+
+
+class Findings(ApiModel):
+    entities: int
+    relationships: int
+    anomalies: int
+    predictions: int
+
+
+class JobError(ApiModel):
+    code: str
+    message: str
+
+
+class InputOut(ApiModel):
+    name: str
+    media_type: str
+    size_bytes: int
+    uri: str | None = None
+
+
+class JobSummary(ApiModel):
+    """A job as lists and streams show it: everything but its result and inputs."""
+
+    id: UUID
+    type: str
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime = Field(description="time of the job's latest change")
+    error: JobError | None = Field(description="set only when the job has failed")
+    progress: int
+    attempt: int
+    max_attempts: int
+    priority: int
+    tenant_id: str
+    investigation_id: str | None
+    created_by: str
+    agent: str | None
+    pool: str | None
+    tokens: Tokens
+    cost: Money
+    projected_cost: Money | None = Field(description="while running: cost scaled to 100%")
+    estimated_completion_at: datetime | None
+    cancellation_requested: bool
+    findings: Findings
+    started_at: datetime | None
+    finished_at: datetime | None
+    version: int = Field(description="the job's version; also the ETag")
+
+
+class JobEnvelope(JobSummary):
+    """The universal job envelope: ``result`` and ``error`` are always present."""
+
+    result: dict[str, Any] | None = Field(description="set only when the job has completed")
+    inputs: list[InputOut] | None = Field(description="shown only to the job's creator")
+
+
+class JobPage(ApiModel):
+    items: list[JobSummary]
+    next_cursor: str | None = Field(description="pass as cursor for the next page")
+    position: int = Field(description="the log position the read models had reached")
+
+
+class StatusChange(ApiModel):
+    model_config = ConfigDict(extra="ignore")  # read-model rows carry more columns
+
+    version: int
+    from_status: JobStatus | None
+    to_status: JobStatus
+    trigger: str
+    event: str
+    at: datetime
+    actor: str
+    reason: str | None
+
+
+class JobHistory(ApiModel):
+    job_id: UUID
+    items: list[StatusChange]
+    position: int
+
+
+class Durations(ApiModel):
+    average: float | None
+    p50: int | None
+    p95: int | None
+
+
+class StatsItem(ApiModel):
+    tenant_id: str
+    type: str
+    status_counts: dict[str, int]
+    queue_depth: int
+    working: int
+    submitted: int
+    completed: int
+    failed: int
+    cancelled: int
+    retried: int
+    failure_rate: float | None
+    tokens: Tokens
+    cost: Money
+    unpriced_usages: int
+    run_ms: Durations
+    queue_wait_ms: Durations
+
+
+class Stats(ApiModel):
+    items: list[StatsItem]
+    position: int
+
+
+class CostItem(ApiModel):
+    key: str | None = Field(description="the tenant, investigation, model or day")
+    usages: int
+    tokens: Tokens
+    cost: Money
+    unsuccessful_cost: Money = Field(description="spent on attempts that failed or were cancelled")
+    unpriced_usages: int
+
+
+class Costs(ApiModel):
+    group_by: Literal["tenant", "investigation", "model", "day"]
+    items: list[CostItem]
+    position: int
+
+
+class RecordedEvent(ApiModel):
+    """One stored event, as an auditor reads it."""
+
+    version: int
+    type: str
+    at: datetime
+    actor: str
+    tenant_id: str
+    correlation_id: str
+    data: dict[str, Any]
+
+
+class JobEvents(ApiModel):
+    job_id: UUID
+    items: list[RecordedEvent]
+
+
+class Health(ApiModel):
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
+    position: int | None = None
+    ledger_position: int | None = None
+    lag: int | None = None
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 application/problem+json."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str

@@ -1,0 +1,165 @@
+"""Every error as RFC 9457 ``application/problem+json``, with a precise ``detail``.
+
+Domain errors map to statuses once, here. A refused request changes nothing:
+commands validate before they record, and a failed save records nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from jobledger.adapters.auth import Forbidden, MissingToken, Unauthenticated
+from jobledger.adapters.http.models import Problem
+from jobledger.domain.errors import (
+    ConcurrencyConflict,
+    ConfigurationError,
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidCommand,
+    JobLedgerError,
+    JobNotFound,
+    LeaseMismatch,
+    StoreUnavailable,
+)
+
+log = logging.getLogger("jobledger.http")
+MEDIA_TYPE = "application/problem+json"
+WWW_AUTHENTICATE = 'Bearer realm="jobledger"'
+
+STATUSES: dict[type[JobLedgerError], int] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
+    JobNotFound: 404,
+    IllegalTransition: 409,
+    LeaseMismatch: 409,
+    IdempotencyConflict: 409,
+    ConcurrencyConflict: 412,
+    InvalidCommand: 422,
+    ConfigurationError: 500,
+    StoreUnavailable: 503,
+}
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit:,} bytes")
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = Problem(
+        type=f"urn:jobledger:problem:{code}",
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=instance,
+        code=code,
+        **extra,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status, headers=headers, media_type=MEDIA_TYPE
+    )
+
+
+def status_of(error: JobLedgerError) -> int:
+    if isinstance(error, ConcurrencyConflict) and error.expected is None:
+        return 409  # lost a race it retried: not a precondition the caller stated
+    for kind in type(error).__mro__:
+        if kind in STATUSES:
+            return STATUSES[kind]
+    return 500
+
+
+def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, JobLedgerError)
+    status = status_of(error)
+    extra: dict[str, Any] = {}
+    headers = None
+    if isinstance(error, IllegalTransition):
+        extra = {"currentState": error.current_state, "allowedTriggers": list(error.allowed)}
+    elif isinstance(error, ConcurrencyConflict) and error.actual is not None:
+        extra = {"currentVersion": error.actual}
+    elif isinstance(error, MissingToken):
+        headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
+    elif isinstance(error, Unauthenticated):
+        detail = str(error).replace('"', "'")
+        headers = {
+            "WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="invalid_token", '
+            f'error_description="{detail}"'
+        }
+    if status == 500:
+        log.error("server misconfigured: %s", error)
+    return problem(status, error.code, str(error), request.url.path, headers, **extra)
+
+
+def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    found = error.errors()
+    if any(item.get("type") == "json_invalid" for item in found):
+        reason = next(i for i in found if i.get("type") == "json_invalid").get("ctx", {})
+        detail = f"the body is not valid JSON: {reason.get('error', 'malformed')}"
+        return problem(400, "malformed_json", detail, request.url.path)
+    fields = [
+        {"field": ".".join(str(p) for p in item["loc"]), "message": item["msg"]} for item in found
+    ]
+    detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return problem(422, "invalid_request", detail, request.url.path, errors=fields)
+
+
+def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    code = {
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "body_too_large",
+    }.get(error.status_code, "http_error")
+    headers = dict(error.headers or {})
+    return problem(error.status_code, code, str(error.detail), request.url.path, headers)
+
+
+def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "internal_error", "an unexpected error; it was logged", request.url.path)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(JobLedgerError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems a route can answer with."""
+    return {
+        status: {
+            "description": TITLES[status],
+            "content": {MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
+        }
+        for status in statuses
+    }

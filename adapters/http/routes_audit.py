@@ -1,0 +1,53 @@
+"""Raw events and replays of a job, for auditors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from jobledger.adapters.auth import Principal, Role
+from jobledger.adapters.http.envelope import recorded_event
+from jobledger.adapters.http.models import JobEnvelope, JobEvents
+from jobledger.adapters.http.problems import responses
+from jobledger.adapters.http.security import allowed
+from jobledger.adapters.http.services import ServicesDep
+from jobledger.domain.errors import InvalidCommand
+
+router = APIRouter(prefix="/v1/jobs", tags=["audit"])
+Auditor = Annotated[Principal, Depends(allowed(Role.AUDITOR, to="read raw events and replays"))]
+
+
+@router.get(
+    "/{job_id}/events",
+    summary="Every event of a job, as stored",
+    responses=responses(401, 403, 404, 422),
+)
+def events(job_id: UUID, principal: Auditor, services: ServicesDep) -> JobEvents:
+    found = services.ledger.job_events(job_id, tenant=principal.tenant)
+    return JobEvents(job_id=job_id, items=[recorded_event(e) for e in found])
+
+
+@router.get(
+    "/{job_id}/replay",
+    summary="A job as it stood at a version or a moment, rebuilt from its events",
+    responses=responses(401, 403, 404, 422),
+)
+def replay(
+    job_id: UUID,
+    principal: Auditor,
+    services: ServicesDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+) -> JobEnvelope:
+    if (version is None) == (as_of is None):
+        raise InvalidCommand("give exactly one of version or asOf")
+    if as_of is not None:
+        version = services.ledger.get_as_of(job_id, as_of, tenant=principal.tenant).version
+    else:
+        newest = services.ledger.get(job_id, tenant=principal.tenant).version
+        if version is not None and version > newest:
+            raise InvalidCommand(f"version: job {job_id} has versions 1 to {newest}")
+    return services.envelope_at(principal, job_id, version)

@@ -1,0 +1,221 @@
+"""Submitting, reading, waiting on, listing and cancelling jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from jobledger.adapters.auth import Principal, Role
+from jobledger.adapters.http.envelope import summary_of
+from jobledger.adapters.http.models import CancelJob, JobEnvelope, JobHistory, JobPage, SubmitJob
+from jobledger.adapters.http.problems import responses
+from jobledger.adapters.http.security import CANCELLERS, JOB_READERS, allowed, may_see, only_own
+from jobledger.adapters.http.services import TERMINAL, ServicesDep
+from jobledger.adapters.read_store import JobQuery, parse_query
+from jobledger.domain.errors import InvalidCommand, JobNotFound
+from jobledger.domain.lifecycle import JobStatus
+from jobledger.domain.results import JobType
+from jobledger.domain.values import CommandMeta
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+Submitter = Annotated[Principal, Depends(allowed(Role.ANALYST, to="submit jobs"))]
+Reader = Annotated[Principal, Depends(allowed(*JOB_READERS, to="read jobs"))]
+Canceller = Annotated[Principal, Depends(allowed(*CANCELLERS, to="cancel jobs"))]
+KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+ETAG = re.compile(r'^(W/)?"(\d+)"$')
+AUTH = (401, 403)
+
+
+def _etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Submit a job",
+    responses=responses(400, *AUTH, 409, 413, 422),
+)
+def submit(
+    body: SubmitJob,
+    principal: Submitter,
+    services: ServicesDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="repeat a submit safely: the same key and body give the first answer"),
+    ] = None,
+) -> JobEnvelope:
+    command_id = None
+    if idempotency_key is not None:
+        if not KEY.match(idempotency_key):
+            raise InvalidCommand("Idempotency-Key: 1 to 200 printable ASCII characters")
+        command_id = f"submit:{principal.subject}:{idempotency_key}"
+    outcome = services.ledger.submit(
+        principal.actor,
+        body.type.value,
+        investigation_id=body.investigation_id,
+        priority=body.priority,
+        max_attempts=body.max_attempts,
+        pool=body.pool,
+        inputs=[i.model_dump(exclude_none=True) for i in body.inputs],
+        config=body.config,
+        metadata=body.metadata,
+        meta=CommandMeta(command_id=command_id),
+    )
+    envelope = services.envelope_at(principal, outcome.job_id, outcome.version)
+    response.headers["Location"] = f"/v1/jobs/{outcome.job_id}"
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    _etag(response, envelope.version)
+    return envelope
+
+
+@router.get("", summary="List jobs", responses=responses(*AUTH, 422))
+async def list_jobs(
+    principal: Reader,
+    services: ServicesDep,
+    status: Annotated[list[JobStatus] | None, Query()] = None,
+    type: Annotated[JobType | None, Query()] = None,
+    investigation_id: Annotated[str | None, Query(alias="investigationId", max_length=128)] = None,
+    created_by: Annotated[str | None, Query(alias="createdBy", max_length=256)] = None,
+    agent: Annotated[str | None, Query(max_length=256)] = None,
+    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
+    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    order: Annotated[str, Query(pattern="^(newest|oldest)$")] = "newest",
+) -> JobPage:
+    """An analyst's list holds only the jobs they created."""
+    if mine or only_own(principal):
+        # an analyst asking for someone else's jobs gets none ("\x00" is nobody)
+        created_by = principal.subject if created_by in (None, principal.subject) else "\x00"
+    for name, moment in (("createdAfter", created_after), ("createdBefore", created_before)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidCommand(f"query.{name}: give a time zone (e.g. 2026-11-22T09:30:00Z)")
+    query = parse_query(
+        JobQuery,
+        tenant=principal.tenant,
+        status=status,
+        job_type=type.value if type else None,
+        investigation_id=investigation_id,
+        created_by=created_by,
+        agent=agent,
+        created_after=created_after,
+        created_before=created_before,
+        limit=limit,
+        cursor=cursor,
+        order=order,
+    )
+    async with services.reads.store() as store:
+        page = await store.list_jobs(query)
+    return JobPage(
+        items=[summary_of(row, services.currency) for row in page.items],
+        next_cursor=page.next_cursor,
+        position=page.position,
+    )
+
+
+@router.get(
+    "/{job_id}",
+    summary="Get a job (optionally waiting until it finishes)",
+    responses=responses(*AUTH, 404, 422),
+)
+async def get_job(
+    job_id: UUID,
+    principal: Reader,
+    services: ServicesDep,
+    response: Response,
+    wait: Annotated[bool, Query(description="hold the request until the job is terminal")] = False,
+    timeout: Annotated[int, Query(ge=1, le=300, description="seconds to wait at most")] = 30,
+) -> JobEnvelope:
+    if not wait:
+        row, _, _ = await services.visible_job(principal, job_id)
+    else:
+        row = await _wait_until_terminal(services, principal, job_id, timeout)
+    _etag(response, row["version"])
+    return await services.envelope(principal, row)
+
+
+async def _wait_until_terminal(
+    services: ServicesDep, principal: Principal, job_id: UUID, timeout: float
+) -> dict[str, object]:
+    """Watch first, then read: a change between the read and the wait wakes the waiter."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    with services.feed.watch(str(job_id)) as changed:
+        row, _, _ = await services.visible_job(principal, job_id)
+        while row["status"] not in TERMINAL:
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            try:
+                await asyncio.wait_for(changed.wait(), left)
+            except TimeoutError:
+                break
+            changed.clear()
+            row, _, _ = await services.visible_job(principal, job_id)
+    return row
+
+
+@router.get(
+    "/{job_id}/history", summary="A job's status history", responses=responses(*AUTH, 404, 422)
+)
+async def history(job_id: UUID, principal: Reader, services: ServicesDep) -> JobHistory:
+    await services.visible_job(principal, job_id)
+    async with services.reads.store() as store:
+        try:
+            answer = await store.history(job_id, principal.tenant)
+        except JobNotFound:  # the read model has not reached it yet
+            return JobHistory(job_id=job_id, items=[], position=services.feed.position)
+    return JobHistory.model_validate(
+        {"job_id": job_id, "items": answer.value, "position": answer.position}
+    )
+
+
+@router.post(
+    "/{job_id}/cancel",
+    summary="Cancel a job (a running one is asked to stop)",
+    responses=responses(400, *AUTH, 404, 409, 412, 413, 422),
+)
+def cancel(
+    job_id: UUID,
+    principal: Canceller,
+    services: ServicesDep,
+    response: Response,
+    body: CancelJob | None = None,
+    if_match: Annotated[
+        str | None, Header(description='cancel only if the job is still at this ETag, e.g. "3"')
+    ] = None,
+) -> JobEnvelope:
+    job = services.ledger.get(job_id, tenant=principal.tenant)
+    if not may_see(principal, job.tenant, job.created_by):
+        raise JobNotFound(job_id)
+    expected = _expected_version(if_match)
+    outcome = services.ledger.cancel(
+        principal.actor,
+        job_id,
+        reason=(body or CancelJob()).reason,
+        meta=CommandMeta(expected_version=expected),
+    )
+    envelope = services.envelope_at(principal, job_id, outcome.version)
+    _etag(response, envelope.version)
+    if envelope.status not in TERMINAL:
+        response.status_code = 202  # asked to stop: the worker acknowledges
+    return envelope
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = ETAG.match(if_match.strip())
+    if found is None:
+        raise InvalidCommand('If-Match: expected an ETag this API gave, e.g. "3"')
+    return int(found[2])

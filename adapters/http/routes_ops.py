@@ -1,0 +1,95 @@
+"""Liveness, readiness and metrics, for whoever runs the server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+
+from jobledger.adapters.auth import Principal
+from jobledger.adapters.http.metrics import ledger_gauges
+from jobledger.adapters.http.models import Health
+from jobledger.adapters.http.problems import responses
+from jobledger.adapters.http.security import READERS, allowed, authenticated
+from jobledger.adapters.http.services import ServicesDep
+from jobledger.adapters.read_store import StatsQuery
+
+router = APIRouter(tags=["operations"])
+PROJECTIONS = ("job_summaries", "status_history", "statistics", "cost_ledger")
+
+
+@router.get("/healthz", summary="The process is alive (no token needed)")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="The stores answer and the read models are close behind the ledger",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "not ready"}, **responses(401)},
+)
+async def readyz(
+    _: Annotated[Principal, Depends(authenticated)], services: ServicesDep
+) -> Health | JSONResponse:
+    try:
+        ledger_position = await run_in_threadpool(_ledger_position, services)
+        async with services.reads.store() as store:
+            positions = [await store.position(name) for name in PROJECTIONS]
+    except Exception as error:  # readiness reports a broken store, it does not raise
+        return _unready(f"a store did not answer: {type(error).__name__}: {error}")
+    position = min(positions)
+    lag = max(ledger_position - position, 0)
+    health = Health(status="ok", position=position, ledger_position=ledger_position, lag=lag)
+    if lag > services.settings.ready_max_lag:
+        health.status, health.detail = (
+            "unavailable",
+            (
+                f"the read models are {lag:,} log entries behind "
+                f"(at most {services.settings.ready_max_lag:,} allowed)"
+            ),
+        )
+        return JSONResponse(health.model_dump(mode="json", by_alias=True), 503)
+    runner = services.runner
+    if runner is not None and not services.runner_alive():
+        return _unready("the projection runner has stopped")
+    return health
+
+
+def _unready(detail: str) -> JSONResponse:
+    health = Health(status="unavailable", detail=detail)
+    return JSONResponse(health.model_dump(mode="json", by_alias=True), 503)
+
+
+def _ledger_position(services: ServicesDep) -> int:
+    return services.ledger.recorder.max_notification_id() or 0
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: requests, jobs of the caller's tenant, lag",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        **responses(401, 403),
+    },
+)
+async def metrics(
+    principal: Annotated[Principal, Depends(allowed(*READERS, to="read metrics"))],
+    services: ServicesDep,
+) -> Response:
+    ledger_position = await run_in_threadpool(_ledger_position, services)
+    async with services.reads.store() as store:
+        positions = {name: await store.position(name) for name in PROJECTIONS}
+        stats = await store.statistics(StatsQuery(tenant=principal.tenant))
+    counts: dict[str, int] = {}
+    for row in stats.value:
+        for status, jobs in row.status_counts.items():
+            counts[status] = counts.get(status, 0) + jobs
+    gauges = ledger_gauges(
+        principal.tenant, counts, ledger_position, positions, services.feed.waiting
+    )
+    return Response(services.metrics.page(gauges), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,65 @@
+"""The bearer token on each request, and who may do what.
+
+| role    | may |
+|---------|-----|
+| analyst | submit; read, wait on, stream and cancel the jobs they created |
+| viewer  | read every job, statistic and cost of their tenant |
+| admin   | what a viewer may, and cancel any job of their tenant |
+| auditor | what a viewer may, and read raw events and replays |
+| worker  | the worker endpoints (not built yet) |
+
+A job the caller may not see is answered exactly as one that does not exist (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from jobledger.adapters.auth import Forbidden, MissingToken, Principal, Role
+
+READERS = (Role.VIEWER, Role.ADMIN, Role.AUDITOR)
+JOB_READERS = (Role.ANALYST, *READERS)
+CANCELLERS = (Role.ANALYST, Role.ADMIN)
+
+bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An RS256 JWT")
+
+
+async def authenticated(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None:
+        raise MissingToken("send Authorization: Bearer <token> (an RS256 JWT)")
+    verifier = request.app.state.services.verifier
+    principal: Principal = verifier.verify(credentials.credentials)
+    return principal
+
+
+def allowed(*roles: Role, to: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, if one of their roles may do this."""
+    names = ", ".join(r.value for r in roles)
+
+    async def check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        if not principal.has_any(*roles):
+            held = ", ".join(sorted(principal.roles)) or "none"
+            raise Forbidden(f"only {names} may {to}; the token's roles: {held}")
+        return principal
+
+    return check
+
+
+def may_see(principal: Principal, tenant: str, created_by: str) -> bool:
+    if principal.tenant != tenant:
+        return False
+    return principal.has_any(*READERS) or (
+        Role.ANALYST in principal.roles and created_by == principal.subject
+    )
+
+
+def only_own(principal: Principal) -> bool:
+    """An analyst without a reader's role sees only the jobs they created."""
+    return not principal.has_any(*READERS)

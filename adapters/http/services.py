@@ -1,0 +1,104 @@
+"""What the routes use, built once by the composition root and shared by every request."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from jobledger.adapters.auth import Principal, TokenVerifier
+from jobledger.adapters.http.envelope import envelope_of, fold_summary
+from jobledger.adapters.http.feed import ChangeFeed
+from jobledger.adapters.http.metrics import Metrics
+from jobledger.adapters.http.models import JobEnvelope
+from jobledger.adapters.http.security import may_see
+from jobledger.adapters.read_store import Answer, SQLiteReadStorePool
+from jobledger.adapters.settings import Settings
+from jobledger.domain import events as ev
+from jobledger.domain.errors import JobNotFound
+from jobledger.domain.ledger import Ledger
+from jobledger.projections.base import Row
+from jobledger.projections.runner import ProjectionRunner, Subscribe
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+@dataclass
+class Services:
+    settings: Settings
+    ledger: Ledger
+    reads: SQLiteReadStorePool
+    verifier: TokenVerifier
+    feed: ChangeFeed
+    metrics: Metrics
+    runner: ProjectionRunner | None = None  # None: another process keeps the read models
+    subscribe: Subscribe | None = None
+    runner_thread: threading.Thread | None = None
+
+    def runner_alive(self) -> bool:
+        return self.runner_thread is not None and self.runner_thread.is_alive()
+
+    @property
+    def currency(self) -> str:
+        return self.ledger.price_book.currency
+
+    async def visible_job(self, principal: Principal, job_id: UUID) -> tuple[Row, int, bool]:
+        """The job's summary row if the caller may see it, the position it was read at,
+        and whether it came from the read model (else it was folded from the ledger,
+        which the read model has not reached yet)."""
+        try:
+            async with self.reads.store() as store:
+                answer: Answer[Row] = await store.summary(job_id, principal.tenant)
+            row, position, projected = answer.value, answer.position, True
+        except JobNotFound:
+            row = await run_in_threadpool(self.folded_row, principal, job_id)
+            position, projected = self.feed.position, False
+        if not may_see(principal, row["tenant"], row["created_by"]):
+            raise JobNotFound(job_id)
+        return row, position, projected
+
+    def folded_row(self, principal: Principal, job_id: UUID) -> Row:
+        return fold_summary(self.ledger.job_events(job_id, tenant=principal.tenant))
+
+    def envelope_at(
+        self, principal: Principal, job_id: UUID, version: int | None = None
+    ) -> JobEnvelope:
+        """The envelope folded from the job's events (up to ``version``): what a command
+        answers, and what an auditor's replay shows."""
+        events = self.ledger.job_events(job_id, tenant=principal.tenant)
+        if version is not None:
+            events = [e for e in events if e.originator_version <= version]
+        row = fold_summary(events)
+        if not may_see(principal, row["tenant"], row["created_by"]):
+            raise JobNotFound(job_id)
+        completed = [e for e in events if isinstance(e, ev.JobCompleted)]
+        first = events[0]
+        assert isinstance(first, ev.JobSubmitted)
+        creator = row["created_by"] == principal.subject
+        return envelope_of(
+            row,
+            self.currency,
+            result=completed[-1].result if completed else None,
+            inputs=first.inputs if creator else None,
+        )
+
+    async def envelope(self, principal: Principal, row: Row) -> JobEnvelope:
+        """The envelope, with the result (once completed) and, for its creator, the inputs."""
+        creator = row["created_by"] == principal.subject
+        details: dict[str, Any] = {"result": None, "inputs": None}
+        if creator or row["status"] == "completed":
+            job = await run_in_threadpool(self.ledger.get, UUID(row["job_id"]))
+            details = {"result": job.result, "inputs": job.inputs if creator else None}
+        return envelope_of(row, self.currency, **details)
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]

@@ -1,0 +1,270 @@
+"""Submitting, reading, listing and cancelling jobs over HTTP, and the envelope's shape."""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID, uuid4
+
+import pytest
+
+from jobledger.domain.values import Actor
+from tests.api.conftest import Api
+from tests.api.lifecycle import run_to_end, start
+
+ENVELOPE_KEYS = {
+    "id", "type", "status", "createdAt", "updatedAt", "result", "error", "progress", "attempt",
+    "maxAttempts", "priority", "tenantId", "investigationId", "createdBy", "agent", "pool",
+    "tokens", "cost", "projectedCost", "estimatedCompletionAt", "cancellationRequested",
+    "findings", "startedAt", "finishedAt", "version", "inputs",
+}  # fmt: skip
+JOB = {
+    "type": "entity_extraction",
+    "investigationId": "INV-1042",
+    "inputs": [{"name": "corpus.jsonl", "mediaType": "application/jsonl", "sizeBytes": 52311}],
+    "config": {"language": "en"},
+    "metadata": {"ticket": "T-1"},
+    "priority": 7,
+    "maxAttempts": 2,
+}
+
+
+def submit(api: Api, tenant: str = "acme", sub: str | None = None, **body: object) -> dict:
+    answer = api.as_role("analyst", tenant, sub).post("/v1/jobs", json={**JOB, **body})
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+def test_submit_answers_202_with_the_envelope_location_and_etag(api: Api) -> None:
+    answer = api.as_role("analyst", sub="ana@acme").post("/v1/jobs", json=JOB)
+    assert answer.status_code == 202
+    job = answer.json()
+    assert set(job) == ENVELOPE_KEYS
+    assert answer.headers["Location"] == f"/v1/jobs/{job['id']}"
+    assert answer.headers["ETag"] == '"1"'
+    assert job["status"] == "queued"
+    assert job["result"] is None
+    assert job["error"] is None
+    assert job["createdBy"] == "ana@acme"
+    assert job["tenantId"] == "acme"
+    assert job["createdAt"].endswith("Z")
+    assert job["cost"] == {"amount": "0", "currency": "USD"}
+    assert job["inputs"] == [
+        {"name": "corpus.jsonl", "mediaType": "application/jsonl", "sizeBytes": 52311, "uri": None}
+    ]
+    events = api.ledger.job_events(UUID(job["id"]))
+    assert events[0].actor == "ana@acme"  # the token's subject is the recorded actor
+
+
+def test_envelope_of_queued_running_completed_and_failed_jobs(api: Api) -> None:
+    reader = api.as_role("viewer")
+    queued = submit(api)
+    running = submit(api)
+    lease = start(api.ledger, running["id"])
+    api.ledger.report_progress(
+        Actor("worker-1", "acme"), UUID(running["id"]), lease_id=lease, percent=40
+    )
+    completed = submit(api)
+    run_to_end(api.ledger, completed["id"])
+    failed = submit(api, maxAttempts=1)
+    run_to_end(api.ledger, failed["id"], fail=True)
+    api.wait_for_read_models()
+
+    shapes = {}
+    for job in (queued, running, completed, failed):
+        answer = reader.get(f"/v1/jobs/{job['id']}")
+        assert answer.status_code == 200
+        assert answer.headers["ETag"] == f'"{answer.json()["version"]}"'
+        shapes[answer.json()["status"]] = answer.json()
+    assert set(shapes) == {"queued", "running", "completed", "failed"}
+    for envelope in shapes.values():
+        assert set(envelope) == ENVELOPE_KEYS
+        assert envelope["inputs"] is None  # a viewer is not the creator
+    assert shapes["running"]["progress"] == 40
+    assert shapes["running"]["agent"] == "worker-1"
+    assert shapes["completed"]["result"]["type"] == "entity_extraction"
+    assert shapes["completed"]["error"] is None
+    assert shapes["completed"]["tokens"] == {"input": 1000, "output": 100, "cachedInput": 0}
+    assert shapes["completed"]["cost"]["currency"] == "USD"
+    assert float(shapes["completed"]["cost"]["amount"]) > 0
+    assert shapes["failed"]["error"] == {"code": "corrupt_input", "message": "not JSON Lines"}
+    assert shapes["failed"]["result"] is None
+    assert shapes["queued"]["result"] is None
+    assert shapes["queued"]["error"] is None
+
+
+def test_only_the_creator_sees_inputs(api: Api) -> None:
+    job = submit(api, sub="creator@acme")
+    api.wait_for_read_models()
+    own = api.as_role("analyst", sub="creator@acme").get(f"/v1/jobs/{job['id']}").json()
+    admin = api.as_role("admin").get(f"/v1/jobs/{job['id']}").json()
+    assert own["inputs"][0]["name"] == "corpus.jsonl"
+    assert admin["inputs"] is None
+
+
+def test_idempotency_key_repeat_returns_the_first_answer_and_creates_nothing(api: Api) -> None:
+    client = api.as_role("analyst", sub="retry@acme")
+    key = {"Idempotency-Key": f"k-{uuid4()}"}
+    first = client.post("/v1/jobs", json=JOB, headers=key)
+    end = api.ledger.recorder.max_notification_id()
+    again = client.post("/v1/jobs", json=JOB, headers=key)
+    assert again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert api.ledger.recorder.max_notification_id() == end
+
+    other = client.post("/v1/jobs", json={**JOB, "priority": 1}, headers=key)
+    assert other.status_code == 409
+    assert other.headers["content-type"] == "application/problem+json"
+    assert other.json()["code"] == "idempotency_conflict"
+    assert api.ledger.recorder.max_notification_id() == end
+
+
+def test_cancel_with_a_stale_if_match_is_412_and_changes_nothing(api: Api) -> None:
+    job = submit(api, sub="c@acme")
+    client = api.as_role("analyst", sub="c@acme")
+    start(api.ledger, job["id"])  # now at version 3
+    end = api.ledger.recorder.max_notification_id()
+    stale = client.post(
+        f"/v1/jobs/{job['id']}/cancel", json={"reason": "x"}, headers={"If-Match": '"1"'}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "concurrency_conflict"
+    assert stale.json()["currentVersion"] == 3
+    assert api.ledger.recorder.max_notification_id() == end
+
+    asked = client.post(
+        f"/v1/jobs/{job['id']}/cancel", json={"reason": "wrong corpus"}, headers={"If-Match": '"3"'}
+    )
+    assert asked.status_code == 202  # running: its worker is asked to stop
+    assert asked.json()["cancellationRequested"] is True
+    assert asked.headers["ETag"] == '"4"'
+
+
+def test_cancelling_a_queued_job_cancels_it_and_twice_is_409(api: Api) -> None:
+    job = submit(api, sub="d@acme")
+    client = api.as_role("analyst", sub="d@acme")
+    first = client.post(f"/v1/jobs/{job['id']}/cancel", json={"reason": "duplicate"})
+    assert first.status_code == 200
+    assert first.json()["status"] == "cancelled"
+    second = client.post(f"/v1/jobs/{job['id']}/cancel")
+    assert second.status_code == 409
+    problem = second.json()
+    assert problem["currentState"] == "cancelled"
+    assert problem["allowedTriggers"] == []
+    assert "cancel is not allowed" in problem["detail"]
+
+
+def test_list_filters_pages_and_an_analyst_sees_only_their_own(api: Api) -> None:
+    tenant = f"t-{uuid4().hex[:8]}"
+    mine = [submit(api, tenant, "me@t")["id"] for _ in range(3)]
+    theirs = [submit(api, tenant, "them@t", type="graph_analysis")["id"] for _ in range(2)]
+    api.wait_for_read_models()
+
+    analyst = api.as_role("analyst", tenant, "me@t")
+    listed = analyst.get("/v1/jobs").json()
+    assert {j["id"] for j in listed["items"]} == set(mine)
+    assert listed["position"] >= 1
+    assert analyst.get("/v1/jobs", params={"createdBy": "them@t"}).json()["items"] == []
+
+    viewer = api.as_role("viewer", tenant)
+    seen, cursor = [], None
+    while True:
+        page = viewer.get(
+            "/v1/jobs", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        seen += [j["id"] for j in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(mine + theirs)
+    graph = viewer.get("/v1/jobs", params={"type": "graph_analysis"}).json()["items"]
+    assert {j["id"] for j in graph} == set(theirs)
+    queued = viewer.get("/v1/jobs", params={"status": ["queued", "running"]}).json()["items"]
+    assert len(queued) == 5
+    assert viewer.get("/v1/jobs", params={"mine": "true"}).json()["items"] == []
+
+
+def test_history_lists_each_transition(api: Api) -> None:
+    job = submit(api, sub="h@acme")
+    run_to_end(api.ledger, job["id"])
+    api.wait_for_read_models()
+    history = api.as_role("analyst", sub="h@acme").get(f"/v1/jobs/{job['id']}/history").json()
+    assert [c["toStatus"] for c in history["items"]] == [
+        "queued", "claimed", "running", "completed",
+    ]  # fmt: skip
+    assert history["items"][0]["fromStatus"] is None
+    assert history["items"][1]["actor"] == "worker-1"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b'{"type": "entity_extraction",', 400, None),
+        (b'{"type": "no_such_type"}', 422, "body.type"),
+        (b'{"type": "entity_extraction", "priority": 12}', 422, "body.priority"),
+        (b'{"type": "entity_extraction", "priority": "7"}', 422, "body.priority"),
+        (b'{"type": "entity_extraction", "surprise": 1}', 422, "body.surprise"),
+        (
+            b'{"type": "entity_extraction", "inputs": [{"name": "x"}]}',
+            422,
+            "body.inputs.0.mediaType",
+        ),
+        (b"[1, 2]", 422, "body"),
+    ],
+)
+def test_bad_submissions_are_clear_problems_and_record_nothing(
+    api: Api, body: bytes, status: int, field: str | None
+) -> None:
+    end = api.ledger.recorder.max_notification_id()
+    answer = api.as_role("analyst").post(
+        "/v1/jobs", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["status"] == status
+    assert problem["detail"]
+    if field is not None:
+        assert field in [e["field"] for e in problem["errors"]], problem
+        assert field in problem["detail"]
+    assert api.ledger.recorder.max_notification_id() == end
+
+
+def test_a_body_over_the_limit_is_413(api: Api) -> None:
+    big = {**JOB, "metadata": {"blob": "x" * (1024 * 1024)}}
+    client = api.as_role("analyst")
+    declared = client.post("/v1/jobs", json=big)
+    assert declared.status_code == 413
+    assert declared.json()["code"] == "body_too_large"
+
+    def chunks():  # no Content-Length: the server counts what arrives
+        yield json.dumps(big).encode()
+
+    streamed = client.post(
+        "/v1/jobs", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+
+
+def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
+    client = api.as_role("viewer")
+    assert client.get("/v1/nothing").json()["status"] == 404
+    wrong = client.delete("/v1/jobs")
+    assert wrong.status_code == 405
+    assert wrong.headers["content-type"] == "application/problem+json"
+
+
+def test_a_bad_job_id_or_query_names_the_parameter(api: Api) -> None:
+    client = api.as_role("viewer")
+    answer = client.get("/v1/jobs/not-a-uuid")
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "path.job_id"
+    answer = client.get("/v1/jobs", params={"limit": 501})
+    assert answer.status_code == 422
+    assert "query.limit" in answer.json()["detail"]
+    answer = client.get("/v1/jobs", params={"cursor": "garbage"})
+    assert answer.status_code == 422
+    assert "cursor" in answer.json()["detail"]
+    answer = client.get("/v1/jobs", params={"createdAfter": "2026-11-01T00:00:00"})
+    assert answer.status_code == 422
+    assert "query.createdAfter" in answer.json()["detail"]
