@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -68,6 +69,11 @@ class Api:
         if algorithm == "HS256":
             return jwt.encode(claims, "a shared secret of thirty-two bytes!", algorithm="HS256")
         return jwt.encode(claims, key.pem, algorithm="RS256", headers={"kid": key.kid})
+
+    @functools.cached_property
+    def http(self) -> httpx.Client:
+        """One client without a token, for many calls that each bring their own header."""
+        return self.client()
 
     def client(self, token: str | None = None, **options: Any) -> httpx.Client:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}

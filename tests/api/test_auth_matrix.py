@@ -1,0 +1,159 @@
+"""Every route against every kind of caller: the status the role table promises.
+
+A job of another tenant is answered exactly as a job that does not exist, and
+refusals record nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from tests.api.conftest import Api
+
+ROLES = ("analyst", "viewer", "admin", "auditor", "worker")
+READERS = {"viewer", "admin", "auditor"}
+BAD_TOKENS: dict[str, Callable[[Api], str]] = {
+    "expired": lambda api: api.forged(
+        exp=int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
+    ),
+    "wrong issuer": lambda api: api.forged(iss="someone-else"),
+    "wrong audience": lambda api: api.forged(aud="another-api"),
+    "HS256-signed": lambda api: api.forged(alg="HS256"),
+    "alg none": lambda api: api.forged(alg="none"),
+    "no tenant claim": lambda api: api.forged(tenant=None),
+    "not a JWT": lambda api: "not-a-token",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # {job} is a job of tenant acme created by analyst@acme
+    allowed: frozenset[str]  # roles that may call it (for their own tenant's jobs)
+    ok: int = 200
+    body: dict[str, object] | None = None
+    per_job: bool = True
+    fresh_job: bool = False  # the call changes the job: give each call a new one
+
+
+ROUTES = [
+    Route("POST", "/v1/jobs", frozenset({"analyst"}), 202, {"type": "graph_analysis"}, False),
+    Route("GET", "/v1/jobs", frozenset({"analyst", *READERS}), per_job=False),
+    Route("GET", "/v1/jobs/{job}", frozenset({"analyst", *READERS})),
+    Route("GET", "/v1/jobs/{job}?wait=true&timeout=1", frozenset({"analyst", *READERS})),
+    Route("GET", "/v1/jobs/{job}/history", frozenset({"analyst", *READERS})),
+    Route("GET", "/v1/jobs/{job}/stream", frozenset({"analyst", *READERS})),
+    Route("POST", "/v1/jobs/{job}/cancel", frozenset({"analyst", "admin"}), fresh_job=True),
+    Route("GET", "/v1/jobs/{job}/events", frozenset({"auditor"})),
+    Route("GET", "/v1/jobs/{job}/replay?version=1", frozenset({"auditor"})),
+    Route("GET", "/v1/stream", frozenset({"analyst", *READERS}), per_job=False),
+    Route("GET", "/v1/stats", frozenset(READERS), per_job=False),
+    Route("GET", "/v1/costs?groupBy=model", frozenset(READERS), per_job=False),
+    Route("GET", "/metrics", frozenset(READERS), per_job=False),
+    Route("GET", "/readyz", frozenset(ROLES), per_job=False),
+]
+
+
+def call(api: Api, route: Route, token: str | None, job: str) -> tuple[int, dict[str, str], str]:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    url = route.path.replace("{job}", job)
+    with api.http.stream(route.method, url, json=route.body, headers=headers) as answer:
+        if answer.headers.get("content-type", "").startswith("text/event-stream"):
+            return answer.status_code, dict(answer.headers), ""  # a live stream: do not wait
+        return answer.status_code, dict(answer.headers), answer.read().decode()
+
+
+@pytest.fixture(scope="module")
+def job_of(api: Api) -> Callable[[], str]:
+    analyst = api.as_role("analyst", "acme", "analyst@acme")
+
+    def submit() -> str:
+        answer = analyst.post("/v1/jobs", json={"type": "entity_extraction"})
+        assert answer.status_code == 202
+        return str(answer.json()["id"])
+
+    return submit
+
+
+@pytest.fixture(scope="module")
+def shared_job(api: Api, job_of: Callable[[], str]) -> str:
+    job = job_of()
+    api.wait_for_read_models()
+    return job
+
+
+def _job_for(route: Route, shared_job: str, job_of: Callable[[], str]) -> str:
+    return job_of() if route.fresh_job else shared_job
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+@pytest.mark.parametrize("bad", list(BAD_TOKENS))
+def test_a_bad_token_is_401_with_a_bearer_challenge(
+    api: Api, route: Route, bad: str, shared_job: str, job_of: Callable[[], str]
+) -> None:
+    end = api.ledger.recorder.max_notification_id()
+    status, headers, body = call(api, route, BAD_TOKENS[bad](api), shared_job)
+    assert status == 401, body
+    assert headers["www-authenticate"].startswith('Bearer realm="jobledger"')
+    assert headers["content-type"] == "application/problem+json"
+    assert api.ledger.recorder.max_notification_id() == end
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_no_token_is_401(api: Api, route: Route, shared_job: str) -> None:
+    status, headers, _ = call(api, route, None, shared_job)
+    assert status == 401
+    assert headers["www-authenticate"] == 'Bearer realm="jobledger"'
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_the_table_says(
+    api: Api, route: Route, role: str, shared_job: str, job_of: Callable[[], str]
+) -> None:
+    job = _job_for(route, shared_job, job_of)
+    before = api.ledger.recorder.max_notification_id()
+    status, _, body = call(api, route, api.token(role, "acme", "analyst@acme"), job)
+    if role in route.allowed:
+        assert status in (route.ok, 202), body
+    else:
+        assert status == 403, body
+        assert role in body  # the problem names the roles the token had
+        assert api.ledger.recorder.max_notification_id() == before
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.per_job], ids=lambda r: f"{r.method} {r.path}"
+)
+def test_another_tenants_job_is_404_exactly_as_a_missing_one(
+    api: Api, route: Route, shared_job: str, job_of: Callable[[], str]
+) -> None:
+    job = _job_for(route, shared_job, job_of)
+    intruder = api.token(["analyst", *READERS], "globex", "analyst@acme")
+    end = api.ledger.recorder.max_notification_id()
+    status, _, body = call(api, route, intruder, job)
+    missing = str(uuid4())
+    status_missing, _, body_missing = call(api, route, intruder, missing)
+    assert status == status_missing == 404
+    assert body.replace(job, "ID") == body_missing.replace(missing, "ID")
+    assert api.ledger.recorder.max_notification_id() == end
+
+
+def test_an_analyst_cannot_see_a_colleagues_job(api: Api, shared_job: str) -> None:
+    colleague = api.as_role("analyst", "acme", "bob@acme")
+    assert colleague.get(f"/v1/jobs/{shared_job}").status_code == 404
+    assert colleague.post(f"/v1/jobs/{shared_job}/cancel").status_code == 404
+    assert shared_job not in colleague.get("/v1/jobs").text
+
+
+def test_other_tenants_lists_and_reports_hold_nothing_of_acme(api: Api, shared_job: str) -> None:
+    intruder = api.as_role(["analyst", *READERS], "globex")
+    assert intruder.get("/v1/jobs").json()["items"] == []
+    assert intruder.get("/v1/stats").json()["items"] == []
+    assert intruder.get("/v1/costs").json()["items"] == []
+    assert 'tenant="acme"' not in intruder.get("/metrics").text
