@@ -16,10 +16,13 @@ $(STAMP): pyproject.toml
 	for p in $(PACKAGES); do ln -sfn "$(CURDIR)/$$p" $(TYPING)/$$p; done
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/jobledger demo
+PORT ?= 8000
 
-demo: run
+run: $(STAMP)
+	$(BIN)/jobledger serve --demo --port $(PORT)
+
+demo: $(STAMP)
+	$(BIN)/jobledger demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

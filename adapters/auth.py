@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,12 +102,31 @@ class Claims(BaseModel):
 class TokenVerifier:
     """Checks signature, algorithm, expiry, issuer and audience, then the claims."""
 
+    CACHED_TOKENS = 10_000
+
     def __init__(self, keys: dict[str | None, Any], *, issuer: str, audience: str) -> None:
         self.keys = keys  # kid -> public key; the None entry serves tokens without a kid
         self.issuer = issuer
         self.audience = audience
+        # A dashboard sends the same token on every request: checking its signature once
+        # is enough, its expiry is checked every time.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if time.time() < expires + LEEWAY_SECONDS:
+                return principal
+            del self._verified[token]
+            raise Unauthenticated("the token has expired")
+        principal, expires = self._check(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > self.CACHED_TOKENS:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -136,9 +157,10 @@ class TokenVerifier:
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"the token is invalid: {error}") from None
         try:
-            return Claims.model_validate(claims).principal()
+            principal = Claims.model_validate(claims).principal()
         except ValidationError as error:
             raise Unauthenticated(f"token claims: {describe(error)}") from None
+        return principal, float(claims["exp"])
 
     def _key(self, kid: object) -> Any:
         if kid is None and len(self.keys) == 1:

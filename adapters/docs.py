@@ -11,6 +11,10 @@ import inspect
 import sys
 from pathlib import Path
 
+from fastapi.routing import APIRoute
+
+from jobledger.adapters.http.app import ROUTERS
+from jobledger.adapters.http.security import Allowed, authenticated
 from jobledger.domain.events import EVENT_TYPES, JobEvent
 from jobledger.domain.lifecycle import markdown_table, mermaid_diagram
 from jobledger.projections.schema import ALL_TABLES, Table
@@ -152,10 +156,47 @@ def projections_doc() -> str:
     )
 
 
+def _roles(route: APIRoute) -> str:
+    """The roles the route's ``Allowed`` dependency admits; any token, or none."""
+    pending = list(route.dependant.dependencies)
+    needs_token = False
+    while pending:
+        dependency = pending.pop()
+        if isinstance(dependency.call, Allowed):
+            return ", ".join(r.value for r in dependency.call.roles)
+        needs_token = needs_token or dependency.call is authenticated
+        pending += dependency.dependencies
+    return "any valid token" if needs_token else "none (no token)"
+
+
+def api_doc() -> str:
+    """The route table of the HTTP API, from the routers themselves."""
+    rows = []
+    for router in ROUTERS:
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            for method in sorted(route.methods or ()):
+                answers = sorted({route.status_code or 200, *route.responses}, key=str)
+                rows.append(
+                    f"| `{method}` | `{route.path}` | {route.summary or route.name} | "
+                    f"{_roles(route)} | {', '.join(str(a) for a in answers)} |"
+                )
+    return (
+        "<!-- Generated from adapters/http by `make docs`; do not edit. -->\n"
+        "# HTTP API v1: routes\n\n"
+        "Who may call each route (the roles of the token's `roles` claim) and the statuses it\n"
+        "answers with. See [api.md](api.md) for how to use them, and `/docs` on a running\n"
+        "server for every field.\n\n"
+        "| method | path | what | roles | answers |\n"
+        "|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
 GENERATED = {
     "lifecycle.md": lifecycle_doc,
     "events.md": events_doc,
     "projections.md": projections_doc,
+    "api-routes.md": api_doc,
 }
 
 

@@ -234,16 +234,20 @@ class SQLiteReadStore:
         return int(found[0]) if found else 0
 
     async def summary(self, job_id: UUID, tenant: str | None = None) -> Answer[Row]:
-        async with self.snapshot():
-            position = await self.position("job_summaries")
-            rows = await self._select(
-                schema.JOB_SUMMARIES,
-                "job_id = ? AND (? IS NULL OR tenant = ?)",
-                [str(job_id), tenant, tenant],
-            )
-        if not rows:
+        """One statement (one snapshot, one trip to the connection's thread): the API's
+        most frequent read, long polls included."""
+        table = schema.JOB_SUMMARIES
+        records = await self.db.execute_fetchall(
+            f"SELECT s.*, (SELECT notification_id FROM tracking "
+            f"WHERE application_name = 'job_summaries') AS reached "
+            f"FROM {table.name} s WHERE job_id = ? AND (? IS NULL OR tenant = ?)",
+            [str(job_id), tenant, tenant],
+        )
+        if not records:
             raise JobNotFound(job_id)
-        return Answer(rows[0], position)
+        record = next(iter(records))
+        row = {c.name: from_sql(c.type, record[c.name]) for c in table.columns}
+        return Answer(row, int(record["reached"] or 0))
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
         async with self.snapshot():

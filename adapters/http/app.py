@@ -30,6 +30,10 @@ from jobledger.adapters.http.services import Services
 from jobledger.projections.runner import ProjectionRunner, Subscribe
 
 log = logging.getLogger("jobledger.http")
+ROUTERS = tuple(
+    module.router
+    for module in (routes_jobs, routes_audit, routes_streams, routes_reports, routes_ops)
+)
 
 DESCRIPTION = """\
 Submit analysis jobs, follow them (long poll or Server-Sent Events), and read what
@@ -47,8 +51,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
-    for module in (routes_jobs, routes_audit, routes_streams, routes_reports, routes_ops):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     return app

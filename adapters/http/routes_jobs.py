@@ -183,7 +183,10 @@ async def history(job_id: UUID, principal: Reader, services: ServicesDep) -> Job
 @router.post(
     "/{job_id}/cancel",
     summary="Cancel a job (a running one is asked to stop)",
-    responses=responses(400, *AUTH, 404, 409, 412, 413, 422),
+    responses={
+        202: {"model": JobEnvelope, "description": "Running: its worker is asked to stop"},
+        **responses(400, *AUTH, 404, 409, 412, 413, 422),
+    },
 )
 def cancel(
     job_id: UUID,

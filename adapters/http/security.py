@@ -13,7 +13,6 @@ A job the caller may not see is answered exactly as one that does not exist (404
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -39,17 +38,24 @@ async def authenticated(
     return principal
 
 
-def allowed(*roles: Role, to: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller, if one of their roles may do this."""
-    names = ", ".join(r.value for r in roles)
+class Allowed:
+    """A dependency: the caller, if one of their roles may do this (``roles`` also
+    feeds the generated API reference)."""
 
-    async def check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
-        if not principal.has_any(*roles):
+    def __init__(self, *roles: Role, to: str) -> None:
+        self.roles = roles
+        self.to = to
+
+    async def __call__(self, principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        if not principal.has_any(*self.roles):
+            names = ", ".join(r.value for r in self.roles)
             held = ", ".join(sorted(principal.roles)) or "none"
-            raise Forbidden(f"only {names} may {to}; the token's roles: {held}")
+            raise Forbidden(f"only {names} may {self.to}; the token's roles: {held}")
         return principal
 
-    return check
+
+def allowed(*roles: Role, to: str) -> Allowed:
+    return Allowed(*roles, to=to)
 
 
 def may_see(principal: Principal, tenant: str, created_by: str) -> bool:

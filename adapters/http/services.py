@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from jobledger.projections.base import Row
 from jobledger.projections.runner import ProjectionRunner, Subscribe
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+RECORDED_JOBS = 10_000
 
 
 @dataclass
@@ -38,6 +40,10 @@ class Services:
     runner: ProjectionRunner | None = None  # None: another process keeps the read models
     subscribe: Subscribe | None = None
     runner_thread: threading.Thread | None = None
+    # job id -> (inputs, result): both fixed once recorded (see ``envelope``)
+    _recorded: OrderedDict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = field(
+        default_factory=OrderedDict
+    )
 
     def runner_alive(self) -> bool:
         return self.runner_thread is not None and self.runner_thread.is_alive()
@@ -87,16 +93,26 @@ class Services:
         )
 
     async def envelope(self, principal: Principal, row: Row) -> JobEnvelope:
-        """The envelope, with the result (once completed) and, for its creator, the inputs."""
+        """The envelope, with the result (once completed) and, for its creator, the inputs.
+
+        Neither changes once recorded, so both are kept after the first load."""
         creator = row["created_by"] == principal.subject
-        details: dict[str, Any] = {"result": None, "inputs": None}
-        if creator or row["status"] == "completed":
-            job = await run_in_threadpool(self.ledger.get, UUID(row["job_id"]))
-            details = {"result": job.result, "inputs": job.inputs if creator else None}
-        return envelope_of(row, self.currency, **details)
+        completed = row["status"] == "completed"
+        if not (creator or completed):
+            return envelope_of(row, self.currency, result=None, inputs=None)
+        job_id = row["job_id"]
+        known = self._recorded.get(job_id)
+        if known is None or (completed and known[1] is None):
+            job = await run_in_threadpool(self.ledger.get, UUID(job_id))
+            known = (job.inputs, job.result)
+            self._recorded[job_id] = known
+            if len(self._recorded) > RECORDED_JOBS:
+                self._recorded.popitem(last=False)
+        inputs, result = known
+        return envelope_of(row, self.currency, result=result, inputs=inputs if creator else None)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
