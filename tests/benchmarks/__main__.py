@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, one after another."""
 
-from tests.benchmarks import bench_core, bench_projections
+from tests.benchmarks import bench_api, bench_core, bench_projections
 
 bench_core.main()
 bench_projections.main()
+bench_api.main()
