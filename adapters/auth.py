@@ -16,7 +16,7 @@ import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -104,7 +104,15 @@ class TokenVerifier:
 
     CACHED_TOKENS = 10_000
 
-    def __init__(self, keys: dict[str | None, Any], *, issuer: str, audience: str) -> None:
+    def __init__(
+        self,
+        keys: dict[str | None, Any],
+        *,
+        issuer: str,
+        audience: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clock = clock  # for the expiry of tokens already verified
         self.keys = keys  # kid -> public key; the None entry serves tokens without a kid
         self.issuer = issuer
         self.audience = audience
@@ -116,7 +124,7 @@ class TokenVerifier:
         known = self._verified.get(token)
         if known is not None:
             principal, expires = known
-            if time.time() < expires + LEEWAY_SECONDS:
+            if self.clock() < expires + LEEWAY_SECONDS:
                 return principal
             del self._verified[token]
             raise Unauthenticated("the token has expired")

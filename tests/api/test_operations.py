@@ -1,0 +1,80 @@
+"""Health, readiness, metrics and the API's own docs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobledger.adapters.bootstrap import build_services
+from jobledger.adapters.settings import Settings
+from jobledger.domain.values import Actor
+from tests.api.conftest import Api, start_server
+
+
+def test_healthz_needs_no_token(api: Api) -> None:
+    answer = api.http.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ok"
+
+
+def test_readyz_reports_positions_and_lag(api: Api) -> None:
+    api.wait_for_read_models()
+    ready = api.as_role("worker").get("/readyz").json()
+    assert ready["status"] == "ok"
+    assert ready["lag"] == 0
+    assert ready["position"] == ready["ledgerPosition"]
+
+
+@pytest.fixture
+def lagging(tmp_path: Path) -> Iterator[Api]:
+    """A server whose read models nobody keeps (as when the projector process is down)."""
+    settings = Settings(db=f"sqlite:///{tmp_path / 'l.db'}", ready_max_lag=2)
+    services = build_services(settings, projections=False)
+    server, thread, url = start_server(services)
+    api = Api(url, services, settings)
+    yield api
+    server.should_exit = True
+    thread.join(timeout=10)
+    services.ledger.close()
+
+
+def test_readyz_is_503_when_the_read_models_fall_behind(lagging: Api) -> None:
+    client = lagging.as_role("viewer")
+    assert client.get("/readyz").status_code == 200
+    for _ in range(3):
+        lagging.ledger.submit(Actor("a", "acme"), "graph_analysis")
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["lag"] == 3
+    assert "3 log entries behind" in answer.json()["detail"]
+
+
+def test_metrics_count_requests_by_route_and_show_the_tenants_jobs(api: Api) -> None:
+    analyst = api.as_role("analyst", "metrics-co", "m@metrics-co")
+    for _ in range(2):
+        analyst.post("/v1/jobs", json={"type": "graph_analysis"})
+    api.wait_for_read_models()
+    page = api.as_role("viewer", "metrics-co").get("/metrics")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain")
+    text = page.text
+    assert 'jobledger_jobs{status="queued",tenant="metrics-co"} 2.0' in text
+    assert 'jobledger_queue_depth{tenant="metrics-co"} 2.0' in text
+    assert 'route="/v1/jobs",status="202"' in text
+    assert (
+        'jobledger_http_request_duration_seconds_bucket{le="0.01",method="POST",route="/v1/jobs"}'
+        in text
+    )
+    assert 'jobledger_projection_lag_events{projection="job_summaries"}' in text
+    assert "jobledger_events_appended_total" in text
+    assert 'tenant="acme"' not in text
+
+
+def test_openapi_and_interactive_docs_are_served(api: Api) -> None:
+    schema = api.http.get("/openapi.json").json()
+    assert schema["info"]["title"] == "jobledger"
+    assert "/v1/jobs/{job_id}" in schema["paths"]
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    assert "swagger" in api.http.get("/docs").text.lower()
