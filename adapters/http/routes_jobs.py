@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from datetime import datetime
 from typing import Annotated
@@ -56,7 +57,9 @@ def submit(
     if idempotency_key is not None:
         if not KEY.match(idempotency_key):
             raise InvalidCommand("Idempotency-Key: 1 to 200 printable ASCII characters")
-        command_id = f"submit:{principal.subject}:{idempotency_key}"
+        # Keys are the caller's own: two callers may pick the same key.
+        caller = hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
+        command_id = f"submit:{caller}:{idempotency_key}"
     outcome = services.ledger.submit(
         principal.actor,
         body.type.value,
