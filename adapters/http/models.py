@@ -6,18 +6,50 @@ never a float.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictInt,
+    StrictStr,
+)
 from pydantic.alias_generators import to_camel
 
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    """Query times are ISO 8601 text: a bare number is not silently read as Unix time."""
+    if isinstance(value, str) and not _ISO.match(value):
+        raise ValueError("expected ISO 8601, e.g. 2026-11-22 or 2026-11-22T09:30:00Z")
+    return value
+
+
+def _within_utc_years(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2026-11-22T09:30:00Z")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("in UTC it falls outside the years 1 to 9999") from None
+    return moment
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_within_utc_years)]
 
 
 class ApiModel(BaseModel):

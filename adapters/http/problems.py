@@ -143,7 +143,7 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return problem(500, "internal_error", "an unexpected error; it was logged", request.url.path)
 
 

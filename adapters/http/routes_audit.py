@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from jobledger.adapters.auth import Principal, Role
 from jobledger.adapters.http.envelope import recorded_event
-from jobledger.adapters.http.models import JobEnvelope, JobEvents
+from jobledger.adapters.http.models import IsoDateTime, JobEnvelope, JobEvents
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.security import allowed
 from jobledger.adapters.http.services import ServicesDep
@@ -40,7 +39,7 @@ def replay(
     principal: Auditor,
     services: ServicesDep,
     version: Annotated[int | None, Query(ge=1)] = None,
-    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+    as_of: Annotated[IsoDateTime | None, Query(alias="asOf")] = None,
 ) -> JobEnvelope:
     if (version is None) == (as_of is None):
         raise InvalidCommand("give exactly one of version or asOf")

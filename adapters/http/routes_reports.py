@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -12,6 +11,7 @@ from jobledger.adapters.http.models import (
     CostItem,
     Costs,
     Durations,
+    IsoDate,
     Money,
     Stats,
     StatsItem,
@@ -25,8 +25,8 @@ from jobledger.domain.results import JobType
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 TenantReader = Annotated[Principal, Depends(allowed(*READERS, to="read statistics and costs"))]
-Since = Annotated[date | None, Query(description="first UTC day included, e.g. 2026-11-01")]
-Until = Annotated[date | None, Query(description="last UTC day included")]
+Since = Annotated[IsoDate | None, Query(description="first UTC day included, e.g. 2026-11-01")]
+Until = Annotated[IsoDate | None, Query(description="last UTC day included")]
 
 
 @router.get(
