@@ -96,12 +96,18 @@ class ProjectionRunner:
         return [ProjectionStatus(n, pos, end) for n, pos in self.positions().items()]
 
     def catch_up(
-        self, until: int | None = None, on_batch: Callable[[int], Any] | None = None
+        self,
+        until: int | None = None,
+        on_batch: Callable[[int], Any] | None = None,
+        stop: threading.Event | None = None,
     ) -> int:
-        """Process everything up to ``until`` (default: the log's end now)."""
+        """Process everything up to ``until`` (default: the log's end now), or until
+        ``stop`` is set."""
         target = self.ledger_position() if until is None else until
         self._positions = self.positions()
         while (start := min(self._positions.values(), default=target)) < target:
+            if stop is not None and stop.is_set():
+                break
             notifications = self.recorder.select_notifications(
                 start=start, limit=self.batch_size, stop=target, inclusive_of_start=False
             )
@@ -161,24 +167,33 @@ class ProjectionRunner:
 
     def follow(self, subscribe: Subscribe, stop: threading.Event, poll: float = 0.25) -> None:
         """Keep the projections current until ``stop`` is set."""
-        self.catch_up()
+        self._retrying(lambda: self.catch_up(stop=stop), stop, poll)
+        if stop.is_set():
+            return
         subscription = subscribe(min(self._positions.values(), default=0))
         try:
             while not stop.is_set():
                 batch = subscription.next_batch(self.batch_size, timeout=poll)
-                if not batch:
-                    continue
-                try:
-                    self.process(batch)
-                    if min(self._positions.values(), default=0) < batch[-1].id:
-                        self.catch_up(until=batch[-1].id)  # another runner moved a position
-                except OperationalError:
-                    # The database was busy past its lock timeout: nothing was committed,
-                    # so wait a moment and catch up from the recorded positions.
-                    stop.wait(poll)
-                    self.catch_up(until=batch[-1].id)
+                if batch:
+                    self._retrying(lambda: self._process_live(batch), stop, poll)  # noqa: B023
         finally:
             subscription.stop()
+
+    def _process_live(self, batch: Sequence[Notification]) -> None:
+        self.process(batch)
+        if min(self._positions.values(), default=0) < batch[-1].id:
+            self.catch_up(until=batch[-1].id)  # another runner moved a position
+
+    def _retrying(self, work: Callable[[], Any], stop: threading.Event, poll: float) -> None:
+        """The database was busy past its lock timeout: nothing was committed, so wait a
+        moment and go on from the recorded positions."""
+        while not stop.is_set():
+            try:
+                work()
+                return
+            except OperationalError:
+                self._positions = {}
+                stop.wait(poll)
 
     def position(self) -> int:
         """How far every projection has got (as last processed or read)."""
