@@ -104,9 +104,12 @@ _ENVELOPE_FIELDS = {
 }
 
 
-def recorded_event(event: ev.JobEvent) -> RecordedEvent:
-    """An event as stored, its payload in JSON types (Decimal as text)."""
+def recorded_event(event: ev.JobEvent, *, reader: str) -> RecordedEvent:
+    """An event as stored, its payload in JSON types (Decimal as text). A submission's
+    inputs are shown only to the job's creator, here as everywhere (``null`` otherwise)."""
     data = {k: _json(v) for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS}
+    if isinstance(event, ev.JobSubmitted) and event.actor != reader:
+        data["inputs"] = None
     return RecordedEvent(
         version=event.originator_version,
         type=type(event).__name__,

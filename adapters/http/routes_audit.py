@@ -26,7 +26,9 @@ Auditor = Annotated[Principal, Depends(allowed(Role.AUDITOR, to="read raw events
 )
 def events(job_id: UUID, principal: Auditor, services: ServicesDep) -> JobEvents:
     found = services.ledger.job_events(job_id, tenant=principal.tenant)
-    return JobEvents(job_id=job_id, items=[recorded_event(e) for e in found])
+    return JobEvents(
+        job_id=job_id, items=[recorded_event(e, reader=principal.subject) for e in found]
+    )
 
 
 @router.get(

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from jobledger.adapters.auth import Principal, Role
+from jobledger.adapters.auth import Forbidden, Principal, Role
 from jobledger.adapters.http.envelope import summary_of
 from jobledger.adapters.http.models import (
     CancelJob,
@@ -20,8 +20,15 @@ from jobledger.adapters.http.models import (
     JobPage,
     SubmitJob,
 )
-from jobledger.adapters.http.problems import responses
-from jobledger.adapters.http.security import CANCELLERS, JOB_READERS, allowed, may_see, only_own
+from jobledger.adapters.http.problems import PreconditionFailed, responses
+from jobledger.adapters.http.security import (
+    CANCELLERS,
+    JOB_READERS,
+    allowed,
+    may_cancel,
+    may_see,
+    only_own,
+)
 from jobledger.adapters.http.services import TERMINAL, ServicesDep
 from jobledger.adapters.read_store import JobQuery, parse_query
 from jobledger.domain.errors import InvalidCommand, JobNotFound
@@ -207,7 +214,9 @@ def cancel(
     job = services.ledger.get(job_id, tenant=principal.tenant)
     if not may_see(principal, job.tenant, job.created_by):
         raise JobNotFound(job_id)
-    expected = _expected_version(if_match)
+    if not may_cancel(principal, job.created_by):
+        raise Forbidden("only an admin, or the analyst who submitted it, may cancel this job")
+    expected = _expected_version(if_match, job_id, job.version)
     outcome = services.ledger.cancel(
         principal.actor,
         job_id,
@@ -221,10 +230,17 @@ def cancel(
     return envelope
 
 
-def _expected_version(if_match: str | None) -> int | None:
+def _expected_version(if_match: str | None, job_id: UUID, version: int) -> int | None:
+    """If-Match compares strongly (RFC 9110): a weak tag never matches; of a list, the
+    tag naming the current version does."""
     if if_match is None or if_match.strip() == "*":
         return None
-    found = ETAG.match(if_match.strip())
-    if found is None:
-        raise InvalidCommand('If-Match: expected an ETag this API gave, e.g. "3"')
-    return int(found[2])
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if not all(ETAG.match(tag) for tag in tags):
+        raise InvalidCommand('If-Match: expected ETags this API gave, e.g. "3"')
+    strong = [int(tag.strip('"')) for tag in tags if not tag.startswith("W/")]
+    if version in strong:
+        return version  # the write is still conditional on nobody writing first
+    raise PreconditionFailed(
+        f"job {job_id} is at version {version}, not {' or '.join(tags)}", version
+    )

@@ -66,6 +66,14 @@ def may_see(principal: Principal, tenant: str, created_by: str) -> bool:
     )
 
 
+def may_cancel(principal: Principal, created_by: str) -> bool:
+    """An admin cancels any job of the tenant; an analyst only the jobs they created
+    (whatever reading roles they also hold)."""
+    return Role.ADMIN in principal.roles or (
+        Role.ANALYST in principal.roles and created_by == principal.subject
+    )
+
+
 def only_own(principal: Principal) -> bool:
     """An analyst without a reader's role sees only the jobs they created."""
     return not principal.has_any(*READERS)

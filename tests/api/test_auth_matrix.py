@@ -157,3 +157,51 @@ def test_other_tenants_lists_and_reports_hold_nothing_of_acme(api: Api, shared_j
     assert intruder.get("/v1/stats").json()["items"] == []
     assert intruder.get("/v1/costs").json()["items"] == []
     assert 'tenant="acme"' not in intruder.get("/metrics").text
+
+
+def test_reading_roles_do_not_widen_an_analysts_cancel(api: Api, job_of: Callable[[], str]) -> None:
+    colleagues_job = job_of()  # submitted by analyst@acme
+    both = api.as_role(["analyst", "viewer", "auditor"], "acme", "carol@acme")
+    end = api.ledger.recorder.max_notification_id()
+    refused = both.post(f"/v1/jobs/{colleagues_job}/cancel")
+    assert refused.status_code == 403
+    assert api.ledger.recorder.max_notification_id() == end
+    own = both.post("/v1/jobs", json={"type": "graph_analysis"}).json()["id"]
+    assert both.post(f"/v1/jobs/{own}/cancel").status_code == 200
+
+
+def test_an_auditor_reads_events_without_other_peoples_inputs(api: Api) -> None:
+    creator = api.as_role(["analyst", "auditor"], "acme", "ina@acme")
+    job = creator.post(
+        "/v1/jobs",
+        json={
+            "type": "graph_analysis",
+            "inputs": [{"name": "secret.csv", "mediaType": "text/csv", "sizeBytes": 1}],
+        },
+    ).json()["id"]
+    auditor = api.as_role("auditor")
+    submitted = auditor.get(f"/v1/jobs/{job}/events").json()["items"][0]
+    assert submitted["type"] == "JobSubmitted"
+    assert submitted["data"]["inputs"] is None
+    own = creator.get(f"/v1/jobs/{job}/events").json()["items"][0]
+    assert own["data"]["inputs"][0]["name"] == "secret.csv"
+
+
+@pytest.mark.parametrize(
+    "header", [{"alg": "€"}, {"kid": "€"}, {"alg": "RS256\r\nX-Evil: 1"}, {"alg": 'a"b\\c'}]
+)
+def test_a_crafted_token_header_is_a_plain_401(api: Api, header: dict[str, str]) -> None:
+    import base64
+    import json
+
+    def part(value: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    token = f"{part({'typ': 'JWT', **header})}.{part({'sub': 'x'})}.c2ln"
+    answer = api.http.get("/v1/jobs", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401
+    challenge = answer.headers["www-authenticate"]
+    assert challenge.isascii()
+    assert "\r" not in challenge
+    assert "\n" not in challenge
+    assert "X-Evil" not in answer.headers
