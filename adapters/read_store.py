@@ -436,7 +436,7 @@ def _read_cursor(cursor: str, order: str) -> tuple[str, str]:
             raise ValueError("cursor time has no offset")
         created_at = to_sql("timestamp", moment.astimezone(UTC))
         job_id, cursor_order = str(UUID(payload["i"])), payload["o"]
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, binascii.Error):
         raise InvalidCommand("cursor: not a cursor this ledger issued") from None
     if cursor_order != order:
         raise InvalidCommand(f"cursor: it continues a list in {cursor_order} order, not {order}")

@@ -6,6 +6,7 @@ never a float.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -70,12 +71,36 @@ class InputIn(ApiModel):
     uri: Annotated[StrictStr, Field(max_length=2048)] | None = None
 
 
+def _storable(value: JsonValue, where: str = "") -> JsonValue:
+    """Refuse what JSON cannot carry and the store cannot encode: NaN and infinities
+    (which Python's parser accepts), and text with lone surrogates."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where or 'value'}: {value} is not a JSON number")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where or 'value'}: text is not valid Unicode") from None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            place = f"{where}.{key!r}" if where else repr(key)
+            _storable(key, place)
+            _storable(item, place)
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _storable(item, f"{where}[{index}]")
+    return value
+
+
+Storable = Annotated[dict[str, JsonValue], AfterValidator(_storable)]
+
+
 class SubmitJob(ApiModel):
     type: JobType
     investigation_id: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
     inputs: Annotated[list[InputIn], Field(max_length=1000)] = []
-    config: dict[str, JsonValue] = {}
-    metadata: dict[str, JsonValue] = {}
+    config: Storable = {}
+    metadata: Storable = {}
     priority: Annotated[StrictInt, Field(ge=0, le=9)] = 5
     max_attempts: Annotated[StrictInt, Field(ge=1, le=20)] = 3
     pool: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None

@@ -7,8 +7,10 @@ commands validate before they record, and a failed save records nothing.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -32,6 +34,17 @@ log = logging.getLogger("jobledger.http")
 MEDIA_TYPE = "application/problem+json"
 WWW_AUTHENTICATE = 'Bearer realm="jobledger"'
 
+
+class PreconditionFailed(JobLedgerError):
+    """``If-Match`` names no version the job is at (HTTP 412)."""
+
+    code = "precondition_failed"
+
+    def __init__(self, detail: str, current_version: int) -> None:
+        super().__init__(detail)
+        self.current_version = current_version
+
+
 STATUSES: dict[type[JobLedgerError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
@@ -40,6 +53,7 @@ STATUSES: dict[type[JobLedgerError], int] = {
     LeaseMismatch: 409,
     IdempotencyConflict: 409,
     ConcurrencyConflict: 412,
+    PreconditionFailed: 412,
     InvalidCommand: 422,
     ConfigurationError: 500,
     StoreUnavailable: 503,
@@ -76,14 +90,20 @@ def problem(
         type=f"urn:jobledger:problem:{code}",
         title=TITLES.get(status, "Error"),
         status=status,
-        detail=detail,
-        instance=instance,
+        detail=encodable(detail),
+        instance=None if instance is None else encodable(instance),
         code=code,
         **extra,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True), status, headers=headers, media_type=MEDIA_TYPE
     )
+
+
+def encodable(text: str) -> str:
+    """Callers' text echoed back (a field name, a value) may hold lone surrogates,
+    which UTF-8 cannot carry: escape them."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def status_of(error: JobLedgerError) -> int:
@@ -104,17 +124,29 @@ def _domain_error(request: Request, error: Exception) -> JSONResponse:
         extra = {"currentState": error.current_state, "allowedTriggers": list(error.allowed)}
     elif isinstance(error, ConcurrencyConflict) and error.actual is not None:
         extra = {"currentVersion": error.actual}
+    elif isinstance(error, PreconditionFailed):
+        extra = {"currentVersion": error.current_version}
     elif isinstance(error, MissingToken):
         headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
     elif isinstance(error, Unauthenticated):
-        detail = str(error).replace('"', "'")
         headers = {
             "WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="invalid_token", '
-            f'error_description="{detail}"'
+            f'error_description="{_header_safe(str(error))}"'
         }
     if status == 500:
         log.error("server misconfigured: %s", error)
     return problem(status, error.code, str(error), request.url.path, headers, **extra)
+
+
+def _header_safe(text: str) -> str:
+    """A token's header is the caller's text: only printable ASCII, no quotes, may go back."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)[:200]
+
+
+def _store_busy(request: Request, error: Exception) -> JSONResponse:
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, error)
+    detail = "the store is busy or unreachable; nothing was changed, try again"
+    return problem(503, "store_unavailable", detail, request.url.path, {"Retry-After": "1"})
 
 
 def _invalid_request(request: Request, error: Exception) -> JSONResponse:
@@ -125,7 +157,11 @@ def _invalid_request(request: Request, error: Exception) -> JSONResponse:
         detail = f"the body is not valid JSON: {reason.get('error', 'malformed')}"
         return problem(400, "malformed_json", detail, request.url.path)
     fields = [
-        {"field": ".".join(str(p) for p in item["loc"]), "message": item["msg"]} for item in found
+        {
+            "field": encodable(".".join(str(p) for p in item["loc"])),
+            "message": encodable(item["msg"]),
+        }
+        for item in found
     ]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
     return problem(422, "invalid_request", detail, request.url.path, errors=fields)
@@ -149,6 +185,9 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(JobLedgerError, _domain_error)
+    app.add_exception_handler(OperationalError, _store_busy)
+    app.add_exception_handler(InterfaceError, _store_busy)
+    app.add_exception_handler(sqlite3.OperationalError, _store_busy)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from jobledger.projections.runner import JOB_EVENT_TOPICS
 router = APIRouter(prefix="/v1", tags=["streams"])
 Reader = Annotated[Principal, Depends(allowed(*JOB_READERS, to="stream jobs"))]
 KEEP_ALIVE_SECONDS = 15.0
+DIGITS = re.compile(r"[0-9]{1,18}")
 READ_LIMIT = 500
 CACHED_JOBS = 10_000
 SSE: dict[int | str, dict[str, Any]] = {
@@ -124,21 +126,27 @@ async def _messages(request: Request, follower: Follower, first: str | None) -> 
     yield "retry: 2000\n\n"
     if first is not None:
         yield first
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
     while not await request.is_disconnected():
         with feed.watch(follower.job_id or EVERY_JOB) as changed:
             while follower.after < feed.position:
                 for message in await run_in_threadpool(follower.read, feed.position):
+                    quiet_since = loop.time()
                     yield message
+            # Wakes for changes the caller may not see do not count as traffic.
+            left = quiet_since + KEEP_ALIVE_SECONDS - loop.time()
             try:
-                await asyncio.wait_for(changed.wait(), KEEP_ALIVE_SECONDS)
+                await asyncio.wait_for(changed.wait(), max(left, 0))
             except TimeoutError:
+                quiet_since = loop.time()
                 yield ": keep-alive\n\n"
 
 
 def _resume_point(header: str | None, query: int | None) -> int | None:
     if header is None:
         return query
-    if not header.strip().isdigit():
+    if not DIGITS.fullmatch(header.strip()):
         raise InvalidCommand("Last-Event-ID: must be a log position (a whole number) this API sent")
     return int(header.strip())
 

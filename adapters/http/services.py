@@ -56,13 +56,14 @@ class Services:
         """The job's summary row if the caller may see it, the position it was read at,
         and whether it came from the read model (else it was folded from the ledger,
         which the read model has not reached yet)."""
+        reached = self.feed.position  # before the read: at most what the read models hold
         try:
             async with self.reads.store() as store:
                 answer: Answer[Row] = await store.summary(job_id, principal.tenant)
             row, position, projected = answer.value, answer.position, True
         except JobNotFound:
             row = await run_in_threadpool(self.folded_row, principal, job_id)
-            position, projected = self.feed.position, False
+            position, projected = reached, False
         if not may_see(principal, row["tenant"], row["created_by"]):
             raise JobNotFound(job_id)
         return row, position, projected

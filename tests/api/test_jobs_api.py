@@ -128,7 +128,7 @@ def test_cancel_with_a_stale_if_match_is_412_and_changes_nothing(api: Api) -> No
         f"/v1/jobs/{job['id']}/cancel", json={"reason": "x"}, headers={"If-Match": '"1"'}
     )
     assert stale.status_code == 412
-    assert stale.json()["code"] == "concurrency_conflict"
+    assert stale.json()["code"] == "precondition_failed"
     assert stale.json()["currentVersion"] == 3
     assert api.ledger.recorder.max_notification_id() == end
 
@@ -268,3 +268,44 @@ def test_a_bad_job_id_or_query_names_the_parameter(api: Api) -> None:
     answer = client.get("/v1/jobs", params={"createdAfter": "2026-11-01T00:00:00"})
     assert answer.status_code == 422
     assert "query.createdAfter" in answer.json()["detail"]
+
+
+def test_if_match_compares_strongly_and_accepts_a_list(api: Api) -> None:
+    client = api.as_role("analyst", sub="etag@acme")
+    job = client.post("/v1/jobs", json=JOB).json()["id"]
+    weak = client.post(f"/v1/jobs/{job}/cancel", headers={"If-Match": 'W/"1"'})
+    assert weak.status_code == 412
+    assert weak.json()["currentVersion"] == 1
+    listed = client.post(f"/v1/jobs/{job}/cancel", headers={"If-Match": '"7", "1"'})
+    assert listed.status_code == 200
+    assert listed.json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"type": "graph_analysis", "config": {"x": NaN}}',
+        b'{"type": "graph_analysis", "metadata": {"x": [1, Infinity]}}',
+        b'{"type": "graph_analysis", "config": {"a": "\\ud800"}}',
+        b'{"type": "graph_analysis", "config": {"\\ud800": 1}}',
+        b'{"type": "graph_analysis", "\\ud800": 1}',
+    ],
+)
+def test_what_json_or_the_store_cannot_carry_is_422(api: Api, body: bytes) -> None:
+    end = api.ledger.recorder.max_notification_id()
+    answer = api.as_role("analyst").post(
+        "/v1/jobs", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"]
+    assert api.ledger.recorder.max_notification_id() == end
+
+
+def test_a_forged_cursor_out_of_range_is_422(api: Api) -> None:
+    import base64
+
+    forged = {"t": "0001-01-01T00:00:00+14:00", "i": str(uuid4()), "o": "newest"}
+    cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    answer = api.as_role("viewer").get("/v1/jobs", params={"cursor": cursor})
+    assert answer.status_code == 422
+    assert "cursor" in answer.json()["detail"]

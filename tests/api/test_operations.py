@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +79,32 @@ def test_openapi_and_interactive_docs_are_served(api: Api) -> None:
     assert "/v1/jobs/{job_id}" in schema["paths"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     assert "swagger" in api.http.get("/docs").text.lower()
+
+
+@pytest.fixture
+def impatient(tmp_path: Path) -> Iterator[Api]:
+    """A server that waits at most a second for SQLite's write lock."""
+    settings = Settings(db=f"sqlite:///{tmp_path / 'l.db'}", sqlite_lock_timeout_seconds=1)
+    services = build_services(settings)
+    server, thread, url = start_server(services)
+    api = Api(url, services, settings)
+    yield api
+    server.should_exit = True
+    thread.join(timeout=10)
+    services.ledger.close()
+
+
+def test_a_locked_store_is_503_and_records_nothing(impatient: Api, tmp_path: Path) -> None:
+    locker = sqlite3.connect(tmp_path / "l.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        answer = impatient.as_role("analyst").post("/v1/jobs", json={"type": "graph_analysis"})
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["code"] == "store_unavailable"
+    assert impatient.ledger.recorder.max_notification_id() in (None, 0)
+    again = impatient.as_role("analyst").post("/v1/jobs", json={"type": "graph_analysis"})
+    assert again.status_code == 202

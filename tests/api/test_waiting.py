@@ -11,7 +11,9 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 
+from jobledger.adapters.http import routes_streams
 from jobledger.domain.values import Actor
 from tests.api.conftest import Api
 from tests.api.lifecycle import run_to_end, start
@@ -186,13 +188,38 @@ def test_a_live_tenant_stream_wakes_on_a_new_job(api: Api) -> None:
     assert got[0]["job"]["createdBy"] == "live@acme"
 
 
-def test_a_bad_last_event_id_is_422(api: Api) -> None:
+@pytest.mark.parametrize("last_id", [b"abc", b"-1", "\u00b2".encode("latin-1"), b"1" * 30])
+def test_a_bad_last_event_id_is_422(api: Api, last_id: bytes) -> None:
     answer = api.http.get(
         "/v1/stream",
-        headers={"Authorization": f"Bearer {api.token('viewer')}", "Last-Event-ID": "abc"},
+        headers={"Authorization": f"Bearer {api.token('viewer')}", "Last-Event-ID": last_id},
     )
     assert answer.status_code == 422
     assert "Last-Event-ID" in answer.json()["detail"]
+
+
+def test_a_stream_keeps_alive_while_other_tenants_are_busy(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_streams, "KEEP_ALIVE_SECONDS", 0.5)
+    busy = threading.Event()
+
+    def other_tenant_traffic() -> None:
+        while not busy.is_set():
+            submit(api, "noisy@acme")
+            busy.wait(0.1)
+
+    threading.Thread(target=other_tenant_traffic, daemon=True).start()
+    headers = {"Authorization": f"Bearer {api.token('viewer', 'quiet')}"}
+    began = time.monotonic()
+    try:
+        with api.http.stream("GET", "/v1/stream", headers=headers, timeout=10) as answer:
+            for line in answer.iter_lines():
+                if line.startswith(": keep-alive"):
+                    break
+    finally:
+        busy.set()
+    assert time.monotonic() - began < 3
 
 
 def test_started_jobs_show_in_the_stream_with_their_worker(api: Api) -> None:
