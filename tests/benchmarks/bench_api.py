@@ -93,8 +93,10 @@ async def seed(port: int, token: str) -> list[str]:
     return [job_id for batch in batches for job_id in batch]
 
 
-async def drive(port: int, token: str, make: Callable[[], Request]) -> dict[str, Any]:
-    """CLIENTS connections back to back; only requests sent after the warm-up count."""
+async def drive(
+    port: int, token: str, make: Callable[[], Request], clients: int = CLIENTS
+) -> dict[str, Any]:
+    """``clients`` connections back to back; only requests sent after the warm-up count."""
     latencies: list[float] = []
     failures: Counter[str] = Counter()
     start = time.perf_counter() + WARM_UP_S
@@ -116,7 +118,7 @@ async def drive(port: int, token: str, make: Callable[[], Request]) -> dict[str,
         conn.close()
 
     cpu = time.process_time()
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    await asyncio.gather(*(client() for _ in range(clients)))
     ms = [latency * 1000 for latency in latencies]
     return {
         "rate": len(ms) / MEASURE_S,
@@ -134,6 +136,10 @@ async def measure(port: int, token: str) -> dict[str, dict[str, Any]]:
     return {
         "GET /v1/jobs/{id}": await drive(
             port, token, lambda: ("GET", f"/v1/jobs/{rng.choice(ids)}", b"")
+        ),
+        # The same with one client: the latency of a read with no queue in front of it.
+        "GET, 1 client": await drive(
+            port, token, lambda: ("GET", f"/v1/jobs/{rng.choice(ids)}", b""), clients=1
         ),
         "POST /v1/jobs": await drive(port, token, lambda: ("POST", "/v1/jobs", JOB)),
     }
@@ -195,7 +201,7 @@ def main() -> None:
             finally:
                 stop(server)
         print(
-            f"http api: {CLIENTS} keep-alive clients on loopback, {MEASURE_S:.0f} s each"
+            f"http api: {CLIENTS} keep-alive clients (or 1) on loopback, {MEASURE_S:.0f} s each"
             f" after {WARM_UP_S:.0f} s warm-up, {SEED_JOBS} seeded jobs (SQLite)"
         )
         print(
