@@ -73,11 +73,7 @@ def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
         "created_by": row["created_by"],
         "agent": row["agent"],
         "pool": row["pool"],
-        "tokens": Tokens(
-            input=row["input_tokens"],
-            output=row["output_tokens"],
-            cached_input=row["cached_input_tokens"],
-        ),
+        "tokens": Tokens.of(row),
         "cost": Money.of(row["cost"], currency),
         "projected_cost": None if projected is None else Money.of(projected, currency),
         "estimated_completion_at": row["estimated_completion_at"],

@@ -127,6 +127,17 @@ class Tokens(ApiModel):
     output: int
     cached_input: int
 
+    @classmethod
+    def of(cls, counts: Any) -> Tokens:
+        """From anything with ``input_tokens``, ``output_tokens`` and ``cached_input_tokens``
+        (a statistics row, a cost total); a read-model row is a mapping of the same."""
+        get = counts.get if isinstance(counts, dict) else lambda name: getattr(counts, name)
+        return cls(
+            input=get("input_tokens"),
+            output=get("output_tokens"),
+            cached_input=get("cached_input_tokens"),
+        )
+
 
 class Findings(ApiModel):
     entities: int

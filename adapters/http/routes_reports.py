@@ -64,11 +64,7 @@ async def stats(
             cancelled=row.cancelled,
             retried=row.retried,
             failure_rate=row.failure_rate,
-            tokens=Tokens(
-                input=row.input_tokens,
-                output=row.output_tokens,
-                cached_input=row.cached_input_tokens,
-            ),
+            tokens=Tokens.of(row),
             cost=Money.of(row.cost, currency),
             unpriced_usages=row.unpriced_usages,
             run_ms=Durations(average=row.run_ms_average, p50=row.run_ms_p50, p95=row.run_ms_p95),
@@ -105,11 +101,7 @@ async def costs(
         CostItem(
             key=total.key,
             usages=total.usages,
-            tokens=Tokens(
-                input=total.input_tokens,
-                output=total.output_tokens,
-                cached_input=total.cached_input_tokens,
-            ),
+            tokens=Tokens.of(total),
             cost=Money.of(total.cost, currency),
             unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
             unpriced_usages=total.unpriced_usages,

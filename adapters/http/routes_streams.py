@@ -143,12 +143,19 @@ async def _messages(request: Request, follower: Follower, first: str | None) -> 
                 yield ": keep-alive\n\n"
 
 
-def _resume_point(header: str | None, query: int | None) -> int | None:
-    if header is None:
-        return query
-    if not DIGITS.fullmatch(header.strip()):
+def resume_point(
+    last_event_id: LastEventId = None,
+    resume_after: Annotated[int | None, Query(alias="lastEventId", ge=0)] = None,
+) -> int | None:
+    """Where a reconnecting client left off: the header browsers send, or the query."""
+    if last_event_id is None:
+        return resume_after
+    if not DIGITS.fullmatch(last_event_id.strip()):
         raise InvalidCommand("Last-Event-ID: must be a log position (a whole number) this API sent")
-    return int(header.strip())
+    return int(last_event_id.strip())
+
+
+ResumePoint = Annotated[int | None, Depends(resume_point)]
 
 
 def _stream(request: Request, follower: Follower, first: str | None = None) -> StreamingResponse:
@@ -170,11 +177,9 @@ async def job_stream(
     request: Request,
     principal: Reader,
     services: ServicesDep,
-    last_event_id: LastEventId = None,
-    resume_after: Annotated[int | None, Query(alias="lastEventId", ge=0)] = None,
+    after: ResumePoint,
 ) -> StreamingResponse:
     """Starts with the job as it is now (a ``Snapshot`` message), unless resuming."""
-    after = _resume_point(last_event_id, resume_after)
     row, position, projected = await services.visible_job(principal, job_id)
     follower = Follower(services, principal, after=0, job_id=str(job_id))
     if after is not None:
@@ -197,11 +202,9 @@ async def tenant_stream(
     request: Request,
     principal: Reader,
     services: ServicesDep,
-    last_event_id: LastEventId = None,
-    resume_after: Annotated[int | None, Query(alias="lastEventId", ge=0)] = None,
+    after: ResumePoint,
 ) -> StreamingResponse:
     """Starts at the present, unless resuming."""
-    after = _resume_point(last_event_id, resume_after)
     follower = Follower(
         services, principal, after=services.feed.position if after is None else after
     )

@@ -116,9 +116,10 @@ def start_server(services: Services) -> tuple[uvicorn.Server, threading.Thread, 
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-def run_api(folder: Path) -> Iterator[Api]:
-    settings = Settings(db=f"sqlite:///{folder / 'ledger.db'}")
-    services = build_services(settings)
+def run_api(folder: Path, projections: bool = True, **settings_given: Any) -> Iterator[Api]:
+    """A server on ``folder/ledger.db`` with these settings, until the generator closes."""
+    settings = Settings(db=f"sqlite:///{folder / 'ledger.db'}", **settings_given)
+    services = build_services(settings, projections=projections)
     server, thread, url = start_server(services)
     api = Api(url, services, settings)
     try:

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jobledger.adapters.bootstrap import build_services
-from jobledger.adapters.settings import Settings
 from jobledger.domain.values import Actor
-from tests.api.conftest import Api, start_server
+from tests.api.conftest import Api, run_api
 
 
 def test_healthz_needs_no_token(api: Api) -> None:
@@ -31,14 +29,7 @@ def test_readyz_reports_positions_and_lag(api: Api) -> None:
 @pytest.fixture
 def lagging(tmp_path: Path) -> Iterator[Api]:
     """A server whose read models nobody keeps (as when the projector process is down)."""
-    settings = Settings(db=f"sqlite:///{tmp_path / 'l.db'}", ready_max_lag=2)
-    services = build_services(settings, projections=False)
-    server, thread, url = start_server(services)
-    api = Api(url, services, settings)
-    yield api
-    server.should_exit = True
-    thread.join(timeout=10)
-    services.ledger.close()
+    yield from run_api(tmp_path, projections=False, ready_max_lag=2)
 
 
 def test_readyz_is_503_when_the_read_models_fall_behind(lagging: Api) -> None:
@@ -84,18 +75,11 @@ def test_openapi_and_interactive_docs_are_served(api: Api) -> None:
 @pytest.fixture
 def impatient(tmp_path: Path) -> Iterator[Api]:
     """A server that waits at most a second for SQLite's write lock."""
-    settings = Settings(db=f"sqlite:///{tmp_path / 'l.db'}", sqlite_lock_timeout_seconds=1)
-    services = build_services(settings)
-    server, thread, url = start_server(services)
-    api = Api(url, services, settings)
-    yield api
-    server.should_exit = True
-    thread.join(timeout=10)
-    services.ledger.close()
+    yield from run_api(tmp_path, sqlite_lock_timeout_seconds=1)
 
 
 def test_a_locked_store_is_503_and_records_nothing(impatient: Api, tmp_path: Path) -> None:
-    locker = sqlite3.connect(tmp_path / "l.db", isolation_level=None)
+    locker = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
     try:
         answer = impatient.as_role("analyst").post("/v1/jobs", json={"type": "graph_analysis"})
