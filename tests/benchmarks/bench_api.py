@@ -27,13 +27,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from tests.benchmarks.bench_core import percentile
 
 CLIENTS = 32
+WAITERS = 1_000
 SEED_JOBS = 200
 WARM_UP_S = 2.0
 MEASURE_S = 10.0
@@ -44,7 +45,8 @@ JOB = json.dumps(
         "inputs": [{"name": "c.jsonl", "mediaType": "application/jsonl", "sizeBytes": 100}],
     }
 ).encode()
-ANALYST = ("--tenant", "acme", "--role", "analyst", "--sub", "alice")
+# a reader too, so the benchmark can read /metrics
+ANALYST = ("--tenant", "acme", "--role", "analyst", "--role", "viewer", "--sub", "alice")
 Request = tuple[str, str, bytes]  # method, path, JSON body (empty for none)
 
 
@@ -130,6 +132,29 @@ async def drive(
     }
 
 
+async def beside_waiters(
+    port: int, token: str, ids: list[str], work: Coroutine[Any, Any, dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``work`` while WAITERS long polls are held open on queued jobs."""
+    connections = await asyncio.gather(*(Connection.open(port) for _ in range(WAITERS)))
+    head = "GET /v1/jobs/{} ?wait=true&timeout=120 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    for n, conn in enumerate(connections):
+        request = head.format(ids[n % len(ids)]).replace(" ?", "?")
+        conn.writer.write(f"{request}Authorization: Bearer {token}\r\n\r\n".encode())
+    await asyncio.gather(*(conn.writer.drain() for conn in connections))
+    try:
+        result = await work
+        probe = await Connection.open(port)
+        _, page = await probe.send(token, "GET", "/metrics")
+        probe.close()
+        waiting = [ln for ln in page.decode().splitlines() if ln.startswith("jobledger_waiters ")]
+        result["waiting"] = int(float(waiting[0].split()[1]))
+        return result
+    finally:
+        for conn in connections:
+            conn.close()
+
+
 async def measure(port: int, token: str) -> dict[str, dict[str, Any]]:
     ids = await seed(port, token)
     rng = random.Random(1)
@@ -140,6 +165,13 @@ async def measure(port: int, token: str) -> dict[str, dict[str, Any]]:
         # The same with one client: the latency of a read with no queue in front of it.
         "GET, 1 client": await drive(
             port, token, lambda: ("GET", f"/v1/jobs/{rng.choice(ids)}", b""), clients=1
+        ),
+        # And again while a thousand long polls wait on jobs that do not change.
+        f"GET, 1 client, {WAITERS:,} waiting": await beside_waiters(
+            port,
+            token,
+            ids,
+            drive(port, token, lambda: ("GET", f"/v1/jobs/{rng.choice(ids)}", b""), clients=1),
         ),
         "POST /v1/jobs": await drive(port, token, lambda: ("POST", "/v1/jobs", JOB)),
     }
@@ -205,14 +237,16 @@ def main() -> None:
             f" after {WARM_UP_S:.0f} s warm-up, {SEED_JOBS} seeded jobs (SQLite)"
         )
         print(
-            f"  {'':<18} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8}"
+            f"  {'':<30} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8}"
             f" {'client CPU':>11}"
         )
         for name, row in rows.items():
             failures = row["failures"]
             print(
-                f"  {name:<18} {row['rate']:>7,.0f} {row['p50']:>8.1f} {row['p99']:>8.1f}"
+                f"  {name:<30} {row['rate']:>7,.0f} {row['p50']:>8.1f} {row['p99']:>8.1f}"
                 f" {row['max']:>8.1f} {sum(failures.values()):>8,}"
-                f" {row['cpu']:>10.0%}" + (f"   {dict(failures)}" if failures else "")
+                f" {row['cpu']:>10.0%}"
+                + (f"   {dict(failures)}" if failures else "")
+                + (f"   (server counted {row['waiting']:,} waiters)" if "waiting" in row else "")
             )
         print("  aim: p99 under 20 ms for reads; no non-2xx answers")
