@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from jobledger.domain.errors import InvalidCommand
-from jobledger.domain.validation import describe
+from jobledger.domain.validation import describe, storable_text
 
 MAX_TOKENS = 10**12
 MAX_LEASE_SECONDS = 86_400
@@ -30,6 +30,8 @@ FindingKind = Literal["entities", "relationships", "anomalies", "predictions"]
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    _storable = model_validator(mode="after")(storable_text)
 
     @classmethod
     def parse(cls: type[C], **fields: Any) -> C:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 def describe(error: ValidationError, prefix: str = "", skip: int = 0) -> str:
@@ -13,3 +13,12 @@ def describe(error: ValidationError, prefix: str = "", skip: int = 0) -> str:
         field = ".".join(p for p in (prefix, location) if p) or "value"
         parts.append(f"{field}: {item['msg']}")
     return "; ".join(parts)
+
+
+def storable_text(model: BaseModel) -> BaseModel:
+    """Text a read model will hold may not contain NUL, which PostgreSQL cannot store
+    (a ``model_validator(mode="after")`` for models with such fields)."""
+    for name, value in model:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"{name} may not contain NUL (\\x00) characters")
+    return model

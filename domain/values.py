@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from jobledger.domain.errors import InvalidCommand
-from jobledger.domain.validation import describe
+from jobledger.domain.validation import describe, storable_text
 
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -26,6 +26,8 @@ class Actor:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise InvalidCommand(f"{name}: must be a non-empty string")
+            if "\x00" in value:
+                raise InvalidCommand(f"{name}: may not contain NUL (\\x00) characters")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class JobSpec(BaseModel):
     inputs: list[InputRef] = Field(default_factory=list, max_length=1000)
     config: dict[str, JsonValue] = Field(default_factory=dict)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+    _storable = model_validator(mode="after")(storable_text)
 
 
 def parse_spec(**fields: Any) -> JobSpec:
