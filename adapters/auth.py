@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from jobledger.adapters.settings import DEV_ISSUER, Settings, parse_db_url
+from jobledger.adapters.settings import DEV_ISSUER, PostgresStore, Settings, parse_db_url
 from jobledger.domain.errors import ConfigurationError, InvalidCommand, JobLedgerError
 from jobledger.domain.validation import describe
 from jobledger.domain.values import Actor
@@ -88,8 +88,8 @@ class Claims(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    sub: Annotated[str, Field(min_length=1, max_length=256)]
-    tenant: Annotated[str, Field(min_length=1, max_length=256)]
+    sub: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
+    tenant: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
     roles: Annotated[list[str], BeforeValidator(_as_list)]
 
     def principal(self) -> Principal:
@@ -192,8 +192,12 @@ class SigningKey:
 
 
 def dev_key_path(settings: Settings) -> Path:
-    """The development key lives beside the database file it guards."""
-    store = parse_db_url(settings.db)
+    """The development key lives beside the database file it guards; for PostgreSQL,
+    in the working directory, named after the database and schema."""
+    store = parse_db_url(settings.db, settings.pg_schema)
+    if isinstance(store, PostgresStore):
+        name = f"jobledger-{store.host}-{store.port}-{store.dbname}-{store.schema}"
+        return Path(f"{name}.signing-key.pem")
     return store.path.with_name(store.path.name + ".signing-key.pem")
 
 

@@ -8,19 +8,29 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import psycopg
 from eventsourcing.persistence import PersistenceError
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import get_topic
 from fastapi import FastAPI
 
+from jobledger.adapters import postgres_store
 from jobledger.adapters.auth import build_verifier
 from jobledger.adapters.http.app import create_app
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
 from jobledger.adapters.http.services import Services
+from jobledger.adapters.postgres_store import (
+    PostgresReadModelView,
+    PostgresReadStorePool,
+    PostgresSubscription,
+    conninfo_of,
+)
 from jobledger.adapters.price_books import load_price_book
-from jobledger.adapters.read_store import SQLiteReadStorePool
-from jobledger.adapters.settings import Settings, SQLiteStore, parse_db_url
+from jobledger.adapters.read_store import ReadStorePool, SQLiteReadStorePool
+from jobledger.adapters.settings import PostgresStore, Settings, SQLiteStore, Store, parse_db_url
+from jobledger.adapters.sql_views import SqlReadModelView
 from jobledger.adapters.sqlite_live import SignallingSQLiteApplicationRecorder, SQLiteSubscription
 from jobledger.adapters.sqlite_views import SQLiteReadModelView
 from jobledger.domain.errors import ConfigurationError, StoreUnavailable
@@ -39,7 +49,9 @@ PROJECTIONS = (
 )
 
 
-def persistence_env(store: SQLiteStore, settings: Settings) -> dict[str, str]:
+def persistence_env(store: Store, settings: Settings) -> dict[str, str]:
+    if isinstance(store, PostgresStore):
+        return postgres_store.persistence_env(store, settings.sqlite_lock_timeout_seconds)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(store.path),
@@ -63,32 +75,46 @@ def _check_sqlite_path(store: SQLiteStore) -> None:
 def build_ledger(settings: Settings, *, clock: Clock = utc_now, create: bool = True) -> Ledger:
     """The ledger on the configured store; ``create=False`` refuses to start a new one
     (so a mistyped path in a read command is an error, not an empty ledger)."""
-    store = parse_db_url(settings.db)
-    _check_sqlite_path(store)
-    if not create and not store.path.exists():
-        raise StoreUnavailable(f"no ledger at {store.path}: nothing has been recorded there")
+    store = parse_db_url(settings.db, settings.pg_schema)
+    if isinstance(store, PostgresStore):
+        if not create and not postgres_store.has_ledger(store):
+            raise StoreUnavailable(f"no ledger in {store}: nothing has been recorded there")
+        postgres_store.ensure_schema(store)
+    else:
+        _check_sqlite_path(store)
+        if not create and not store.path.exists():
+            raise StoreUnavailable(f"no ledger at {store.path}: nothing has been recorded there")
     price_book = load_price_book(settings.price_book)
     try:
         return Ledger(persistence_env(store, settings), price_book=price_book, clock=clock)
-    except (PersistenceError, sqlite3.Error, OSError) as error:
-        raise StoreUnavailable(f"cannot open database {settings.db}: {error}") from None
+    except (PersistenceError, sqlite3.Error, psycopg.Error, OSError) as error:
+        raise StoreUnavailable(f"cannot open {store}: {postgres_store.one_line(error)}") from None
 
 
-def database_path(ledger: Ledger) -> Path:
-    """The SQLite file that holds the ledger and its read models."""
-    if not isinstance(ledger.factory, SQLiteFactory):
-        raise ConfigurationError("read models need the SQLite store")
-    return Path(ledger.factory.datastore.pool.db_name)
+def read_pool(ledger: Ledger, size: int = 4) -> ReadStorePool:
+    """Async read stores over the ledger's read models, on its own store."""
+    factory = ledger.factory
+    if isinstance(factory, PostgresFactory):
+        datastore = factory.datastore
+        return PostgresReadStorePool(conninfo_of(datastore), datastore.schema, size)
+    if isinstance(factory, SQLiteFactory):
+        return SQLiteReadStorePool(Path(factory.datastore.pool.db_name), size)
+    raise ConfigurationError(f"no read store for {type(factory).__name__}")
 
 
 def build_runner(ledger: Ledger) -> ProjectionRunner:
     """The four read models, in the ledger's own database, and their runner."""
-    if not isinstance(ledger.factory, SQLiteFactory):
-        raise ConfigurationError("read models need the SQLite store")
-    view = SQLiteReadModelView(ledger.factory.datastore)
+    factory = ledger.factory
+    view: SqlReadModelView
+    if isinstance(factory, PostgresFactory):
+        view = PostgresReadModelView(factory.datastore)
+    elif isinstance(factory, SQLiteFactory):
+        view = SQLiteReadModelView(factory.datastore)
+    else:
+        raise ConfigurationError(f"no read models for {type(factory).__name__}")
     try:
         view.create_table()
-    except (PersistenceError, sqlite3.Error) as error:
+    except (PersistenceError, sqlite3.Error, psycopg.Error) as error:
         raise StoreUnavailable(f"cannot create the read models' tables: {error}") from None
     projections = [cls(view) for cls in PROJECTIONS]
     return ProjectionRunner(ledger.recorder, ledger.mapper, projections, owner=ledger)
@@ -99,6 +125,9 @@ def subscribe(ledger: Ledger) -> Subscribe:
 
     def start(after: int) -> BatchSubscription:
         recorder = ledger.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            assert isinstance(ledger.factory, PostgresFactory)
+            return PostgresSubscription(recorder, conninfo_of(ledger.factory.datastore), after)
         assert isinstance(recorder, SignallingSQLiteApplicationRecorder)
         return SQLiteSubscription(recorder, gt=after)
 
@@ -115,7 +144,7 @@ def build_services(
     return Services(
         settings=settings,
         ledger=ledger,
-        reads=SQLiteReadStorePool(database_path(ledger)),
+        reads=read_pool(ledger),
         verifier=build_verifier(settings),
         feed=ChangeFeed(),
         metrics=Metrics(),

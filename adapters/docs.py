@@ -140,7 +140,9 @@ def projections_doc() -> str:
         "# Read models: the SQL contract\n\n"
         "<!-- Generated from projections/schema.py by `make docs`; "
         "a test fails when it drifts. -->\n\n"
-        "The read models live in the ledger's SQLite file, beside the events. Reporting jobs may\n"
+        "The read models live in the ledger's own store, beside the events: the SQLite file,\n"
+        "or the ledger's schema on PostgreSQL (`JOBLEDGER_PG_SCHEMA`, default `jobledger`; text\n"
+        'columns there use the "C" collation, so text orders as on SQLite). Reporting jobs may\n'
         "query the tables below directly (read only); their names, columns and meanings are a\n"
         "contract. Types: `decimal` is exact decimal text (sum it as a decimal, never as a\n"
         "float), `timestamp` is ISO 8601 UTC text with microseconds (so text order is time\n"

@@ -12,8 +12,9 @@ import base64
 import binascii
 import contextlib
 import json
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,12 +24,12 @@ from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
 import aiosqlite
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from jobledger.adapters.sqlite_views import from_sql, to_sql
+from jobledger.adapters.sql_views import from_sql, to_sql
 from jobledger.domain.errors import InvalidCommand, JobNotFound
 from jobledger.domain.lifecycle import JobStatus
-from jobledger.domain.validation import describe
+from jobledger.domain.validation import describe, storable_text
 from jobledger.projections import schema
 from jobledger.projections.statistics import quantile_ms
 
@@ -54,6 +55,8 @@ class JobPage:
 
 class _Query(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    _storable = model_validator(mode="after")(storable_text)
 
 
 class JobQuery(_Query):
@@ -140,16 +143,6 @@ class CostTotal:
     unpriced_usages: int = 0
 
 
-def ask(path: Path, question: Callable[[SQLiteReadStore], Awaitable[T]]) -> T:
-    """Run one query of the async store from synchronous code (the CLI, tests)."""
-
-    async def run() -> T:
-        async with SQLiteReadStore(path) as store:
-            return await question(store)
-
-    return asyncio.run(run())
-
-
 def parse_query(model: type[Q], **fields: Any) -> Q:
     try:
         return model.model_validate(fields)
@@ -160,92 +153,38 @@ def parse_query(model: type[Q], **fields: Any) -> Q:
 Q = TypeVar("Q", bound=_Query)
 
 
-class SQLiteReadStorePool:
-    """A few open read stores shared by many requests: each request holds one at a time,
-    so a read transaction is never interleaved with another request's queries."""
+class ReadStore(ABC):
+    """Queries over the read models, the same on every store; a subclass supplies the
+    connection (one at a time: a pool hands stores out)."""
 
-    def __init__(self, path: Path, size: int = 4) -> None:
-        self.path = path
-        self.size = size
-        self._idle: asyncio.Queue[SQLiteReadStore] = asyncio.Queue()
-        self._all: list[SQLiteReadStore] = []
+    @abstractmethod
+    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
+        """Run one statement (``?`` placeholders) and return its rows by column name."""
 
-    async def open(self) -> None:
-        for _ in range(self.size):
-            store = await SQLiteReadStore(self.path).__aenter__()
-            self._all.append(store)
-            self._idle.put_nowait(store)
-
-    async def close(self) -> None:
-        for store in self._all:
-            await store.__aexit__(None, None, None)
-        self._all.clear()
-
-    @contextlib.asynccontextmanager
-    async def store(self) -> AsyncIterator[SQLiteReadStore]:
-        store = await self._idle.get()
-        try:
-            yield store
-        finally:
-            self._idle.put_nowait(store)
-
-
-class SQLiteReadStore:
-    """Queries over the read models, on one aiosqlite connection."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: aiosqlite.Connection | None = None
-
-    async def __aenter__(self) -> Self:
-        self._db = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
-        self._db.row_factory = aiosqlite.Row
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._db is not None:
-            await self._db.close()
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("open the read store with `async with` first")
-        return self._db
-
-    @contextlib.asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[None]:
+    @abstractmethod
+    def snapshot(self) -> contextlib.AbstractAsyncContextManager[None]:
         """One read transaction: every query of an answer sees the same moment."""
-        await self.db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            await self.db.execute("ROLLBACK")
 
     async def position(self, projection: str) -> int:
-        async with self.db.execute(
+        found = await self._rows(
             "SELECT notification_id FROM tracking WHERE application_name = ?", [projection]
-        ) as cursor:
-            found = await cursor.fetchone()
-        return int(found[0]) if found else 0
+        )
+        return int(found[0]["notification_id"]) if found else 0
 
     async def summary(self, job_id: UUID, tenant: str | None = None) -> Answer[Row]:
-        """One statement (one snapshot, one trip to the connection's thread): the API's
-        most frequent read, long polls included."""
+        """One statement (one snapshot, one round trip): the API's most frequent read,
+        long polls included."""
         table = schema.JOB_SUMMARIES
-        records = await self.db.execute_fetchall(
+        where, params = _scope(tenant, None)
+        records = await self._rows(
             f"SELECT s.*, (SELECT notification_id FROM tracking "
             f"WHERE application_name = 'job_summaries') AS reached "
-            f"FROM {table.name} s WHERE job_id = ? AND (? IS NULL OR tenant = ?)",
-            [str(job_id), tenant, tenant],
+            f"FROM {table.name} s WHERE job_id = ? AND {where}",
+            [str(job_id), *params],
         )
         if not records:
             raise JobNotFound(job_id)
-        record = next(iter(records))
+        record = records[0]
         row = {c.name: from_sql(c.type, record[c.name]) for c in table.columns}
         return Answer(row, int(record["reached"] or 0))
 
@@ -296,10 +235,11 @@ class SQLiteReadStore:
     async def history(self, job_id: UUID, tenant: str | None = None) -> Answer[list[Row]]:
         async with self.snapshot():
             position = await self.position("status_history")
+            where, params = _scope(tenant, None)
             rows = await self._select(
                 schema.STATUS_HISTORY,
-                "job_id = ? AND (? IS NULL OR tenant = ?) ORDER BY version",
-                [str(job_id), tenant, tenant],
+                f"job_id = ? AND {where} ORDER BY version",
+                [str(job_id), *params],
             )
         if not rows:
             raise JobNotFound(job_id)
@@ -365,28 +305,120 @@ class SQLiteReadStore:
             f"WHERE {where} AND {days}"
         )
         totals: dict[str | None, CostTotal] = {}
-        async with self.db.execute(sql, params + day_params) as cursor:
-            async for record in cursor:
-                total = totals.setdefault(record["k"], CostTotal(record["k"]))
-                total.usages += 1
-                total.input_tokens += record["input_tokens"]
-                total.output_tokens += record["output_tokens"]
-                total.cached_input_tokens += record["cached_input_tokens"]
-                if record["cost"] is None:
-                    total.unpriced_usages += 1
-                    continue
-                cost = Decimal(record["cost"])
-                total.cost += cost
-                if record["outcome"] in ("failed", "cancelled"):
-                    total.unsuccessful_cost += cost
+        for record in await self._rows(sql, params + day_params):
+            total = totals.setdefault(record["k"], CostTotal(record["k"]))
+            total.usages += 1
+            total.input_tokens += record["input_tokens"]
+            total.output_tokens += record["output_tokens"]
+            total.cached_input_tokens += record["cached_input_tokens"]
+            if record["cost"] is None:
+                total.unpriced_usages += 1
+                continue
+            cost = Decimal(record["cost"])
+            total.cost += cost
+            if record["outcome"] in ("failed", "cancelled"):
+                total.unsuccessful_cost += cost
         ordered = sorted(totals.values(), key=lambda t: (t.key is None, t.key or ""))
         return Answer(ordered, position)
 
     async def _select(self, table: schema.Table, where: str, params: Sequence[Any]) -> list[Row]:
         kinds = {c.name: c.type for c in table.columns}
-        async with self.db.execute(f"SELECT * FROM {table.name} WHERE {where}", params) as cursor:
-            records = await cursor.fetchall()
+        records = await self._rows(f"SELECT * FROM {table.name} WHERE {where}", params)
         return [{name: from_sql(kinds[name], record[name]) for name in kinds} for record in records]
+
+
+class SQLiteReadStore(ReadStore):
+    """The read models in the ledger's SQLite file, on one aiosqlite connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def __aenter__(self) -> Self:
+        self._db = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
+        self._db.row_factory = aiosqlite.Row
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._db is not None:
+            await self._db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("open the read store with `async with` first")
+        return self._db
+
+    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
+        return list(await self.db.execute_fetchall(sql, params))  # type: ignore[arg-type]
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        await self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            await self.db.execute("ROLLBACK")
+
+
+class ReadStorePool(ABC):
+    """Read stores shared by many requests: a request holds one at a time, so a read
+    transaction is never interleaved with another request's queries."""
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def store(self) -> contextlib.AbstractAsyncContextManager[ReadStore]: ...
+
+
+class SQLiteReadStorePool(ReadStorePool):
+    def __init__(self, path: Path, size: int = 4) -> None:
+        self.path = path
+        self.size = size
+        self._idle: asyncio.Queue[SQLiteReadStore] = asyncio.Queue()
+        self._all: list[SQLiteReadStore] = []
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            store = await SQLiteReadStore(self.path).__aenter__()
+            self._all.append(store)
+            self._idle.put_nowait(store)
+
+    async def close(self) -> None:
+        for store in self._all:
+            await store.__aexit__(None, None, None)
+        self._all.clear()
+
+    @contextlib.asynccontextmanager
+    async def store(self) -> AsyncIterator[ReadStore]:
+        store = await self._idle.get()
+        try:
+            yield store
+        finally:
+            self._idle.put_nowait(store)
+
+
+def ask(pool: ReadStorePool, question: Callable[[ReadStore], Awaitable[T]]) -> T:
+    """Run one query of an async store from synchronous code (the CLI, tests)."""
+
+    async def run() -> T:
+        await pool.open()
+        try:
+            async with pool.store() as store:
+                return await question(store)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
 
 
 def _scope(tenant: str | None, job_type: str | None, prefix: str = "") -> tuple[str, list[Any]]:

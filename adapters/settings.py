@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 
+from psycopg.conninfo import make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jobledger.domain.errors import ConfigurationError
@@ -27,6 +29,7 @@ ENVIRONMENT = {
     "jwt_audience": "JOBLEDGER_JWT_AUDIENCE",
     "max_body_bytes": "JOBLEDGER_MAX_BODY_BYTES",
     "ready_max_lag": "JOBLEDGER_READY_MAX_LAG",
+    "pg_schema": "JOBLEDGER_PG_SCHEMA",
 }
 
 
@@ -44,6 +47,8 @@ class Settings(BaseModel):
     jwt_audience: Annotated[str, Field(min_length=1)] = DEFAULT_AUDIENCE
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     ready_max_lag: Annotated[int, Field(ge=0)] = 10_000
+    # PostgreSQL: the schema that holds this ledger, so several can share a database.
+    pg_schema: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "jobledger"
 
     @classmethod
     def load(cls, **given: object) -> Settings:
@@ -72,17 +77,55 @@ class SQLiteStore:
     path: Path
 
 
-def parse_db_url(url: str) -> SQLiteStore:
-    """``sqlite:///relative.db`` or ``sqlite:////absolute.db``."""
+@dataclass(frozen=True)
+class PostgresStore:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    schema: str
+
+    def conninfo(self) -> str:
+        return make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password,
+            dbname=self.dbname, connect_timeout=5,
+        )  # fmt: skip
+
+    def __str__(self) -> str:
+        """Where it is, without the password."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname} ({self.schema})"
+
+
+Store = SQLiteStore | PostgresStore
+
+
+def parse_db_url(url: str, pg_schema: str = "jobledger") -> Store:
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
+    ``postgresql://user[:password]@host[:port]/database``."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if not path:
             raise ConfigurationError("JOBLEDGER_DB: sqlite URL has no file path")
         return SQLiteStore(Path(path))
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigurationError(
-            "JOBLEDGER_DB: PostgreSQL is not supported yet; use sqlite:///path/to/file.db"
+        parts = urlsplit(url)
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise ConfigurationError(f"JOBLEDGER_DB: bad port in {url!r}") from None
+        database = parts.path.lstrip("/")
+        if not parts.hostname or not database:
+            raise ConfigurationError("JOBLEDGER_DB: expected postgresql://user@host:port/database")
+        return PostgresStore(
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=database,
+            schema=pg_schema,
         )
     raise ConfigurationError(
-        f"JOBLEDGER_DB: cannot use {url!r}; expected sqlite:///path/to/file.db"
+        f"JOBLEDGER_DB: cannot use {url!r}; expected sqlite:///path/to/file.db "
+        "or postgresql://user@host:port/database"
     )

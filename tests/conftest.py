@@ -1,16 +1,27 @@
-"""Shared fixtures: real ledgers on real SQLite files, a clock tests can move."""
+"""Shared fixtures: real ledgers on both stores, a clock tests can move.
+
+``store`` runs a test twice: on a fresh SQLite file, and in a fresh schema of the
+PostgreSQL server at ``JOBLEDGER_TEST_POSTGRES`` (default: the local one). Where
+no server answers, the PostgreSQL run is skipped with the reason, unless
+``JOBLEDGER_REQUIRE_POSTGRES=1`` (as in CI), which makes it fail instead.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from jobledger.adapters.bootstrap import build_ledger
-from jobledger.adapters.settings import Settings
+from jobledger.adapters.settings import Settings, parse_db_url
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import Actor
 
@@ -42,8 +53,54 @@ def running_job(ledger: Ledger, max_attempts: int = 3, **submit: object) -> tupl
     return job_id, lease
 
 
+PG_URL = os.environ.get("JOBLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it can."""
+    try:
+        with psycopg.connect(parse_db_url(PG_URL).conninfo(), connect_timeout=3):  # type: ignore[union-attr]
+            return None
+    except psycopg.Error as error:
+        return f"no PostgreSQL at {PG_URL}: {str(error).strip()}"
+
+
+def require_postgres() -> None:
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("JOBLEDGER_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"{problem} (JOBLEDGER_REQUIRE_POSTGRES=1: PostgreSQL tests must run)")
+    pytest.skip(problem)
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[Settings]:
+    """Settings for a fresh schema of its own, dropped afterwards."""
+    require_postgres()
+    schema = f"test_{uuid4().hex[:12]}"
+    try:
+        yield Settings(db=PG_URL, pg_schema=schema)
+    finally:
+        conninfo = parse_db_url(PG_URL).conninfo()  # type: ignore[union-attr]
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty ledger on each store in turn."""
+    if request.param == "sqlite":
+        yield Settings(db=f"sqlite:///{tmp_path / 'ledger.db'}")
+        return
+    with postgres_schema() as settings:
+        yield settings
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
+    """A SQLite file, for tests of what only the embedded store does."""
     return f"sqlite:///{tmp_path / 'ledger.db'}"
 
 
@@ -53,12 +110,12 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
-def open_ledger(db_url: str) -> Iterator[Callable[..., Ledger]]:
-    """Open ledgers on the test's SQLite file; each is closed at the end."""
+def open_ledger(store: Settings) -> Iterator[Callable[..., Ledger]]:
+    """Open ledgers on the test's store; each is closed at the end."""
     opened: list[Ledger] = []
 
     def open_(**kwargs: object) -> Ledger:
-        ledger = build_ledger(Settings(db=db_url), **kwargs)  # type: ignore[arg-type]
+        ledger = build_ledger(store, **kwargs)  # type: ignore[arg-type]
         opened.append(ledger)
         return ledger
 
@@ -70,3 +127,14 @@ def open_ledger(db_url: str) -> Iterator[Callable[..., Ledger]]:
 @pytest.fixture
 def ledger(open_ledger: Callable[..., Ledger], clock: MovableClock) -> Ledger:
     return open_ledger(clock=clock)
+
+
+def select(ledger: Ledger, statement: str) -> list[dict[str, Any]]:
+    """Rows of a read-only SQL statement over the ledger's own store (tables unqualified)."""
+    datastore = ledger.factory.datastore  # type: ignore[attr-defined]
+    schema = getattr(datastore, "schema", None)
+    with datastore.transaction(commit=False) as cursor:
+        if schema is not None:
+            cursor.execute(f'SET LOCAL search_path TO "{schema}"')
+        cursor.execute(statement)
+        return [dict(row) for row in cursor.fetchall()]

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobledger.adapters.bootstrap import database_path
+from jobledger.adapters.bootstrap import read_pool
 from jobledger.adapters.cli.render import money, status_text
 from jobledger.adapters.cli.reports import caught_up
 from jobledger.adapters.read_store import StatsQuery, ask
@@ -217,7 +217,7 @@ def analyst_cancels(run: DemoRun) -> None:
 def summary_table(ledger: Ledger) -> Table:
     """Jobs by status, tokens and cost per tenant, read from the (caught up) read models."""
     caught_up(ledger)
-    answer = ask(database_path(ledger), lambda store: store.statistics(StatsQuery()))
+    answer = ask(read_pool(ledger, size=1), lambda store: store.statistics(StatsQuery()))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     tokens: dict[str, int] = defaultdict(int)
     cost: dict[str, Decimal] = defaultdict(Decimal)

@@ -23,12 +23,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from jobledger.adapters.bootstrap import build_runner, database_path
+from jobledger.adapters.bootstrap import build_runner, read_pool
 from jobledger.adapters.cli.options import DbOption, open_ledger
 from jobledger.adapters.cli.render import money
 from jobledger.adapters.read_store import (
     CostQuery,
-    SQLiteReadStore,
+    ReadStore,
     StatsQuery,
     StatsRow,
     ask,
@@ -113,13 +113,11 @@ def projections_rebuild(
 Day = Annotated[str | None, typer.Option(help="UTC date, YYYY-MM-DD (inclusive)")]
 
 
-def current(
-    db: str | None, question: Callable[[SQLiteReadStore], Awaitable[R]]
-) -> tuple[Ledger, R]:
+def current(db: str | None, question: Callable[[ReadStore], Awaitable[R]]) -> tuple[Ledger, R]:
     """Catch the read models up with the ledger, then ask them."""
     ledger = open_ledger(db, create=False)
     caught_up(ledger)
-    return ledger, ask(database_path(ledger), question)
+    return ledger, ask(read_pool(ledger, size=1), question)
 
 
 def stats(

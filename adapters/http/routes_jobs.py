@@ -111,8 +111,9 @@ async def list_jobs(
 ) -> JobPage:
     """An analyst's list holds only the jobs they created."""
     if mine or only_own(principal):
-        # an analyst asking for someone else's jobs gets none ("\x00" is nobody)
-        created_by = principal.subject if created_by in (None, principal.subject) else "\x00"
+        if created_by not in (None, principal.subject):  # an analyst sees no one else's jobs
+            return JobPage(items=[], next_cursor=None, position=services.feed.position)
+        created_by = principal.subject
     query = parse_query(
         JobQuery,
         tenant=principal.tenant,

@@ -17,7 +17,7 @@ from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
 from jobledger.adapters.http.models import JobEnvelope
 from jobledger.adapters.http.security import may_see
-from jobledger.adapters.read_store import Answer, SQLiteReadStorePool
+from jobledger.adapters.read_store import Answer, ReadStorePool
 from jobledger.adapters.settings import Settings
 from jobledger.domain import events as ev
 from jobledger.domain.errors import JobNotFound
@@ -33,7 +33,7 @@ RECORDED_JOBS = 10_000
 class Services:
     settings: Settings
     ledger: Ledger
-    reads: SQLiteReadStorePool
+    reads: ReadStorePool
     verifier: TokenVerifier
     feed: ChangeFeed
     metrics: Metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -22,6 +23,7 @@ from jobledger.adapters.http.app import create_app
 from jobledger.adapters.http.services import Services
 from jobledger.adapters.settings import Settings
 from jobledger.domain.ledger import Ledger
+from tests.conftest import postgres_schema
 
 
 @dataclass
@@ -119,6 +121,10 @@ def start_server(services: Services) -> tuple[uvicorn.Server, threading.Thread, 
 def run_api(folder: Path, projections: bool = True, **settings_given: Any) -> Iterator[Api]:
     """A server on ``folder/ledger.db`` with these settings, until the generator closes."""
     settings = Settings(db=f"sqlite:///{folder / 'ledger.db'}", **settings_given)
+    yield from serve(settings, projections)
+
+
+def serve(settings: Settings, projections: bool = True) -> Iterator[Api]:
     services = build_services(settings, projections=projections)
     server, thread, url = start_server(services)
     api = Api(url, services, settings)
@@ -132,10 +138,14 @@ def run_api(folder: Path, projections: bool = True, **settings_given: Any) -> It
         services.ledger.close()
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """One server for the module: tests keep apart by tenant and subject."""
-    yield from run_api(tmp_path_factory.mktemp("api"))
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One server for the module on each store: tests keep apart by tenant and subject."""
+    if request.param == "sqlite":
+        yield from run_api(tmp_path_factory.mktemp("api"))
+        return
+    with postgres_schema() as settings, contextlib.chdir(tmp_path_factory.mktemp("keys")):
+        yield from serve(settings)
 
 
 @pytest.fixture

@@ -262,6 +262,9 @@ def test_a_bad_job_id_or_query_names_the_parameter(api: Api) -> None:
     answer = client.get("/v1/jobs", params={"limit": 501})
     assert answer.status_code == 422
     assert "query.limit" in answer.json()["detail"]
+    answer = client.get("/v1/jobs", params={"agent": "a\x00b"})
+    assert answer.status_code == 422
+    assert "NUL" in answer.json()["detail"]
     answer = client.get("/v1/jobs", params={"cursor": "garbage"})
     assert answer.status_code == 422
     assert "cursor" in answer.json()["detail"]
@@ -289,6 +292,7 @@ def test_if_match_compares_strongly_and_accepts_a_list(api: Api) -> None:
         b'{"type": "graph_analysis", "config": {"a": "\\ud800"}}',
         b'{"type": "graph_analysis", "config": {"\\ud800": 1}}',
         b'{"type": "graph_analysis", "\\ud800": 1}',
+        b'{"type": "graph_analysis", "investigationId": "INV\\u0000"}',
     ],
 )
 def test_what_json_or_the_store_cannot_carry_is_422(api: Api, body: bytes) -> None:

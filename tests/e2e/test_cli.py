@@ -112,9 +112,19 @@ def test_show_json_is_machine_readable(db_url: str) -> None:
             2,
         ),
         (
-            ["show", "00000000-0000-0000-0000-000000000000", "--db", "postgresql://x/y"],
-            "PostgreSQL is not supported yet",
+            ["show", "00000000-0000-0000-0000-000000000000", "--db", "postgresql://x"],
+            "expected postgresql://user@host:port/database",
             6,
+        ),
+        (
+            [
+                "show",
+                "00000000-0000-0000-0000-000000000000",
+                "--db",
+                "postgresql://u@127.0.0.1:9/d",
+            ],
+            "cannot use postgresql://u@127.0.0.1:9/d (jobledger): connection failed",
+            7,
         ),
         (
             ["show", "00000000-0000-0000-0000-000000000000", "--db", "mysql://x"],

@@ -9,11 +9,11 @@ from uuid import UUID
 
 import pytest
 
-from jobledger.adapters.bootstrap import build_runner, database_path
+from jobledger.adapters.bootstrap import build_runner, read_pool
 from jobledger.adapters.read_store import (
     CostQuery,
     JobQuery,
-    SQLiteReadStore,
+    ReadStore,
     StatsQuery,
     parse_query,
 )
@@ -26,8 +26,8 @@ from tests.conftest import ANALYST, WORKER, MovableClock, running_job
 T = TypeVar("T")
 
 
-def ask(ledger: Ledger, question: Callable[[SQLiteReadStore], Awaitable[T]]) -> T:
-    return ask_store(database_path(ledger), question)
+def ask(ledger: Ledger, question: Callable[[ReadStore], Awaitable[T]]) -> T:
+    return ask_store(read_pool(ledger, size=1), question)
 
 
 def submit_many(

@@ -1,0 +1,186 @@
+"""PostgreSQL as the store: the ledger's events, the read models, their positions and
+the command receipts, all in one schema of one database.
+
+eventsourcing's PostgreSQL recorder takes a table lock for each append, so log
+positions are committed in order and a follower never skips an event committed
+late. Followers wake on the recorder's NOTIFY, not by polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresTrackingRecorder,
+)
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from jobledger.adapters.read_store import ReadStore, ReadStorePool
+from jobledger.adapters.settings import PostgresStore
+from jobledger.adapters.sql_views import SqlReadModelView, postgres
+from jobledger.domain.errors import StoreUnavailable
+from jobledger.projections.schema import ALL_TABLES, Table
+
+TRACKING_TABLE = "tracking"  # as on SQLite, so the read store's SQL is the same
+
+
+def one_line(error: BaseException) -> str:
+    """psycopg's messages run over several lines; the CLI prints one."""
+    return " ".join(str(error).split())
+
+
+def ensure_schema(store: PostgresStore) -> None:
+    """Create the ledger's schema if it is not there yet (tables follow on first use)."""
+    try:
+        with psycopg.connect(store.conninfo(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
+            )
+    except psycopg.Error as error:
+        raise StoreUnavailable(f"cannot use {store}: {one_line(error)}") from None
+
+
+def has_ledger(store: PostgresStore) -> bool:
+    """Whether the schema holds a ledger's events table."""
+    try:
+        with psycopg.connect(store.conninfo(), autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_name = 'ledger_events'",
+                [store.schema],
+            ).fetchone()
+    except psycopg.Error as error:
+        raise StoreUnavailable(f"cannot use {store}: {one_line(error)}") from None
+    return found is not None
+
+
+def conninfo_of(datastore: PostgresDatastore) -> str:
+    """How the ledger's own pool connects, for the connections beside it."""
+    found = datastore.pool.conninfo
+    base = found if isinstance(found, str) else found()
+    kwargs = datastore.pool.kwargs
+    given: dict[str, Any] = (kwargs() if callable(kwargs) else kwargs) or {}
+    wanted = ("dbname", "host", "port", "user", "password", "connect_timeout")
+    return make_conninfo(base, **{k: given[k] for k in wanted if given.get(k) is not None})
+
+
+def persistence_env(store: PostgresStore, lock_timeout_seconds: int) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": store.dbname,
+        "POSTGRES_HOST": store.host,
+        "POSTGRES_PORT": str(store.port),
+        "POSTGRES_USER": store.user,
+        "POSTGRES_PASSWORD": store.password,
+        "POSTGRES_SCHEMA": store.schema,
+        "POSTGRES_LOCK_TIMEOUT": str(lock_timeout_seconds),
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_PRE_PING": "y",
+        "SINGLE_ROW_TRACKING": "y",
+    }
+
+
+class PostgresReadModelView(PostgresTrackingRecorder, SqlReadModelView):
+    def __init__(self, datastore: PostgresDatastore, tables: Sequence[Table] = ALL_TABLES) -> None:
+        super().__init__(datastore, tracking_table_name=TRACKING_TABLE)
+        self.dialect = postgres(datastore.schema)
+        self.sql_create_statements.extend(sql.Composed([sql.SQL(s)]) for s in self._prepare(tables))
+
+    @contextlib.contextmanager
+    def _transaction(self, commit: bool) -> Iterator[psycopg.Cursor[DictRow]]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def _insert_position(self, cursor: Any, tracking: Tracking) -> None:
+        self._insert_tracking(cursor, tracking)
+
+
+class PostgresSubscription:
+    """Notifications past ``gt``, in batches; waits on the recorder's NOTIFY channel."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder, conninfo: str, gt: int) -> None:
+        self._recorder = recorder
+        self._last = gt
+        self._conn = psycopg.connect(conninfo, autocommit=True)
+        self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+
+    def next_batch(self, limit: int, timeout: float) -> Sequence[Notification]:
+        deadline = time.monotonic() + timeout
+        while True:
+            batch = self._recorder.select_notifications(
+                start=self._last, limit=limit, inclusive_of_start=False
+            )
+            if batch:
+                self._last = batch[-1].id
+                found: Sequence[Notification] = batch
+                return found
+            left = deadline - time.monotonic()
+            if left <= 0 or self._conn.closed:
+                return []
+            # A NOTIFY sent since LISTEN is queued on the connection: none is missed.
+            for _ in self._conn.notifies(timeout=left, stop_after=1):
+                pass
+
+    def stop(self) -> None:
+        self._conn.close()
+
+
+class PostgresReadStore(ReadStore):
+    """The read models on one pooled async connection (search path: the schema)."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[DictRow]) -> None:
+        self.conn = conn
+
+    async def _rows(self, statement: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
+        cursor = await self.conn.execute(statement.replace("?", "%s"), list(params))
+        return list(await cursor.fetchall())
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        async with self.conn.transaction(force_rollback=True):
+            yield
+
+
+class PostgresReadStorePool(ReadStorePool):
+    """psycopg's async pool; each connection reads the ledger's schema."""
+
+    def __init__(self, conninfo: str, schema: str, size: int = 4) -> None:
+        self.schema = schema
+
+        async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
+
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=size,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=configure,
+        )
+
+    async def open(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=10)
+        except psycopg.Error as error:
+            raise StoreUnavailable(f"cannot open the read store: {one_line(error)}") from None
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @contextlib.asynccontextmanager
+    async def store(self) -> AsyncIterator[ReadStore]:
+        async with self._pool.connection() as conn:
+            yield PostgresReadStore(conn)

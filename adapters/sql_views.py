@@ -1,0 +1,214 @@
+"""Read-model tables in a SQL database, written the same way on SQLite and PostgreSQL.
+
+One view class per store serves every projection: tables come from
+``projections.schema`` and each batch's rows are written with the projections'
+tracking positions in one transaction. The positions are written first (taking
+the write lock before anything is read) and move by compare-and-set, so a batch
+folded from a position another runner has since moved is refused whole.
+
+Values are stored the same way on both stores: ``decimal`` and ``timestamp`` as
+text (exact, and ordered as text in UTC), ``boolean`` as 0 or 1. Reporting SQL
+therefore means the same on either.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from jobledger.projections.base import Commit, Key, PositionMoved, ReadModelView, Row
+from jobledger.projections.schema import ColumnType, Table
+
+KEYS_PER_QUERY = 400
+
+
+def to_sql(kind: ColumnType, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "decimal":
+        return str(value)
+    if kind == "timestamp":
+        return value.isoformat(timespec="microseconds")
+    if kind == "boolean":
+        return int(bool(value))
+    return value
+
+
+def from_sql(kind: ColumnType, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "decimal":
+        return Decimal(value)
+    if kind == "timestamp":
+        return datetime.fromisoformat(value)
+    if kind == "boolean":
+        return bool(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the stores: placeholders, column types, table names."""
+
+    mark: str
+    types: dict[ColumnType, str]
+    schema: str = ""
+
+    def name(self, table: str) -> str:
+        return f'"{self.schema}".{table}' if self.schema else table
+
+    def create_statements(self, table: Table) -> list[str]:
+        columns = ", ".join(
+            f"{c.name} {self.types[c.type]}{'' if c.nullable else ' NOT NULL'}"
+            for c in table.columns
+        )
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.name(table.name)} "
+            f"({columns}, PRIMARY KEY ({', '.join(table.key)}))"
+        ]
+        for index in table.indexes:
+            index_name = f"{table.name}_by_{'_'.join(index)}"
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {index_name} "
+                f"ON {self.name(table.name)} ({', '.join(index)})"
+            )
+        return statements
+
+    def upsert(self, table: Table) -> str:
+        names = table.column_names
+        updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in table.key)
+        conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        marks = ", ".join([self.mark] * len(names))
+        return (
+            f"INSERT INTO {self.name(table.name)} ({', '.join(names)}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(table.key)}) {conflict}"
+        )
+
+    def select_by_keys(self, table: Table, count: int) -> str:
+        if len(table.key) == 1:
+            marks = ", ".join([self.mark] * count)
+            return f"SELECT * FROM {self.name(table.name)} WHERE {table.key[0]} IN ({marks})"
+        one = f"({', '.join([self.mark] * len(table.key))})"
+        return (
+            f"SELECT * FROM {self.name(table.name)} WHERE ({', '.join(table.key)}) "
+            f"IN (VALUES {', '.join([one] * count)})"
+        )
+
+
+SQLITE = Dialect(
+    "?",
+    {
+        "text": "TEXT",
+        "integer": "INTEGER",
+        "decimal": "TEXT",
+        "timestamp": "TEXT",
+        "boolean": "INTEGER",
+    },
+)
+
+
+def postgres(schema: str) -> Dialect:
+    # "C" collation: text orders byte by byte, as in SQLite (timestamps and cursors rely on it)
+    text = 'TEXT COLLATE "C"'
+    types: dict[ColumnType, str] = {
+        "text": text, "integer": "BIGINT", "decimal": text, "timestamp": text, "boolean": "INTEGER",
+    }  # fmt: skip
+    return Dialect("%s", types, schema)
+
+
+class SqlReadModelView(ReadModelView):
+    """The view's logic, over whatever gives it a cursor in a transaction."""
+
+    dialect: Dialect
+    tables: Sequence[Table]
+
+    @abstractmethod
+    def _transaction(self, commit: bool) -> AbstractContextManager[Any]:
+        """A cursor in a transaction, committed at the end if ``commit``."""
+
+    @abstractmethod
+    def _insert_position(self, cursor: Any, tracking: Tracking) -> None:
+        """Record a position that must be past the recorded one (else IntegrityError)."""
+
+    def _prepare(self, tables: Sequence[Table]) -> list[str]:
+        self.tables = tables
+        self._upserts = {table: self.dialect.upsert(table) for table in tables}
+        self._converters = {table: _row_converter(table) for table in tables}
+        return [s for table in tables for s in self.dialect.create_statements(table)]
+
+    def fetch(self, table: Table, keys: Collection[Key]) -> dict[Key, Row]:
+        found: dict[Key, Row] = {}
+        wanted = list(keys)
+        names = table.column_names
+        kinds = [c.type for c in table.columns]
+        key_kinds = [table.columns[names.index(k)].type for k in table.key]
+        with self._transaction(commit=False) as cursor:
+            for start in range(0, len(wanted), KEYS_PER_QUERY):
+                chunk = wanted[start : start + KEYS_PER_QUERY]
+                cursor.execute(
+                    self.dialect.select_by_keys(table, len(chunk)),
+                    [
+                        to_sql(kind, part)
+                        for key in chunk
+                        for kind, part in zip(key_kinds, key, strict=True)
+                    ],
+                )
+                for record in cursor.fetchall():
+                    row = {n: from_sql(k, record[n]) for n, k in zip(names, kinds, strict=True)}
+                    found[tuple(row[k] for k in table.key)] = row
+        return found
+
+    def commit_together(self, batches: Sequence[Commit]) -> None:
+        with self._transaction(commit=True) as cursor:
+            for _, tracking, previous in batches:  # positions first: takes the write lock
+                self._advance(cursor, tracking, previous)
+            for changes, _, _ in batches:
+                for table, rows in changes.items():
+                    convert = self._converters[table]
+                    converted = [convert(row) for row in rows]
+                    if converted:
+                        cursor.executemany(self._upserts[table], converted)
+
+    def _advance(self, cursor: Any, tracking: Tracking, previous: int | None) -> None:
+        """Move the position, from ``previous`` only (compare and set) when it is given."""
+        if previous is None:
+            self._insert_position(cursor, tracking)
+            return
+        name, position = tracking.application_name, tracking.notification_id
+        mark, tracking_table = self.dialect.mark, self.dialect.name("tracking")
+        if previous == 0:
+            cursor.execute(
+                f"INSERT INTO {tracking_table} VALUES ({mark}, {mark}) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                [name, position],
+            )
+        else:
+            cursor.execute(
+                f"UPDATE {tracking_table} SET notification_id = {mark} "
+                f"WHERE application_name = {mark} AND notification_id = {mark} RETURNING 1",
+                [position, name, previous],
+            )
+        if cursor.fetchone() is None:
+            raise PositionMoved(f"{name}: position is no longer {previous}")
+
+    def reset(self, tables: Iterable[Table], tracking_name: str) -> None:
+        with self._transaction(commit=True) as cursor:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {self.dialect.name(table.name)}")
+            cursor.execute(
+                f"DELETE FROM {self.dialect.name('tracking')} "
+                f"WHERE application_name = {self.dialect.mark}",
+                [tracking_name],
+            )
+
+
+def _row_converter(table: Table) -> Callable[[Row], list[Any]]:
+    columns = [(c.name, c.type) for c in table.columns]
+    return lambda row: [to_sql(kind, row[name]) for name, kind in columns]
