@@ -5,6 +5,7 @@ Nothing here runs at import time; callers build what they need, when they need i
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from jobledger.adapters import postgres_store
 from jobledger.adapters.auth import build_verifier
 from jobledger.adapters.http.app import create_app
+from jobledger.adapters.http.changes import ChangeSource, Listening, Projecting
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
 from jobledger.adapters.http.services import Services
@@ -37,7 +39,12 @@ from jobledger.domain.errors import ConfigurationError, StoreUnavailable
 from jobledger.domain.ledger import Clock, Ledger, utc_now
 from jobledger.projections.cost_ledger import CostLedgerProjection
 from jobledger.projections.job_summaries import JobSummaryProjection
-from jobledger.projections.runner import BatchSubscription, ProjectionRunner, Subscribe
+from jobledger.projections.runner import (
+    BatchSubscription,
+    Listener,
+    ProjectionRunner,
+    Subscribe,
+)
 from jobledger.projections.statistics import StatisticsProjection
 from jobledger.projections.status_history import StatusHistoryProjection
 
@@ -85,8 +92,14 @@ def build_ledger(settings: Settings, *, clock: Clock = utc_now, create: bool = T
         if not create and not store.path.exists():
             raise StoreUnavailable(f"no ledger at {store.path}: nothing has been recorded there")
     price_book = load_price_book(settings.price_book)
+    creating = (
+        postgres_store.creating_tables(store.conninfo(), store.schema)
+        if isinstance(store, PostgresStore)
+        else contextlib.nullcontext()
+    )
     try:
-        return Ledger(persistence_env(store, settings), price_book=price_book, clock=clock)
+        with creating:
+            return Ledger(persistence_env(store, settings), price_book=price_book, clock=clock)
     except (PersistenceError, sqlite3.Error, psycopg.Error, OSError) as error:
         raise StoreUnavailable(f"cannot open {store}: {postgres_store.one_line(error)}") from None
 
@@ -112,8 +125,14 @@ def build_runner(ledger: Ledger) -> ProjectionRunner:
         view = SQLiteReadModelView(factory.datastore)
     else:
         raise ConfigurationError(f"no read models for {type(factory).__name__}")
+    creating = (
+        postgres_store.creating_tables(conninfo_of(factory.datastore), factory.datastore.schema)
+        if isinstance(factory, PostgresFactory)
+        else contextlib.nullcontext()
+    )
     try:
-        view.create_table()
+        with creating:
+            view.create_table()
     except (PersistenceError, sqlite3.Error, psycopg.Error) as error:
         raise StoreUnavailable(f"cannot create the read models' tables: {error}") from None
     projections = [cls(view) for cls in PROJECTIONS]
@@ -134,6 +153,17 @@ def subscribe(ledger: Ledger) -> Subscribe:
     return start
 
 
+def announcer(ledger: Ledger) -> Listener | None:
+    """How a projection runner tells API processes elsewhere that it moved (PostgreSQL
+    NOTIFY); on SQLite every API process runs its own runner, so nothing is needed."""
+    factory = ledger.factory
+    if isinstance(factory, PostgresFactory):
+        return postgres_store.ProjectedNotifier(
+            conninfo_of(factory.datastore), factory.datastore.schema
+        )
+    return None
+
+
 def build_services(
     settings: Settings, *, clock: Clock = utc_now, projections: bool = True
 ) -> Services:
@@ -141,6 +171,17 @@ def build_services(
     another process. The app opens the read stores and starts the runner itself."""
     ledger = build_ledger(settings, clock=clock)
     runner = build_runner(ledger)  # creates the read models' tables before anyone reads them
+    factory = ledger.factory
+    changes: ChangeSource | None = None
+    if projections:
+        changes = Projecting(runner, subscribe(ledger), announcer(ledger))
+    elif isinstance(factory, PostgresFactory):
+        conninfo, schema = conninfo_of(factory.datastore), factory.datastore.schema
+
+        def reached() -> int:
+            return min(runner.positions().values(), default=0)
+
+        changes = Listening(postgres_store.listen_projected(conninfo, schema, reached), reached)
     return Services(
         settings=settings,
         ledger=ledger,
@@ -148,8 +189,7 @@ def build_services(
         verifier=build_verifier(settings),
         feed=ChangeFeed(),
         metrics=Metrics(),
-        runner=runner if projections else None,
-        subscribe=subscribe(ledger) if projections else None,
+        changes=changes,
     )
 
 

@@ -9,8 +9,11 @@ late. Followers wake on the recorder's NOTIFY, not by polling.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -29,8 +32,10 @@ from jobledger.adapters.read_store import ReadStore, ReadStorePool
 from jobledger.adapters.settings import PostgresStore
 from jobledger.adapters.sql_views import SqlReadModelView, postgres
 from jobledger.domain.errors import StoreUnavailable
+from jobledger.projections.base import Positioned
 from jobledger.projections.schema import ALL_TABLES, Table
 
+log = logging.getLogger("jobledger.postgres")
 TRACKING_TABLE = "tracking"  # as on SQLite, so the read store's SQL is the same
 
 
@@ -48,6 +53,19 @@ def ensure_schema(store: PostgresStore) -> None:
             )
     except psycopg.Error as error:
         raise StoreUnavailable(f"cannot use {store}: {one_line(error)}") from None
+
+
+@contextlib.contextmanager
+def creating_tables(conninfo: str, schema: str) -> Iterator[None]:
+    """One process at a time creates a schema's tables: PostgreSQL's CREATE TABLE IF
+    NOT EXISTS races with itself (a duplicate pg_type row) when processes start together."""
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as error:
+        raise StoreUnavailable(f"cannot connect: {one_line(error)}") from None
+    with conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"jobledger-tables:{schema}"])
+        yield
 
 
 def has_ledger(store: PostgresStore) -> bool:
@@ -184,3 +202,59 @@ class PostgresReadStorePool(ReadStorePool):
     async def store(self) -> AsyncIterator[ReadStore]:
         async with self._pool.connection() as conn:
             yield PostgresReadStore(conn)
+
+
+# -- telling API processes that the read models moved ----------------------------------
+
+
+def projected_channel(schema: str) -> str:
+    return f"jobledger_{schema}_projected"[:63]
+
+
+class ProjectedNotifier:
+    """A runner listener: after each batch, NOTIFY the API processes which jobs changed
+    and how far the read models reached (all jobs, when the list would not fit)."""
+
+    MAX_PAYLOAD = 7_000  # PostgreSQL refuses payloads of 8,000 bytes or more
+
+    def __init__(self, conninfo: str, schema: str) -> None:
+        self.conninfo = conninfo
+        self.channel = projected_channel(schema)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def __call__(self, events: Sequence[Positioned], position: int) -> None:
+        payload = json.dumps({"p": position, "j": sorted({p.job_id for p in events})})
+        if len(payload) > self.MAX_PAYLOAD:
+            payload = json.dumps({"p": position, "j": None})
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.conninfo, autocommit=True)
+            self._conn.execute("SELECT pg_notify(%s, %s)", [self.channel, payload])
+        except psycopg.Error as error:  # waiters time out as usual; the next batch retries
+            log.warning("could not announce position %s: %s", position, one_line(error))
+            self._conn = None
+
+
+def listen_projected(
+    conninfo: str, schema: str, position: Callable[[], int]
+) -> Callable[[Callable[[set[str] | None, int], None], threading.Event], None]:
+    """What a ``Listening`` change source runs: relays each announcement; after a lost
+    connection it reconnects and wakes every waiter once (it may have missed some)."""
+    channel = sql.Identifier(projected_channel(schema))
+
+    def listen(relay: Callable[[set[str] | None, int], None], stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(channel))
+                    relay(None, position())
+                    while not stop.is_set():
+                        for notify in conn.notifies(timeout=0.5, stop_after=100):
+                            found = json.loads(notify.payload)
+                            jobs = found["j"]
+                            relay(None if jobs is None else set(jobs), int(found["p"]))
+            except psycopg.Error as error:
+                log.warning("lost the change channel, reconnecting: %s", one_line(error))
+                stop.wait(1.0)
+
+    return listen

@@ -45,6 +45,7 @@ app.add_typer(reports.projections_app, name="projections")
 app.command()(reports.stats)
 app.command()(reports.costs)
 app.command()(serve.serve)
+app.command()(serve.project)
 app.command()(serve.token)
 out = Console()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,10 +12,19 @@ import uvicorn
 from rich.console import Console
 
 from jobledger.adapters.auth import mint_token, parse_ttl
-from jobledger.adapters.bootstrap import build_services
+from jobledger.adapters.bootstrap import (
+    announcer,
+    build_ledger,
+    build_runner,
+    build_services,
+    subscribe,
+)
 from jobledger.adapters.cli.options import DbOption, PriceBookOption
 from jobledger.adapters.http.app import create_app
-from jobledger.adapters.settings import Settings
+from jobledger.adapters.settings import PostgresStore, Settings, parse_db_url
+from jobledger.domain.errors import ConfigurationError
+from jobledger.projections.base import Positioned
+from jobledger.projections.runner import Listener, ProjectionRunner
 
 err = Console(stderr=True)
 DEMO_TENANT = "acme-bank"
@@ -26,12 +36,25 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Also run simulated analysts and workers")
     ] = False,
+    projections: Annotated[
+        bool,
+        typer.Option(
+            "--projections/--no-projections",
+            help="Keep the read models here, or leave that to `jobledger project` (PostgreSQL)",
+        ),
+    ] = True,
     db: DbOption = None,
     price_book: PriceBookOption = None,
 ) -> None:
     """Serve the HTTP API and keep the read models current, until Ctrl-C."""
     settings = Settings.load(db=db, price_book=price_book)
-    services = build_services(settings)
+    if not projections and not isinstance(
+        parse_db_url(settings.db, settings.pg_schema), PostgresStore
+    ):
+        raise ConfigurationError(
+            "--no-projections needs PostgreSQL: on SQLite each serve keeps the read models itself"
+        )
+    services = build_services(settings, projections=projections)
     app = create_app(services)
     config = uvicorn.Config(
         app,
@@ -63,6 +86,46 @@ def serve(
     finally:
         stop.set()
         services.ledger.close()
+
+
+def project(
+    db: DbOption = None,
+    price_book: PriceBookOption = None,
+) -> None:
+    """Keep the read models current for API processes started with --no-projections,
+    until Ctrl-C. Safe to run twice (positions move by compare-and-set), though one is
+    enough; safe to kill at any moment (each batch commits with its position)."""
+    settings = Settings.load(db=db, price_book=price_book)
+    ledger = build_ledger(settings)
+    runner = build_runner(ledger)
+    announce = announcer(ledger)
+    if announce is not None:
+        runner.listeners.append(announce)
+    runner.listeners.append(_report_progress(runner))
+    stop = threading.Event()
+    err.print(
+        f"jobledger project: read models at {runner.position():,} of "
+        f"{runner.ledger_position():,}; following the ledger (Ctrl-C stops)"
+    )
+    try:
+        runner.follow(subscribe(ledger), stop)
+    except KeyboardInterrupt:
+        err.print(f"stopped at {runner.position():,}")
+    finally:
+        stop.set()
+        ledger.close()
+
+
+def _report_progress(runner: ProjectionRunner) -> Listener:
+    """A line every 10,000 events of a catch-up, so an operator sees it move."""
+    last = [runner.position()]
+
+    def report(events: Sequence[Positioned], position: int) -> None:
+        if position - last[0] >= 10_000:
+            last[0] = position
+            err.print(f"read models at {position:,} of {runner.ledger_position():,}")
+
+    return report
 
 
 def token(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,7 +26,6 @@ from jobledger.adapters.http import (
 from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
 from jobledger.adapters.http.services import Services
-from jobledger.projections.runner import ProjectionRunner, Subscribe
 
 log = logging.getLogger("jobledger.http")
 ROUTERS = tuple(
@@ -63,34 +61,17 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.reads.open()
         services.feed.bind(asyncio.get_running_loop())
-        stop = threading.Event()
-        runner, subscribe = services.runner, services.subscribe
-        if runner is not None and subscribe is not None:
-            services.feed.position = runner.position()
-            runner.listeners.append(services.feed.publish)
-            services.runner_thread = threading.Thread(
-                target=_follow, args=(runner, subscribe, stop), name="projections", daemon=True
-            )
-            services.runner_thread.start()
+        if services.changes is not None:
+            services.changes.start(services.feed)
         try:
             yield
         finally:
-            stop.set()
-            if services.runner_thread is not None:
-                services.runner_thread.join(timeout=10)
-            if runner is not None:
-                runner.listeners.remove(services.feed.publish)
+            if services.changes is not None:
+                services.changes.stop()
             services.feed.unbind()
             await services.reads.close()
 
     return lifespan
-
-
-def _follow(runner: ProjectionRunner, subscribe: Subscribe, stop: threading.Event) -> None:
-    try:
-        runner.follow(subscribe, stop)
-    except Exception:  # reported by /readyz; the API keeps answering from what is there
-        log.exception("the projection runner stopped")
 
 
 class BodyLimit:

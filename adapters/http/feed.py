@@ -31,16 +31,20 @@ class ChangeFeed:
 
     def publish(self, events: Sequence[Positioned], position: int) -> None:
         """Called from the runner's thread after a batch is committed."""
+        self.publish_changes({p.job_id for p in events}, position)
+
+    def publish_changes(self, changed: set[str] | None, position: int) -> None:
+        """From any thread: these jobs changed (None: any may have), up to ``position``."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        changed = {p.job_id for p in events}
         with contextlib.suppress(RuntimeError):  # the loop closed between the check and now
             loop.call_soon_threadsafe(self._wake, changed, position)
 
-    def _wake(self, changed: set[str], position: int) -> None:
+    def _wake(self, changed: set[str] | None, position: int) -> None:
         self.position = max(self.position, position)
-        for job_id in (*changed, EVERY_JOB):
+        woken = list(self._waiters) if changed is None else [*changed, EVERY_JOB]
+        for job_id in woken:
             for waiter in self._waiters.get(job_id, ()):
                 waiter.set()
 

@@ -53,9 +53,8 @@ async def readyz(
             ),
         )
         return JSONResponse(health.model_dump(mode="json", by_alias=True), 503)
-    runner = services.runner
-    if runner is not None and not services.runner_alive():
-        return _unready("the projection runner has stopped")
+    if services.changes is not None and not services.changes.alive():
+        return _unready("this process no longer hears of changes (see its log)")
     return health
 
 

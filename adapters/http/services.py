@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth import Principal, TokenVerifier
+from jobledger.adapters.http.changes import ChangeSource
 from jobledger.adapters.http.envelope import envelope_of, fold_summary
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
@@ -23,7 +23,6 @@ from jobledger.domain import events as ev
 from jobledger.domain.errors import JobNotFound
 from jobledger.domain.ledger import Ledger
 from jobledger.projections.base import Row
-from jobledger.projections.runner import ProjectionRunner, Subscribe
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 RECORDED_JOBS = 10_000
@@ -37,16 +36,11 @@ class Services:
     verifier: TokenVerifier
     feed: ChangeFeed
     metrics: Metrics
-    runner: ProjectionRunner | None = None  # None: another process keeps the read models
-    subscribe: Subscribe | None = None
-    runner_thread: threading.Thread | None = None
+    changes: ChangeSource | None = None  # how this process hears the read models moved
     # job id -> (inputs, result): both fixed once recorded (see ``envelope``)
     _recorded: OrderedDict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = field(
         default_factory=OrderedDict
     )
-
-    def runner_alive(self) -> bool:
-        return self.runner_thread is not None and self.runner_thread.is_alive()
 
     @property
     def currency(self) -> str:
