@@ -17,7 +17,7 @@ import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
-from jobledger.adapters.cli import render, reports, serve
+from jobledger.adapters.cli import operate, render, reports, serve
 from jobledger.adapters.cli.options import ActorOption, DbOption, PriceBookOption, open_ledger
 from jobledger.domain.errors import (
     ConcurrencyConflict,
@@ -46,6 +46,8 @@ app.command()(reports.stats)
 app.command()(reports.costs)
 app.command()(serve.serve)
 app.command()(serve.project)
+app.command()(operate.migrate)
+app.command()(operate.copy)
 app.command()(serve.token)
 out = Console()
 
