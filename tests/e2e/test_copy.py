@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,12 @@ def tables(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
+def copy_into(source_url: str, target: Settings) -> subprocess.CompletedProcess[str]:
+    return jobledger(
+        "copy", "--from", source_url, "--to", target.db, "--to-schema", target.pg_schema
+    )
+
+
 def test_copy_moves_every_event_and_gives_equal_read_models(tmp_path: Path) -> None:
     source_url = f"sqlite:///{tmp_path / 'embedded.db'}"
     source = build_ledger(Settings(db=source_url))
@@ -30,15 +37,7 @@ def test_copy_moves_every_event_and_gives_equal_read_models(tmp_path: Path) -> N
     retried = source.submit(ANALYST, "graph_analysis", meta=CommandMeta(command_id="submit-7"))
     build_runner(source).catch_up()
     with postgres_schema() as target_settings:
-        done = jobledger(
-            "copy",
-            "--from",
-            source_url,
-            "--to",
-            target_settings.db,
-            "--to-schema",
-            target_settings.pg_schema,
-        )
+        done = copy_into(source_url, target_settings)
         assert done.returncode == 0, done.stderr
         assert "copied and verified" in done.stdout
         target = build_ledger(target_settings, create=False)
@@ -53,15 +52,7 @@ def test_copy_moves_every_event_and_gives_equal_read_models(tmp_path: Path) -> N
         finally:
             target.close()
 
-        refused = jobledger(
-            "copy",
-            "--from",
-            source_url,
-            "--to",
-            target_settings.db,
-            "--to-schema",
-            target_settings.pg_schema,
-        )
+        refused = copy_into(source_url, target_settings)
         assert refused.returncode == 6
         assert "already holds" in refused.stderr
     source.close()
