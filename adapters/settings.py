@@ -76,6 +76,9 @@ class Settings(BaseModel):
 class SQLiteStore:
     path: Path
 
+    def __str__(self) -> str:
+        return f"sqlite:///{self.path}"
+
 
 @dataclass(frozen=True)
 class PostgresStore:
