@@ -1,6 +1,8 @@
 """The composition root: the one place that builds a Ledger from settings.
 
 Nothing here runs at import time; callers build what they need, when they need it.
+The HTTP API's parts are imported only by the functions that build it, so every
+other command starts without loading a web framework.
 """
 
 from __future__ import annotations
@@ -8,21 +10,15 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import get_topic
-from fastapi import FastAPI
 
 from jobledger.adapters import postgres_store
-from jobledger.adapters.auth import build_verifier
-from jobledger.adapters.http.app import create_app
-from jobledger.adapters.http.changes import ChangeSource, Listening, Projecting
-from jobledger.adapters.http.feed import ChangeFeed
-from jobledger.adapters.http.metrics import Metrics
-from jobledger.adapters.http.services import Services
 from jobledger.adapters.postgres_store import (
     PostgresReadModelView,
     PostgresReadStorePool,
@@ -47,6 +43,11 @@ from jobledger.projections.runner import (
 )
 from jobledger.projections.statistics import StatisticsProjection
 from jobledger.projections.status_history import StatusHistoryProjection
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from jobledger.adapters.http.services import Services
 
 PROJECTIONS = (
     JobSummaryProjection,
@@ -169,6 +170,12 @@ def build_services(
 ) -> Services:
     """Everything the HTTP API needs; ``projections=False`` leaves the read models to
     another process. The app opens the read stores and starts the runner itself."""
+    from jobledger.adapters.auth import build_verifier
+    from jobledger.adapters.http.changes import ChangeSource, Listening, Projecting
+    from jobledger.adapters.http.feed import ChangeFeed
+    from jobledger.adapters.http.metrics import Metrics
+    from jobledger.adapters.http.services import Services
+
     ledger = build_ledger(settings, clock=clock)
     runner = build_runner(ledger)  # creates the read models' tables before anyone reads them
     factory = ledger.factory
@@ -195,4 +202,6 @@ def build_services(
 
 def build_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
     """The HTTP API on the configured store (``uvicorn --factory`` can call this)."""
+    from jobledger.adapters.http.app import create_app
+
     return create_app(build_services(settings, clock=clock))

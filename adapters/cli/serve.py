@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from jobledger.adapters.auth import mint_token, parse_ttl
@@ -20,7 +19,6 @@ from jobledger.adapters.bootstrap import (
     subscribe,
 )
 from jobledger.adapters.cli.options import DbOption, PriceBookOption
-from jobledger.adapters.http.app import create_app
 from jobledger.adapters.settings import PostgresStore, Settings, parse_db_url
 from jobledger.domain.errors import ConfigurationError
 from jobledger.projections.base import Positioned
@@ -55,6 +53,10 @@ def serve(
             "--no-projections needs PostgreSQL: on SQLite each serve keeps the read models itself"
         )
     services = build_services(settings, projections=projections)
+    import uvicorn
+
+    from jobledger.adapters.http.app import create_app
+
     app = create_app(services)
     config = uvicorn.Config(
         app,

@@ -123,7 +123,7 @@ def test_show_json_is_machine_readable(db_url: str) -> None:
                 "--db",
                 "postgresql://u@127.0.0.1:9/d",
             ],
-            "cannot use postgresql://u@127.0.0.1:9/d (jobledger): connection failed",
+            "cannot use postgresql://u@127.0.0.1:9/d",
             7,
         ),
         (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
+from jobledger.adapters.bootstrap import build_ledger
+from jobledger.adapters.settings import Settings
+from tests.conftest import select
 from tests.e2e.test_cli import jobledger
 
 
@@ -49,12 +51,12 @@ def test_costs_by_each_grouping(db_url: str) -> None:
 
 def test_rebuild_gives_the_same_tables(db_url: str, tmp_path: Path) -> None:
     demo(db_url)
-    path = db_url.removeprefix("sqlite:///")
 
     def snapshot() -> list[object]:
-        with sqlite3.connect(path) as db:
+        ledger = build_ledger(Settings.load(db=db_url), create=False)
+        try:
             return [
-                sorted(db.execute(f"SELECT * FROM {t}").fetchall())
+                sorted(tuple(row.values()) for row in select(ledger, f"SELECT * FROM {t}"))
                 for t in (
                     "job_summaries",
                     "status_history",
@@ -63,6 +65,8 @@ def test_rebuild_gives_the_same_tables(db_url: str, tmp_path: Path) -> None:
                     "cost_attempts",
                 )
             ]
+        finally:
+            ledger.close()
 
     before = snapshot()
     done = jobledger("projections", "rebuild", db=db_url)
