@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, one after another."""
 
-from tests.benchmarks import bench_api, bench_core, bench_projections
+from tests.benchmarks import bench_api, bench_core, bench_postgres, bench_projections
 
 bench_core.main()
 bench_projections.main()
 bench_api.main()
+bench_postgres.main()
