@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,13 +90,28 @@ def postgres_schema() -> Iterator[Settings]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a fresh, empty ledger on each store in turn."""
-    if request.param == "sqlite":
-        yield Settings(db=f"sqlite:///{tmp_path / 'ledger.db'}")
+STORES = ("sqlite", "postgres")
+
+
+@contextlib.contextmanager
+def fresh_store(kind: str) -> Iterator[Settings]:
+    """Settings for a new, empty ledger of this kind, removed afterwards (for property
+    tests, which need one per example)."""
+    if kind == "postgres":
+        with postgres_schema() as settings:
+            yield settings
         return
-    with postgres_schema() as settings:
+    folder = Path(tempfile.mkdtemp())
+    try:
+        yield Settings(db=f"sqlite:///{folder / 'ledger.db'}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings for a fresh, empty ledger on each store in turn."""
+    with fresh_store(request.param) as settings:
         yield settings
 
 

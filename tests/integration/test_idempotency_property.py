@@ -3,20 +3,18 @@ one command, its first outcome, and its events recorded once."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobledger.adapters.bootstrap import build_ledger
-from jobledger.adapters.settings import Settings
 from jobledger.domain.errors import IdempotencyConflict, JobLedgerError
 from jobledger.domain.ledger import Ledger, Outcome
 from jobledger.domain.values import Actor, CommandMeta
+from tests.conftest import STORES, fresh_store
 
 ACTOR = Actor("svc", "acme")
 COMMANDS = ("submit graph_analysis", "submit anomaly_detection", "claim", "cancel")
@@ -43,10 +41,12 @@ def run(ledger: Ledger, jobs: list[UUID], command: str, target: int, meta: Comma
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
-def test_each_command_id_is_one_command_recorded_once(sequence: list[tuple[str, str, int]]) -> None:
-    folder = Path(tempfile.mkdtemp())
-    try:
-        ledger = build_ledger(Settings(db=f"sqlite:///{folder / 'l.db'}"))
+@pytest.mark.parametrize("kind", STORES)
+def test_each_command_id_is_one_command_recorded_once(
+    kind: str, sequence: list[tuple[str, str, int]]
+) -> None:
+    with fresh_store(kind) as store:
+        ledger = build_ledger(store)
         jobs: list[UUID] = []
         first: dict[str, tuple[tuple[str, Any], Outcome]] = {}
         for command_id, command, target in sequence:
@@ -86,5 +86,3 @@ def test_each_command_id_is_one_command_recorded_once(sequence: list[tuple[str, 
                 if command.startswith("submit"):
                     jobs.append(outcome.job_id)
         ledger.close()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

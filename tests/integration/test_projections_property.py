@@ -3,20 +3,16 @@ reference straight from the events, all agree, for random valid histories."""
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
-import tempfile
 from collections import Counter, defaultdict
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobledger.adapters.bootstrap import build_ledger, build_runner
-from jobledger.adapters.settings import Settings
 from jobledger.domain import events as ev
 from jobledger.domain.errors import JobLedgerError
 from jobledger.domain.ledger import Ledger
@@ -25,7 +21,7 @@ from jobledger.domain.results import JobType
 from jobledger.domain.values import Actor
 from jobledger.projections.schema import ALL_TABLES, JOB_SUMMARIES
 from jobledger.projections.statistics import bucket_of
-from tests.conftest import MovableClock
+from tests.conftest import STORES, MovableClock, fresh_store, select
 
 TENANTS = ("acme", "globex")
 MODELS = ("gpt-4o", "claude-sonnet-4", "unpriced-model")
@@ -143,12 +139,13 @@ def weight(status: JobStatus, trigger: Trigger) -> int:
     return 1 if trigger is Trigger.RELEASE else 2
 
 
-def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(path) as db:
-        return {
-            t.name: sorted(db.execute(f"SELECT * FROM {t.name}").fetchall(), key=repr)
-            for t in ALL_TABLES
-        }
+def dump(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        t.name: sorted(
+            (tuple(r.values()) for r in select(ledger, f"SELECT * FROM {t.name}")), key=repr
+        )
+        for t in ALL_TABLES
+    }
 
 
 @settings(
@@ -157,25 +154,23 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(data=st.data())
-def test_incremental_rebuilt_and_reference_read_models_agree(data: Any) -> None:
-    folder = Path(tempfile.mkdtemp())
-    try:
+@pytest.mark.parametrize("kind", STORES)
+def test_incremental_rebuilt_and_reference_read_models_agree(kind: str, data: Any) -> None:
+    with fresh_store(kind) as store:
         clock = MovableClock()
-        ledger = build_ledger(Settings(db=f"sqlite:///{folder / 'l.db'}"), clock=clock)
+        ledger = build_ledger(store, clock=clock)
         runner = build_runner(ledger)
         runner.batch_size = data.draw(st.sampled_from([1, 3, 7, 40, 500]), label="batch size")
         job_ids = drive(ledger, clock, data, runner.catch_up)
         runner.catch_up()
-        incremental = dump(folder / "l.db")
+        incremental = dump(ledger)
 
         for name in runner.projections:
             runner.rebuild(name)
-        assert dump(folder / "l.db") == incremental
+        assert dump(ledger) == incremental
 
         check_against_reference(ledger, runner, job_ids)
         ledger.close()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_against_reference(ledger: Ledger, runner: Any, job_ids: list[UUID]) -> None:
@@ -288,35 +283,33 @@ def check_against_reference(ledger: Ledger, runner: Any, job_ids: list[UUID]) ->
                 attempt_outcome[(str(job_id), attempt)] = ending
             status = after
 
-    with sqlite3.connect(Path(ledger.factory.datastore.pool.db_name)) as db:  # type: ignore[attr-defined]
-        stored_counts = {
-            (t, jt, s): n for t, jt, s, n in db.execute("SELECT * FROM job_status_counts") if n
-        }
-        assert stored_counts == dict(status_counts)
-        for row in db.execute("SELECT * FROM job_daily_statistics"):
-            key = tuple(row[:3])
-            names = [c[1] for c in db.execute("PRAGMA table_info(job_daily_statistics)")]
-            stored = dict(zip(names, row, strict=True))
-            assert Decimal(stored.pop("cost")) == daily_cost.get(key, Decimal(0))
-            for name in names[3:]:
-                if name != "cost":
-                    assert stored[name] == daily[key][name], (key, name)
-        stored_histogram = {
-            tuple(r[:5]): r[6] for r in db.execute("SELECT * FROM job_duration_histogram")
-        }
-        assert stored_histogram == dict(histogram)
-        stored_entries = {
-            r[0]: (None if r[1] is None else Decimal(r[1]), r[2])
-            for r in db.execute("SELECT position, cost, attempt FROM cost_entries")
-        }
-        assert stored_entries == {p: (e["cost"], e["attempt"]) for p, e in entries.items()}
-        stored_attempts = {
-            (j, a): (o, Decimal(c))
-            for j, a, o, c in db.execute("SELECT job_id, attempt, outcome, cost FROM cost_attempts")
-        }
-        assert stored_attempts == {
-            k: (attempt_outcome[k], attempt_cost.get(k, Decimal(0))) for k in attempt_outcome
-        }
+    def rows(statement: str) -> list[tuple[Any, ...]]:
+        return [tuple(r.values()) for r in select(ledger, statement)]
+
+    stored_counts = {(t, jt, s): n for t, jt, s, n in rows("SELECT * FROM job_status_counts") if n}
+    assert stored_counts == dict(status_counts)
+    for record in select(ledger, "SELECT * FROM job_daily_statistics"):
+        stored = dict(record)
+        names = list(stored)
+        key = tuple(stored[n] for n in names[:3])
+        assert Decimal(stored.pop("cost")) == daily_cost.get(key, Decimal(0))
+        for name in names[3:]:
+            if name != "cost":
+                assert stored[name] == daily[key][name], (key, name)
+    stored_histogram = {tuple(r[:5]): r[6] for r in rows("SELECT * FROM job_duration_histogram")}
+    assert stored_histogram == dict(histogram)
+    stored_entries = {
+        r[0]: (None if r[1] is None else Decimal(r[1]), r[2])
+        for r in rows("SELECT position, cost, attempt FROM cost_entries")
+    }
+    assert stored_entries == {p: (e["cost"], e["attempt"]) for p, e in entries.items()}
+    stored_attempts = {
+        (j, a): (o, Decimal(c))
+        for j, a, o, c in rows("SELECT job_id, attempt, outcome, cost FROM cost_attempts")
+    }
+    assert stored_attempts == {
+        k: (attempt_outcome[k], attempt_cost.get(k, Decimal(0))) for k in attempt_outcome
+    }
 
 
 def ms(start: Any, end: Any) -> int | None:
@@ -351,12 +344,12 @@ SUMMARY_FIELDS = {
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_a_jobs_summary_matches_the_job_after_every_command(data: Any) -> None:
+@pytest.mark.parametrize("kind", STORES)
+def test_a_jobs_summary_matches_the_job_after_every_command(kind: str, data: Any) -> None:
     """One job walked deep (retries, cancels, spend), checked at every step, not only the end."""
-    folder = Path(tempfile.mkdtemp())
-    try:
+    with fresh_store(kind) as store:
         clock = MovableClock()
-        ledger = build_ledger(Settings(db=f"sqlite:///{folder / 'l.db'}"), clock=clock)
+        ledger = build_ledger(store, clock=clock)
         runner = build_runner(ledger)
         walk = data.draw(st.randoms(use_true_random=False), label="walk")
         job_id = ledger.submit(ACTOR, "graph_analysis", max_attempts=3).job_id
@@ -371,8 +364,6 @@ def test_a_jobs_summary_matches_the_job_after_every_command(data: Any) -> None:
             for field, of in SUMMARY_FIELDS.items():
                 assert row[field] == of(job), (field, job.status_value)
         ledger.close()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 ACTOR = Actor("analyst@acme", "acme")
