@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +96,22 @@ async def seed(port: int, token: str) -> list[str]:
 
 
 async def drive(
-    port: int, token: str, make: Callable[[], Request], clients: int = CLIENTS
+    ports: int | Sequence[int],
+    token: str,
+    make: Callable[[], Request],
+    clients: int = CLIENTS,
+    seconds: float = MEASURE_S,
 ) -> dict[str, Any]:
-    """``clients`` connections back to back; only requests sent after the warm-up count."""
+    """``clients`` connections back to back, client n on ``ports[n % len(ports)]``; only
+    requests sent after the warm-up count."""
+    ports = [ports] if isinstance(ports, int) else list(ports)
     latencies: list[float] = []
+    per_port: Counter[int] = Counter()
     failures: Counter[str] = Counter()
     start = time.perf_counter() + WARM_UP_S
-    end = start + MEASURE_S
+    end = start + seconds
 
-    async def client() -> None:
+    async def client(port: int) -> None:
         conn = await Connection.open(port)
         while (sent := time.perf_counter()) < end:
             try:
@@ -115,20 +122,22 @@ async def drive(
                 conn = await Connection.open(port)
             if sent >= start:
                 latencies.append(time.perf_counter() - sent)
+                per_port[port] += 1
                 if not status.startswith("2"):
                     failures[status] += 1
         conn.close()
 
     cpu = time.process_time()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(ports[n % len(ports)]) for n in range(clients)))
     ms = [latency * 1000 for latency in latencies]
     return {
-        "rate": len(ms) / MEASURE_S,
+        "rate": len(ms) / seconds,
+        "per_process": [per_port[port] / seconds for port in ports],
         "p50": percentile(ms, 0.50),
         "p99": percentile(ms, 0.99),
         "max": max(ms),
         "failures": failures,
-        "cpu": (time.process_time() - cpu) / (WARM_UP_S + MEASURE_S),
+        "cpu": (time.process_time() - cpu) / (WARM_UP_S + seconds),
     }
 
 

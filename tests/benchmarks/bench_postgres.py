@@ -33,8 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -51,12 +50,12 @@ from tests.benchmarks.bench_api import (
     JOB,
     WARM_UP_S,
     Connection,
-    Request,
+    drive,
     free_port,
     stop,
     wait_healthy,
 )
-from tests.benchmarks.bench_core import ledger_lifecycles, percentile, rate
+from tests.benchmarks.bench_core import ledger_lifecycles, rate
 from tests.benchmarks.bench_projections import write_log
 
 PG_URL = os.environ.get("JOBLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -196,46 +195,6 @@ def cpu_snapshot(
     }
 
 
-async def drive_spread(
-    ports: list[int], token: str, make: Callable[[], Request], clients: int = CLIENTS
-) -> dict[str, Any]:
-    """``bench_api.drive`` with client n on ``ports[n % len(ports)]``, MEASURE_S long."""
-    latencies: list[float] = []
-    per_port: Counter[int] = Counter()
-    failures: Counter[str] = Counter()
-    start = time.perf_counter() + WARM_UP_S
-    end = start + MEASURE_S
-
-    async def client(port: int) -> None:
-        conn = await Connection.open(port)
-        while (sent := time.perf_counter()) < end:
-            try:
-                status = str((await conn.send(token, *make()))[0])
-            except (OSError, asyncio.IncompleteReadError) as error:
-                status = type(error).__name__
-                conn.close()
-                conn = await Connection.open(port)
-            if sent >= start:
-                latencies.append(time.perf_counter() - sent)
-                per_port[port] += 1
-                if not status.startswith("2"):
-                    failures[status] += 1
-        conn.close()
-
-    cpu = time.process_time()
-    await asyncio.gather(*(client(ports[n % len(ports)]) for n in range(clients)))
-    ms = [latency * 1000 for latency in latencies]
-    return {
-        "rate": len(ms) / MEASURE_S,
-        "per_process": [per_port[port] / MEASURE_S for port in ports],
-        "p50": percentile(ms, 0.50),
-        "p99": percentile(ms, 0.99),
-        "max": max(ms),
-        "failures": failures,
-        "cpu": (time.process_time() - cpu) / (WARM_UP_S + MEASURE_S),
-    }
-
-
 async def projector_lag(port: int, token: str) -> int:
     conn = await Connection.open(port)
     try:
@@ -254,7 +213,7 @@ def measure_apis(
 ) -> dict[str, Any]:
     """Drive the API processes on ``ports``; with what each party spent of the CPU."""
     before = cpu_snapshot(servers, projector)
-    row = asyncio.run(drive_spread(ports, token, lambda: ("POST", "/v1/jobs", JOB)))
+    row = asyncio.run(drive(ports, token, lambda: ("POST", "/v1/jobs", JOB), seconds=MEASURE_S))
     after = cpu_snapshot(servers, projector)
     window = WARM_UP_S + MEASURE_S
     for name in ("api", "project", "postgres"):
