@@ -8,7 +8,9 @@ other command starts without loading a web framework.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,7 @@ from jobledger.adapters.sqlite_live import SignallingSQLiteApplicationRecorder, 
 from jobledger.adapters.sqlite_views import SQLiteReadModelView
 from jobledger.domain.errors import ConfigurationError, StoreUnavailable
 from jobledger.domain.ledger import Clock, Ledger, utc_now
+from jobledger.projections.base import BatchProjection
 from jobledger.projections.cost_ledger import CostLedgerProjection
 from jobledger.projections.job_summaries import JobSummaryProjection
 from jobledger.projections.runner import (
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 
     from jobledger.adapters.http.services import Services
 
+log = logging.getLogger("jobledger")
 PROJECTIONS = (
     JobSummaryProjection,
     StatusHistoryProjection,
@@ -131,13 +135,27 @@ def build_runner(ledger: Ledger) -> ProjectionRunner:
         if isinstance(factory, PostgresFactory)
         else contextlib.nullcontext()
     )
+    projections = [cls(view) for cls in PROJECTIONS]
     try:
         with creating:
+            _drop_outdated(view, projections)
             view.create_table()
     except (PersistenceError, sqlite3.Error, psycopg.Error) as error:
         raise StoreUnavailable(f"cannot create the read models' tables: {error}") from None
-    projections = [cls(view) for cls in PROJECTIONS]
     return ProjectionRunner(ledger.recorder, ledger.mapper, projections, owner=ledger)
+
+
+def _drop_outdated(view: SqlReadModelView, projections: Sequence[BatchProjection]) -> None:
+    """A read model whose stored columns are not the contract's (a table from an older
+    release) is dropped with its position and made anew: the runner rebuilds it from
+    the events, which are the truth."""
+    for projection in projections:
+        tables = projection.tables
+        stored = [view.stored_columns(t) for t in tables]
+        if all(s is None or s == list(t.column_names) for s, t in zip(stored, tables, strict=True)):
+            continue
+        log.warning("rebuilding the %s read model: its tables changed", projection.name)
+        view.drop(tables, projection.tracking_name)
 
 
 def subscribe(ledger: Ledger) -> Subscribe:

@@ -61,6 +61,18 @@ class Dialect:
     types: dict[ColumnType, str]
     schema: str = ""
 
+    @property
+    def columns_statement(self) -> str:
+        if self.schema:
+            return (
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
+            )
+        return "SELECT name FROM pragma_table_info(?) ORDER BY cid"
+
+    def columns_params(self, table: Table) -> list[str]:
+        return [self.schema, table.name] if self.schema else [table.name]
+
     def name(self, table: str) -> str:
         return f'"{self.schema}".{table}' if self.schema else table
 
@@ -134,6 +146,10 @@ class SqlReadModelView(ReadModelView):
         """A cursor in a transaction, committed at the end if ``commit``."""
 
     @abstractmethod
+    def create_table(self) -> None:
+        """Create the tracking table and every table of the contract (the store's recorder)."""
+
+    @abstractmethod
     def _insert_position(self, cursor: Any, tracking: Tracking) -> None:
         """Record a position that must be past the recorded one (else IntegrityError)."""
 
@@ -197,6 +213,24 @@ class SqlReadModelView(ReadModelView):
             )
         if cursor.fetchone() is None:
             raise PositionMoved(f"{name}: position is no longer {previous}")
+
+    def stored_columns(self, table: Table) -> list[str] | None:
+        """The columns the table has in the store, in order; None if it is not there."""
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(self.dialect.columns_statement, self.dialect.columns_params(table))
+            found = [next(iter(dict(row).values())) for row in cursor.fetchall()]
+        return found or None
+
+    def drop(self, tables: Iterable[Table], tracking_name: str) -> None:
+        """Remove the tables and forget the position: the next catch-up rebuilds them."""
+        with self._transaction(commit=True) as cursor:
+            for table in tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.dialect.name(table.name)}")
+            cursor.execute(
+                f"DELETE FROM {self.dialect.name('tracking')} "
+                f"WHERE application_name = {self.dialect.mark}",
+                [tracking_name],
+            )
 
     def reset(self, tables: Iterable[Table], tracking_name: str) -> None:
         with self._transaction(commit=True) as cursor:

@@ -38,6 +38,7 @@ def new_summary(event: ev.JobSubmitted) -> Row:
         "priority": event.priority,
         "created_by": event.actor,
         "agent": None,
+        "lease_expires_at": None,
         "pool": event.pool,
         "cancellation_requested": False,
         "created_at": event.timestamp,
@@ -97,6 +98,7 @@ def _requeue(row: Row) -> None:
     row["attempt"] += 1
     row["progress"] = 0
     row["agent"] = None
+    row["lease_expires_at"] = None
     row["attempt_started_at"] = None
 
 
@@ -109,15 +111,20 @@ def evolve(row: Row, event: ev.JobEvent) -> None:
     if row["status"] in ("completed", "failed", "cancelled") and before != row["status"]:
         row["finished_at"] = event.timestamp
         row["agent"] = None
+        row["lease_expires_at"] = None
         if row["started_at"] is not None:
             row["run_duration_ms"] = milliseconds(row["started_at"], event.timestamp)
     if isinstance(event, ev.JobClaimed):
         row["agent"] = event.agent
+        row["lease_expires_at"] = event.lease_expires_at
         if row["claimed_at"] is None:
             row["claimed_at"] = event.timestamp
             row["queue_wait_ms"] = milliseconds(row["created_at"], event.timestamp)
     elif isinstance(event, ev.JobReleased):
         row["agent"] = None
+        row["lease_expires_at"] = None
+    elif isinstance(event, ev.HeartbeatRecorded):
+        row["lease_expires_at"] = event.lease_expires_at
     elif isinstance(event, ev.JobStarted):
         row["attempt_started_at"] = event.timestamp
         if row["started_at"] is None:

@@ -66,6 +66,12 @@ JOB_SUMMARIES = Table(
         _c("priority", "integer", "0 (lowest) to 9"),
         _c("created_by", "text", "the subject that submitted it"),
         _c("agent", "text", "the worker holding its lease now", nullable=True),
+        _c(
+            "lease_expires_at",
+            "timestamp",
+            "when the current lease runs out (the lease sweeper looks here)",
+            nullable=True,
+        ),
         _c("pool", "text", "the agent pool it is restricted to", nullable=True),
         _c("cancellation_requested", "boolean", "a cancel was asked of running work"),
         _c("created_at", "timestamp", "when it was submitted"),
@@ -118,6 +124,7 @@ JOB_SUMMARIES = Table(
         ("tenant", "investigation_id"),
         ("tenant", "created_by"),
         ("tenant", "agent"),
+        ("lease_expires_at",),
     ),
 )
 

@@ -318,3 +318,25 @@ def test_a_rebuild_beside_a_runner_with_old_positions_loses_nothing(
     follower.rebuild("statistics")
     assert tables(ledger) == settled
     assert completed_in_total(ledger) == 12
+
+
+def test_a_read_model_from_an_older_release_is_dropped_and_rebuilt(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    ledger = open_ledger()
+    running_job(ledger)
+    ledger.submit(ANALYST, "graph_analysis")
+    runner = build_runner(ledger)
+    runner.catch_up()
+    current = tables(ledger)
+    datastore = ledger.factory.datastore  # type: ignore[attr-defined]
+    schema = getattr(datastore, "schema", None)
+    with datastore.transaction(commit=True) as cursor:  # as an older release left it
+        prefix = f'"{schema}".' if schema else ""
+        cursor.execute(f"DROP INDEX {prefix}job_summaries_by_lease_expires_at")
+        cursor.execute(f"ALTER TABLE {prefix}job_summaries DROP COLUMN lease_expires_at")
+    reopened = build_runner(ledger)
+    assert reopened.positions()["job_summaries"] == 0  # dropped: to be rebuilt
+    assert reopened.positions()["statistics"] == runner.positions()["statistics"]  # untouched
+    reopened.catch_up()
+    assert tables(ledger) == current

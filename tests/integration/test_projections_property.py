@@ -328,6 +328,7 @@ def ledger_position(ledger: Ledger, event: ev.JobEvent) -> int:
 
 
 SUMMARY_FIELDS = {
+    "lease_expires_at": lambda job: job.lease_expires_at,
     "status": lambda job: job.status_value,
     "progress": lambda job: job.progress,
     "attempt": lambda job: job.attempt,
