@@ -223,19 +223,15 @@ class SqlReadModelView(ReadModelView):
 
     def drop(self, tables: Iterable[Table], tracking_name: str) -> None:
         """Remove the tables and forget the position: the next catch-up rebuilds them."""
-        with self._transaction(commit=True) as cursor:
-            for table in tables:
-                cursor.execute(f"DROP TABLE IF EXISTS {self.dialect.name(table.name)}")
-            cursor.execute(
-                f"DELETE FROM {self.dialect.name('tracking')} "
-                f"WHERE application_name = {self.dialect.mark}",
-                [tracking_name],
-            )
+        self._clear("DROP TABLE IF EXISTS", tables, tracking_name)
 
     def reset(self, tables: Iterable[Table], tracking_name: str) -> None:
+        self._clear("DELETE FROM", tables, tracking_name)
+
+    def _clear(self, verb: str, tables: Iterable[Table], tracking_name: str) -> None:
         with self._transaction(commit=True) as cursor:
             for table in tables:
-                cursor.execute(f"DELETE FROM {self.dialect.name(table.name)}")
+                cursor.execute(f"{verb} {self.dialect.name(table.name)}")
             cursor.execute(
                 f"DELETE FROM {self.dialect.name('tracking')} "
                 f"WHERE application_name = {self.dialect.mark}",
