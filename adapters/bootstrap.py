@@ -33,6 +33,7 @@ from jobledger.adapters.settings import PostgresStore, Settings, SQLiteStore, St
 from jobledger.adapters.sql_views import SqlReadModelView
 from jobledger.adapters.sqlite_live import SignallingSQLiteApplicationRecorder, SQLiteSubscription
 from jobledger.adapters.sqlite_views import SQLiteReadModelView
+from jobledger.adapters.sweeper import LeaseSweeper, OnlySweeper, SweepLock
 from jobledger.domain.errors import ConfigurationError, StoreUnavailable
 from jobledger.domain.ledger import Clock, Ledger, utc_now
 from jobledger.projections.base import BatchProjection
@@ -158,6 +159,21 @@ def _drop_outdated(view: SqlReadModelView, projections: Sequence[BatchProjection
         view.drop(tables, projection.tracking_name)
 
 
+def build_sweeper(ledger: Ledger, runner: ProjectionRunner, settings: Settings) -> LeaseSweeper:
+    """The lease sweeper over the runner's job summaries; on PostgreSQL only the holder of
+    the schema's advisory lock sweeps."""
+    view = runner.projection("job_summaries").view
+    assert isinstance(view, SqlReadModelView)
+    factory = ledger.factory
+    lock: SweepLock = OnlySweeper()
+    if isinstance(factory, PostgresFactory):
+        schema = factory.datastore.schema
+        lock = postgres_store.AdvisoryLock(
+            conninfo_of(factory.datastore), f"jobledger-sweeper:{schema}"
+        )
+    return LeaseSweeper(ledger, view, lock, interval=settings.sweep_seconds)
+
+
 def subscribe(ledger: Ledger) -> Subscribe:
     """Live notifications from the ledger's store, for ``ProjectionRunner.follow``."""
 
@@ -215,6 +231,7 @@ def build_services(
         feed=ChangeFeed(),
         metrics=Metrics(),
         changes=changes,
+        sweeper=build_sweeper(ledger, runner, settings) if projections else None,
     )
 
 

@@ -258,3 +258,37 @@ def listen_projected(
                 stop.wait(1.0)
 
     return listen
+
+
+class AdvisoryLock:
+    """A session-level advisory lock, held on a connection of its own for as long as
+    that connection lives (so a process that dies lets another take over)."""
+
+    def __init__(self, conninfo: str, key: str) -> None:
+        self.conninfo = conninfo
+        self.key = key
+        self._conn: psycopg.Connection[Any] | None = None
+        self._held = False
+
+    def held(self) -> bool:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.conninfo, autocommit=True)
+                self._held = False
+            if self._held:
+                self._conn.execute("SELECT 1")  # still connected, so still ours
+            else:
+                found = self._conn.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s))", [self.key]
+                ).fetchone()
+                self._held = bool(found and found[0])
+        except psycopg.Error as error:
+            log.warning("lost the advisory lock %s: %s", self.key, one_line(error))
+            self.release()
+        return self._held
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._held = False

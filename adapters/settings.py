@@ -30,6 +30,7 @@ ENVIRONMENT = {
     "max_body_bytes": "JOBLEDGER_MAX_BODY_BYTES",
     "ready_max_lag": "JOBLEDGER_READY_MAX_LAG",
     "pg_schema": "JOBLEDGER_PG_SCHEMA",
+    "sweep_seconds": "JOBLEDGER_SWEEP_SECONDS",
 }
 
 
@@ -49,6 +50,8 @@ class Settings(BaseModel):
     ready_max_lag: Annotated[int, Field(ge=0)] = 10_000
     # PostgreSQL: the schema that holds this ledger, so several can share a database.
     pg_schema: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "jobledger"
+    # How often the lease sweeper looks for leases past their deadline.
+    sweep_seconds: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 5.0
 
     @classmethod
     def load(cls, **given: object) -> Settings:

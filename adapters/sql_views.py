@@ -221,6 +221,19 @@ class SqlReadModelView(ReadModelView):
             found = [next(iter(dict(row).values())) for row in cursor.fetchall()]
         return found or None
 
+    def expired_leases(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(job id, tenant) of leased jobs whose lease ran out before ``now``, oldest first."""
+        mark = self.dialect.mark
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT job_id, tenant FROM {self.dialect.name('job_summaries')} "
+                f"WHERE lease_expires_at < {mark} "
+                "AND status IN ('claimed', 'running', 'validating', 'uploading') "
+                f"ORDER BY lease_expires_at LIMIT {int(limit)}",
+                [to_sql("timestamp", now)],
+            )
+            return [(row["job_id"], row["tenant"]) for row in cursor.fetchall()]
+
     def drop(self, tables: Iterable[Table], tracking_name: str) -> None:
         """Remove the tables and forget the position: the next catch-up rebuilds them."""
         self._clear("DROP TABLE IF EXISTS", tables, tracking_name)

@@ -16,6 +16,7 @@ from jobledger.adapters.bootstrap import (
     build_ledger,
     build_runner,
     build_services,
+    build_sweeper,
     subscribe,
 )
 from jobledger.adapters.cli.options import DbOption, PriceBookOption
@@ -94,9 +95,9 @@ def project(
     db: DbOption = None,
     price_book: PriceBookOption = None,
 ) -> None:
-    """Keep the read models current for API processes started with --no-projections,
-    until Ctrl-C. Safe to run twice (positions move by compare-and-set), though one is
-    enough; safe to kill at any moment (each batch commits with its position)."""
+    """Keep the read models current for API processes started with --no-projections, and
+    sweep expired leases, until Ctrl-C. Safe to run twice (positions move by compare-and-set;
+    one sweeper acts at a time), safe to kill at any moment (a batch commits with its position)."""
     settings = Settings.load(db=db, price_book=price_book)
     ledger = build_ledger(settings)
     runner = build_runner(ledger)
@@ -105,6 +106,7 @@ def project(
         runner.listeners.append(announce)
     runner.listeners.append(_report_progress(runner))
     stop = threading.Event()
+    build_sweeper(ledger, runner, settings).start(stop)
     err.print(
         f"jobledger project: read models at {runner.position():,} of "
         f"{runner.ledger_position():,}; following the ledger (Ctrl-C stops)"

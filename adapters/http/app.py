@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -63,9 +64,14 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
         services.feed.bind(asyncio.get_running_loop())
         if services.changes is not None:
             services.changes.start(services.feed)
+        stop_sweeping = threading.Event()
+        sweeping = services.sweeper.start(stop_sweeping) if services.sweeper else None
         try:
             yield
         finally:
+            stop_sweeping.set()
+            if sweeping is not None:
+                sweeping.join(timeout=10)
             if services.changes is not None:
                 services.changes.stop()
             services.feed.unbind()

@@ -19,6 +19,7 @@ from jobledger.adapters.http.models import JobEnvelope
 from jobledger.adapters.http.security import may_see
 from jobledger.adapters.read_store import Answer, ReadStorePool
 from jobledger.adapters.settings import Settings
+from jobledger.adapters.sweeper import LeaseSweeper
 from jobledger.domain import events as ev
 from jobledger.domain.errors import JobNotFound
 from jobledger.domain.ledger import Ledger
@@ -37,6 +38,7 @@ class Services:
     feed: ChangeFeed
     metrics: Metrics
     changes: ChangeSource | None = None  # how this process hears the read models moved
+    sweeper: LeaseSweeper | None = None  # where this process keeps the read models
     # job id -> (inputs, result): both fixed once recorded (see ``envelope``)
     _recorded: OrderedDict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = field(
         default_factory=OrderedDict

@@ -1,0 +1,91 @@
+"""The lease sweeper: records the expiry of every lease whose deadline has passed.
+
+Candidates come from the job summaries (``lease_expires_at``); the Job decides
+what an expiry means: back to the queue for another attempt, failed with
+``lease_expired`` on the last one, or cancelled when a cancel was asked and never
+acknowledged. A stale read model is harmless: the Job refuses a lease that still
+runs, or a job that has moved on. Only one sweeper acts at a time: on PostgreSQL
+the holder of an advisory lock, on SQLite the one process that serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import PersistenceError
+
+from jobledger.adapters.sql_views import SqlReadModelView
+from jobledger.domain.errors import (
+    ConcurrencyConflict,
+    IllegalTransition,
+    InvalidCommand,
+    JobNotFound,
+    LeaseMismatch,
+)
+from jobledger.domain.ledger import Ledger
+from jobledger.domain.values import Actor
+
+log = logging.getLogger("jobledger.sweeper")
+SWEEPER = "jobledger-sweeper"  # the actor its events record
+BATCH = 500
+
+
+class SweepLock(Protocol):
+    def held(self) -> bool:
+        """Whether this process may sweep now (taking the lock if it is free)."""
+
+    def release(self) -> None: ...
+
+
+class OnlySweeper:
+    """The lock of a store that one process serves (SQLite)."""
+
+    def held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class LeaseSweeper:
+    def __init__(
+        self, ledger: Ledger, view: SqlReadModelView, lock: SweepLock, interval: float = 5.0
+    ) -> None:
+        self.ledger = ledger
+        self.view = view
+        self.lock = lock
+        self.interval = interval
+
+    def sweep(self) -> int:
+        """Record the expiry of every lease past its deadline now; how many were."""
+        expired = 0
+        for job_id, tenant in self.view.expired_leases(self.ledger.clock(), BATCH):
+            try:
+                self.ledger.expire_lease(Actor(SWEEPER, tenant), UUID(job_id))
+            except (InvalidCommand, IllegalTransition, LeaseMismatch, JobNotFound):
+                continue  # renewed or moved on since the read model saw it
+            except ConcurrencyConflict:
+                continue  # a worker wrote first: the next sweep looks again
+            expired += 1
+        return expired
+
+    def run(self, stop: threading.Event) -> None:
+        """Sweep every ``interval`` seconds while holding the lock, until ``stop``."""
+        try:
+            while not stop.is_set():
+                try:
+                    if self.lock.held() and (count := self.sweep()):
+                        log.info("expired %d lease(s)", count)
+                except PersistenceError as error:  # the store was busy or away: try again
+                    log.warning("sweep failed, retrying: %s", error)
+                stop.wait(self.interval)
+        finally:
+            self.lock.release()
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(stop,), name="sweeper", daemon=True)
+        thread.start()
+        return thread
