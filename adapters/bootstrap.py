@@ -49,8 +49,6 @@ from jobledger.projections.statistics import StatisticsProjection
 from jobledger.projections.status_history import StatusHistoryProjection
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
     from jobledger.adapters.http.services import Services
 
 log = logging.getLogger("jobledger")
@@ -233,10 +231,3 @@ def build_services(
         changes=changes,
         sweeper=build_sweeper(ledger, runner, settings) if projections else None,
     )
-
-
-def build_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
-    """The HTTP API on the configured store (``uvicorn --factory`` can call this)."""
-    from jobledger.adapters.http.app import create_app
-
-    return create_app(build_services(settings, clock=clock))

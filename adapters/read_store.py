@@ -28,14 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from jobledger.adapters.sql_views import from_sql, to_sql
 from jobledger.domain.errors import InvalidCommand, JobNotFound
-from jobledger.domain.lifecycle import JobStatus
+from jobledger.domain.lifecycle import LEASED, JobStatus
 from jobledger.domain.validation import describe, storable_text
 from jobledger.projections import schema
 from jobledger.projections.statistics import quantile_ms
 
 T = TypeVar("T")
 Row = dict[str, Any]
-WORKING = ("claimed", "running", "validating", "uploading")
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ class StatsRow:
 
     @property
     def working(self) -> int:
-        return sum(self.status_counts.get(s, 0) for s in WORKING)
+        return sum(self.status_counts.get(s.value, 0) for s in LEASED)
 
     @property
     def failure_rate(self) -> float | None:

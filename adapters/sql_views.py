@@ -23,6 +23,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from jobledger.domain.lifecycle import LEASED
 from jobledger.projections.base import Commit, Key, PositionMoved, ReadModelView, Row
 from jobledger.projections.schema import ColumnType, Table
 
@@ -224,13 +225,13 @@ class SqlReadModelView(ReadModelView):
     def expired_leases(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """(job id, tenant) of leased jobs whose lease ran out before ``now``, oldest first."""
         mark = self.dialect.mark
+        leased = ", ".join([mark] * len(LEASED))
         with self._transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT job_id, tenant FROM {self.dialect.name('job_summaries')} "
-                f"WHERE lease_expires_at < {mark} "
-                "AND status IN ('claimed', 'running', 'validating', 'uploading') "
+                f"WHERE lease_expires_at < {mark} AND status IN ({leased}) "
                 f"ORDER BY lease_expires_at LIMIT {int(limit)}",
-                [to_sql("timestamp", now)],
+                [to_sql("timestamp", now), *(s.value for s in LEASED)],
             )
             return [(row["job_id"], row["tenant"]) for row in cursor.fetchall()]
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from jobledger.adapters.http.feed import ChangeFeed
-from jobledger.projections.base import Positioned
 from jobledger.projections.runner import Listener, ProjectionRunner, Subscribe
 
 log = logging.getLogger("jobledger.http")
@@ -105,7 +104,3 @@ class Listening(ChangeSource):
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-
-def job_ids(events: Sequence[Positioned]) -> set[str]:
-    return {p.job_id for p in events}

@@ -146,9 +146,3 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         return
     with postgres_schema() as settings, contextlib.chdir(tmp_path_factory.mktemp("keys")):
         yield from serve(settings)
-
-
-@pytest.fixture
-def fresh_api(tmp_path: Path) -> Iterator[Api]:
-    """A server of the test's own, on an empty ledger."""
-    yield from run_api(tmp_path)
