@@ -36,6 +36,7 @@ from jobledger.adapters.sqlite_views import SQLiteReadModelView
 from jobledger.adapters.sweeper import LeaseSweeper, OnlySweeper, SweepLock
 from jobledger.domain.errors import ConfigurationError, StoreUnavailable
 from jobledger.domain.ledger import Clock, Ledger, utc_now
+from jobledger.domain.retries import RetryPolicy
 from jobledger.projections.base import BatchProjection
 from jobledger.projections.cost_ledger import CostLedgerProjection
 from jobledger.projections.job_summaries import JobSummaryProjection
@@ -103,7 +104,12 @@ def build_ledger(settings: Settings, *, clock: Clock = utc_now, create: bool = T
     )
     try:
         with creating:
-            return Ledger(persistence_env(store, settings), price_book=price_book, clock=clock)
+            return Ledger(
+                persistence_env(store, settings),
+                price_book=price_book,
+                clock=clock,
+                retry=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+            )
     except (PersistenceError, sqlite3.Error, psycopg.Error, OSError) as error:
         raise StoreUnavailable(f"cannot open {store}: {postgres_store.one_line(error)}") from None
 

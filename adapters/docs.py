@@ -45,7 +45,9 @@ FIELD_NOTES = {
     "metadata": "free-form JSON for the submitter",
     "agent": "the worker that holds (or held) the lease",
     "lease_id": "the fencing token: worker commands must carry the current one",
-    "lease_expires_at": "when the lease lapses unless renewed (UTC)",
+    "lease_expires_at": "when the lease lapses unless renewed (UTC); every worker command "
+    "renews it (None in histories from before that rule)",
+    "not_before": "the retry back-off: the job may not be claimed before this (UTC)",
     "attempt": "the attempt number this event belongs to, from 1",
     "reason": "why, in the actor's words",
     "percent": "progress 0-100; never lower than the job's last report",

@@ -9,7 +9,7 @@ from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
 from psycopg.conninfo import make_conninfo
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jobledger.domain.errors import ConfigurationError
 from jobledger.domain.validation import describe
@@ -31,6 +31,8 @@ ENVIRONMENT = {
     "ready_max_lag": "JOBLEDGER_READY_MAX_LAG",
     "pg_schema": "JOBLEDGER_PG_SCHEMA",
     "sweep_seconds": "JOBLEDGER_SWEEP_SECONDS",
+    "retry_base_seconds": "JOBLEDGER_RETRY_BASE_SECONDS",
+    "retry_max_seconds": "JOBLEDGER_RETRY_MAX_SECONDS",
 }
 
 
@@ -52,6 +54,15 @@ class Settings(BaseModel):
     pg_schema: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "jobledger"
     # How often the lease sweeper looks for leases past their deadline.
     sweep_seconds: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 5.0
+    # The back-off after a retryable failure: base * 2**(attempt-1), capped, jittered.
+    retry_base_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 2.0
+    retry_max_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
+
+    @model_validator(mode="after")
+    def _retry_base_within_max(self) -> Settings:
+        if self.retry_base_seconds > self.retry_max_seconds:
+            raise ValueError("retry_base_seconds: must not exceed retry_max_seconds")
+        return self
 
     @classmethod
     def load(cls, **given: object) -> Settings:

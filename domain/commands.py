@@ -17,6 +17,7 @@ from jobledger.domain.validation import describe, storable_text
 
 MAX_TOKENS = 10**12
 MAX_LEASE_SECONDS = 86_400
+DEFAULT_LEASE_SECONDS = 300
 
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
 LeaseId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -50,7 +51,7 @@ C = TypeVar("C", bound=Command)
 class Claim(Command):
     agent: Name
     pool: Name | None = None
-    lease_seconds: LeaseSeconds = 300
+    lease_seconds: LeaseSeconds = DEFAULT_LEASE_SECONDS
 
 
 class Release(Command):
@@ -64,7 +65,7 @@ class Start(Command):
 
 class ReportProgress(Command):
     lease_id: LeaseId
-    percent: Annotated[int, Field(ge=0, le=100)]
+    percent: Annotated[int, Field(ge=0, le=100)] | None = None  # None: findings only
     message: Message | None = None
     findings: dict[FindingKind, TokenCount] = Field(default_factory=dict)
 
@@ -79,7 +80,7 @@ class RecordUsage(Command):
 
 class Heartbeat(Command):
     lease_id: LeaseId
-    lease_seconds: LeaseSeconds = 300
+    lease_seconds: LeaseSeconds | None = None  # None: as long as the lease was granted
 
 
 class BeginValidation(Command):

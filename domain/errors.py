@@ -7,6 +7,7 @@ later issue) to a status; ``code`` names the error for machines.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 
@@ -66,10 +67,32 @@ class LeaseMismatch(JobLedgerError):
 
     code = "lease_mismatch"
 
-    def __init__(self, job_id: UUID, given: str, current: str | None) -> None:
+    def __init__(
+        self,
+        job_id: UUID,
+        given: str,
+        current: str | None,
+        status: str = "",
+        lease_expires_at: datetime | None = None,
+    ) -> None:
         held = "no lease is held" if current is None else "another lease holds it"
-        super().__init__(f"job {job_id}: lease {given!r} is not current ({held})")
+        state = f"; the job is {status}" if status else ""
+        super().__init__(f"job {job_id}: lease {given!r} is not current ({held}{state})")
         self.job_id = job_id
+        self.lease_state = "none" if current is None else "held"
+        self.current_state = status
+        self.lease_expires_at = lease_expires_at
+
+
+class RetryNotDue(JobLedgerError):
+    """The job waits out a retry back-off and may not be claimed before it ends."""
+
+    code = "retry_not_due"
+
+    def __init__(self, job_id: UUID, not_before: datetime) -> None:
+        super().__init__(f"job {job_id} waits for its retry until {not_before.isoformat()}")
+        self.job_id = job_id
+        self.not_before = not_before
 
 
 class ConcurrencyConflict(JobLedgerError):

@@ -55,6 +55,12 @@ def _drop_lease(job: Job) -> None:
     job.lease_expires_at = None
 
 
+def _renew(job: Job, until: datetime | None) -> None:
+    """Any worker command renews the lease; histories from before that rule carry None."""
+    if until is not None:
+        job.lease_expires_at = until
+
+
 def _requeue(job: Job, failed_attempt: int) -> None:
     """Back to the queue for the next attempt, with nothing of the last one's progress."""
     job.status_value = JobStatus.QUEUED.value
@@ -114,7 +120,9 @@ class JobClaimed(JobEvent):
         job.agent_pool = self.pool
         job.lease_id = self.lease_id
         job.lease_expires_at = self.lease_expires_at
+        job.lease_seconds = (self.lease_expires_at - self.timestamp).total_seconds()
         job.claimed_at = self.timestamp
+        job.not_before = None
 
 
 class JobReleased(JobEvent):
@@ -132,9 +140,12 @@ class JobStarted(JobEvent):
     trigger = Trigger.START
     moves_to = JobStatus.RUNNING
 
+    lease_expires_at: datetime | None = None
+
     def apply(self, job: Job) -> None:
         job.status_value = self.next_status(job.status).value
         job.started_at = self.timestamp
+        _renew(job, self.lease_expires_at)
 
 
 class ProgressReported(JobEvent):
@@ -143,8 +154,10 @@ class ProgressReported(JobEvent):
     percent: int
     message: str | None
     findings: dict[str, int]
+    lease_expires_at: datetime | None = None
 
     def apply(self, job: Job) -> None:
+        _renew(job, self.lease_expires_at)
         job.progress = max(job.progress, self.percent)
         if self.message is not None:
             job.progress_message = self.message
@@ -168,9 +181,11 @@ class UsageRecorded(JobEvent):
     input_per_million: Decimal | None
     output_per_million: Decimal | None
     cached_input_per_million: Decimal | None
+    lease_expires_at: datetime | None = None
 
     def apply(self, job: Job) -> None:
         _charge_tokens(job, self)
+        _renew(job, self.lease_expires_at)
 
 
 class HeartbeatRecorded(JobEvent):
@@ -180,22 +195,29 @@ class HeartbeatRecorded(JobEvent):
 
     def apply(self, job: Job) -> None:
         job.lease_expires_at = self.lease_expires_at
+        job.lease_seconds = (self.lease_expires_at - self.timestamp).total_seconds()
 
 
 class ValidationStarted(JobEvent):
     trigger = Trigger.BEGIN_VALIDATION
     moves_to = JobStatus.VALIDATING
 
+    lease_expires_at: datetime | None = None
+
     def apply(self, job: Job) -> None:
         job.status_value = self.next_status(job.status).value
+        _renew(job, self.lease_expires_at)
 
 
 class UploadStarted(JobEvent):
     trigger = Trigger.BEGIN_UPLOAD
     moves_to = JobStatus.UPLOADING
 
+    lease_expires_at: datetime | None = None
+
     def apply(self, job: Job) -> None:
         job.status_value = self.next_status(job.status).value
+        _renew(job, self.lease_expires_at)
 
 
 class JobCompleted(JobEvent):
@@ -211,7 +233,8 @@ class JobCompleted(JobEvent):
 
 
 class AttemptFailed(JobEvent):
-    """A retryable failure with attempts left: the job queues for its next attempt."""
+    """A retryable failure with attempts left: the job queues for its next attempt,
+    claimable from ``not_before`` (the back-off; None in histories from before it)."""
 
     trigger = Trigger.FAIL
     moves_to = JobStatus.QUEUED
@@ -219,10 +242,12 @@ class AttemptFailed(JobEvent):
     code: str
     message: str
     attempt: int
+    not_before: datetime | None = None
 
     def apply(self, job: Job) -> None:
         job.error = {"code": self.code, "message": self.message, "attempt": self.attempt}
         _requeue(job, self.attempt)
+        job.not_before = self.not_before
 
 
 class JobFailed(JobEvent):
@@ -304,6 +329,9 @@ class CancellationAcknowledged(JobEvent):
     def apply(self, job: Job) -> None:
         _finish(job, self)
 
+
+# Worker commands that renew the lease to their ``lease_expires_at`` (heartbeats too).
+RENEWING = (JobStarted, ProgressReported, UsageRecorded, ValidationStarted, UploadStarted)
 
 EVENT_TYPES: tuple[type[JobEvent], ...] = (
     JobSubmitted,

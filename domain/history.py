@@ -20,6 +20,7 @@ class StatusChange:
     from_status: str | None
     to_status: str
     at: datetime
+    attempt: int  # the attempt the event belongs to: a failure's, not the next one's
     actor: str
     reason: str | None
 
@@ -34,8 +35,26 @@ def _reason(event: ev.JobEvent) -> str | None:
     return None
 
 
-def status_change(event: ev.JobEvent, before: JobStatus | None) -> StatusChange | None:
-    """The transition an event makes from ``before`` (None: the job is new), if any."""
+def attempt_of(event: ev.JobEvent, current: int) -> int:
+    """The attempt an event belongs to: its own record where it has one."""
+    recorded = getattr(event, "attempt", None)
+    return recorded if isinstance(recorded, int) else current
+
+
+def next_attempt(event: ev.JobEvent, current: int) -> int:
+    """The attempt in effect after the event: one more after a requeue."""
+    attempt = attempt_of(event, current)
+    requeued = isinstance(event, ev.AttemptFailed) or (
+        isinstance(event, ev.LeaseExpired) and event.outcome == "requeued"
+    )
+    return attempt + 1 if requeued else attempt
+
+
+def status_change(
+    event: ev.JobEvent, before: JobStatus | None, attempt: int = 1
+) -> StatusChange | None:
+    """The transition an event makes from ``before`` (None: the job is new) during
+    ``attempt``, if any."""
     after = event.next_status(before or JobStatus.QUEUED)
     if before == after and not isinstance(event, ev.CancellationRequested):
         return None
@@ -46,6 +65,7 @@ def status_change(event: ev.JobEvent, before: JobStatus | None) -> StatusChange 
         from_status=None if before is None else before.value,
         to_status=after.value,
         at=event.timestamp,
+        attempt=attempt_of(event, attempt),
         actor=event.actor,
         reason=_reason(event),
     )
@@ -54,9 +74,11 @@ def status_change(event: ev.JobEvent, before: JobStatus | None) -> StatusChange 
 def status_history(events: Iterable[ev.JobEvent]) -> list[StatusChange]:
     changes: list[StatusChange] = []
     status: JobStatus | None = None
+    attempt = 1
     for event in events:
-        change = status_change(event, status)
+        change = status_change(event, status, attempt)
         if change is not None:
             changes.append(change)
             status = JobStatus(change.to_status)
+        attempt = next_attempt(event, attempt)
     return changes

@@ -7,14 +7,14 @@ stored history always rebuilds the same job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
 from jobledger.domain import events as ev
-from jobledger.domain.errors import InvalidCommand, LeaseMismatch
+from jobledger.domain.errors import InvalidCommand, LeaseMismatch, RetryNotDue
 from jobledger.domain.lifecycle import JobStatus, Trigger, lifecycle
 from jobledger.domain.pricing import Charge, Tokens
 from jobledger.domain.results import JobResult, JobType
@@ -62,6 +62,8 @@ class Job(Aggregate):
         self.agent_pool: str | None = None
         self.lease_id: str | None = None
         self.lease_expires_at: datetime | None = None
+        self.lease_seconds: float | None = None  # what each worker command renews by
+        self.not_before: datetime | None = None  # a retry's back-off ends here
         self.claimed_at: datetime | None = None
         self.started_at: datetime | None = None
         self.finished_at: datetime | None = None
@@ -109,6 +111,8 @@ class Job(Aggregate):
     ) -> None:
         self._check(Trigger.CLAIM)
         _require_text("agent", agent)
+        if self.not_before is not None and ctx.timestamp < self.not_before:
+            raise RetryNotDue(self.id, self.not_before)
         if self.pool is not None and pool != self.pool:
             raise InvalidCommand(f"pool: job {self.id} runs only in pool {self.pool!r}")
         self._record(
@@ -127,18 +131,21 @@ class Job(Aggregate):
 
     def start(self, ctx: EventContext, *, lease_id: str) -> None:
         self._check(Trigger.START, lease_id)
-        self._record(ev.JobStarted, ctx)
+        self._record(ev.JobStarted, ctx, lease_expires_at=self._renewed(ctx))
 
     def report_progress(
         self,
         ctx: EventContext,
         *,
         lease_id: str,
-        percent: int,
+        percent: int | None,
         message: str | None = None,
         findings: dict[str, int] | None = None,
     ) -> None:
+        """Progress, preliminary finding counts, or both (``percent`` None: unchanged)."""
         self._check(Trigger.REPORT_PROGRESS, lease_id)
+        if percent is None:
+            percent = self.progress
         if not 0 <= percent <= 100:
             raise InvalidCommand(f"percent: must be between 0 and 100, got {percent}")
         if percent < self.progress:
@@ -154,7 +161,14 @@ class Job(Aggregate):
                 )
             if count < 0:
                 raise InvalidCommand(f"findings.{kind}: must be 0 or more, got {count}")
-        self._record(ev.ProgressReported, ctx, percent=percent, message=message, findings=counts)
+        self._record(
+            ev.ProgressReported,
+            ctx,
+            percent=percent,
+            message=message,
+            findings=counts,
+            lease_expires_at=self._renewed(ctx),
+        )
 
     def record_usage(
         self, ctx: EventContext, *, lease_id: str, model: str, tokens: Tokens, charge: Charge
@@ -179,6 +193,7 @@ class Job(Aggregate):
             input_per_million=prices.input_per_million if prices else None,
             output_per_million=prices.output_per_million if prices else None,
             cached_input_per_million=prices.cached_input_per_million if prices else None,
+            lease_expires_at=self._renewed(ctx),
         )
 
     def heartbeat(self, ctx: EventContext, *, lease_id: str, lease_expires_at: datetime) -> None:
@@ -187,11 +202,11 @@ class Job(Aggregate):
 
     def begin_validation(self, ctx: EventContext, *, lease_id: str) -> None:
         self._check(Trigger.BEGIN_VALIDATION, lease_id)
-        self._record(ev.ValidationStarted, ctx)
+        self._record(ev.ValidationStarted, ctx, lease_expires_at=self._renewed(ctx))
 
     def begin_upload(self, ctx: EventContext, *, lease_id: str) -> None:
         self._check(Trigger.BEGIN_UPLOAD, lease_id)
-        self._record(ev.UploadStarted, ctx)
+        self._record(ev.UploadStarted, ctx, lease_expires_at=self._renewed(ctx))
 
     def complete(self, ctx: EventContext, *, lease_id: str, result: JobResult) -> None:
         self._check(Trigger.COMPLETE, lease_id)
@@ -202,12 +217,28 @@ class Job(Aggregate):
         self._record(ev.JobCompleted, ctx, result=result.model_dump(mode="json"))
 
     def fail(
-        self, ctx: EventContext, *, lease_id: str, code: str, message: str, retryable: bool
+        self,
+        ctx: EventContext,
+        *,
+        lease_id: str,
+        code: str,
+        message: str,
+        retryable: bool,
+        backoff: timedelta = timedelta(0),
     ) -> None:
+        """A retryable failure with attempts left queues the job again after ``backoff``;
+        any other failure is final (so is one while a cancel is pending)."""
         self._check(Trigger.FAIL, lease_id)
         _require_text("code", code)
         if retryable and self.attempts_left > 0 and not self.cancellation_requested:
-            self._record(ev.AttemptFailed, ctx, code=code, message=message, attempt=self.attempt)
+            self._record(
+                ev.AttemptFailed,
+                ctx,
+                code=code,
+                message=message,
+                attempt=self.attempt,
+                not_before=ctx.timestamp + backoff,
+            )
         else:
             self._record(
                 ev.JobFailed,
@@ -261,10 +292,22 @@ class Job(Aggregate):
     # -- helpers --------------------------------------------------------------
 
     def _check(self, trigger: Trigger, lease_id: str | None = None) -> None:
-        """Refuse what the table does not allow, then a lease that is not current."""
-        lifecycle().check(self.id, self.status, trigger)
+        """Refuse a lease that is not current and what the table forbids. While another
+        lease holds the job, fencing answers first: a worker whose lease is gone learns
+        that, whatever the new holder is doing."""
+        held_by_another = self.lease_id is not None and lease_id not in (None, self.lease_id)
+        if not held_by_another:
+            lifecycle().check(self.id, self.status, trigger)
         if lease_id is not None and lease_id != self.lease_id:
-            raise LeaseMismatch(self.id, lease_id, self.lease_id)
+            raise LeaseMismatch(
+                self.id, lease_id, self.lease_id, self.status.value, self.lease_expires_at
+            )
+
+    def _renewed(self, ctx: EventContext) -> datetime | None:
+        """The lease deadline a worker command moves to: now plus the lease's length."""
+        if self.lease_seconds is None:
+            return None
+        return ctx.timestamp + timedelta(seconds=self.lease_seconds)
 
     def _record(self, event_class: type[ev.JobEvent], ctx: EventContext, **fields: Any) -> None:
         self.trigger_event(event_class, **ctx.fields(), **fields)

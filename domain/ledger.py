@@ -9,6 +9,7 @@ write that loses a race is re-validated against the new state and retried. A
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from jobledger.domain.job import EventContext, Job
 from jobledger.domain.pricing import PriceBook, Tokens
 from jobledger.domain.receipts import CommandReceipt, fingerprint, receipt_id
 from jobledger.domain.results import parse_job_type, validate_result
+from jobledger.domain.retries import RetryPolicy
 from jobledger.domain.values import Actor, CommandMeta, parse_spec
 
 Clock = Callable[[], datetime]
@@ -41,6 +43,30 @@ RACE_RETRIES = 5
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What a worker needs to know after each command: where the job stands, how long
+    the lease runs, whether to stop, and when a retry may be claimed."""
+
+    status: str
+    attempt: int
+    max_attempts: int
+    lease_expires_at: datetime | None
+    cancellation_requested: bool
+    not_before: datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobState:
+        return cls(
+            job.status.value,
+            job.attempt,
+            job.max_attempts,
+            job.lease_expires_at,
+            job.cancellation_requested,
+            job.not_before,
+        )
 
 
 @dataclass(frozen=True)
@@ -57,6 +83,7 @@ class Outcome:
     position: int | None
     lease_id: str | None = None
     replayed: bool = False
+    state: JobState | None = None  # the job just after the command (None: not loaded)
 
 
 class Ledger(Application[UUID]):
@@ -68,10 +95,14 @@ class Ledger(Application[UUID]):
         *,
         price_book: PriceBook,
         clock: Clock = utc_now,
+        retry: RetryPolicy | None = None,
+        draw: Callable[[], float] = random.random,
     ) -> None:
         super().__init__(env)
         self.price_book = price_book
         self.clock = clock
+        self.retry = retry or RetryPolicy()
+        self.draw = draw  # the jitter of retry back-offs, in [0, 1)
 
     # -- commands ---------------------------------------------------------------
 
@@ -115,7 +146,7 @@ class Ledger(Application[UUID]):
         *,
         agent: str,
         pool: str | None = None,
-        lease_seconds: float = 300,
+        lease_seconds: float = cmd.DEFAULT_LEASE_SECONDS,
         meta: CommandMeta | None = None,
     ) -> Outcome:
         """Take a queued job; the outcome carries the new lease id."""
@@ -164,7 +195,7 @@ class Ledger(Application[UUID]):
         job_id: UUID,
         *,
         lease_id: str,
-        percent: int,
+        percent: int | None = None,
         message: str | None = None,
         findings: Mapping[str, int] | None = None,
         meta: CommandMeta | None = None,
@@ -223,21 +254,20 @@ class Ledger(Application[UUID]):
         job_id: UUID,
         *,
         lease_id: str,
-        lease_seconds: float = 300,
+        lease_seconds: float | None = None,
         meta: CommandMeta | None = None,
     ) -> Outcome:
+        """Renew the lease, by ``lease_seconds`` or else by the length it was granted."""
         command = cmd.Heartbeat.parse(lease_id=lease_id, lease_seconds=lease_seconds)
-        return self._execute(
-            actor,
-            job_id,
-            meta,
-            command,
-            lambda job, ctx: job.heartbeat(
-                ctx,
-                lease_id=command.lease_id,
-                lease_expires_at=ctx.timestamp + timedelta(seconds=command.lease_seconds),
-            ),
-        )
+
+        def heartbeat(job: Job, ctx: EventContext) -> None:
+            if command.lease_seconds is not None:
+                length = timedelta(seconds=command.lease_seconds)
+            else:
+                length = timedelta(seconds=job.lease_seconds or cmd.DEFAULT_LEASE_SECONDS)
+            job.heartbeat(ctx, lease_id=command.lease_id, lease_expires_at=ctx.timestamp + length)
+
+        return self._execute(actor, job_id, meta, command, heartbeat)
 
     def begin_validation(
         self, actor: Actor, job_id: UUID, *, lease_id: str, meta: CommandMeta | None = None
@@ -305,6 +335,7 @@ class Ledger(Application[UUID]):
                 code=command.code,
                 message=command.message,
                 retryable=command.retryable,
+                backoff=self.retry.delay(job.attempt, self.draw()),
             ),
         )
 
@@ -435,7 +466,7 @@ class Ledger(Application[UUID]):
             (r.notification.id for r in recordings if r.domain_event.originator_id == job.id),
             default=None,
         )
-        return Outcome(job.id, job.version, position, lease_id)
+        return Outcome(job.id, job.version, position, lease_id, state=JobState.of(job))
 
     def _earlier_outcome(self, actor: Actor, meta: CommandMeta, digest: str) -> Outcome | None:
         if meta.command_id is None:
@@ -449,10 +480,12 @@ class Ledger(Application[UUID]):
         if receipt.fingerprint != digest:
             raise IdempotencyConflict(meta.command_id)
         assert receipt.job_id is not None
+        then = self.get(receipt.job_id, tenant=actor.tenant, version=receipt.job_version)
         return Outcome(
             receipt.job_id,
             receipt.job_version,
             self.recorder.max_notification_id(),
             receipt.lease_id,
             replayed=True,
+            state=JobState.of(then),
         )

@@ -39,6 +39,7 @@ def new_summary(event: ev.JobSubmitted) -> Row:
         "created_by": event.actor,
         "agent": None,
         "lease_expires_at": None,
+        "not_before": None,
         "pool": event.pool,
         "cancellation_requested": False,
         "created_at": event.timestamp,
@@ -114,9 +115,12 @@ def evolve(row: Row, event: ev.JobEvent) -> None:
         row["lease_expires_at"] = None
         if row["started_at"] is not None:
             row["run_duration_ms"] = milliseconds(row["started_at"], event.timestamp)
+    if isinstance(event, ev.RENEWING) and event.lease_expires_at is not None:
+        row["lease_expires_at"] = event.lease_expires_at
     if isinstance(event, ev.JobClaimed):
         row["agent"] = event.agent
         row["lease_expires_at"] = event.lease_expires_at
+        row["not_before"] = None
         if row["claimed_at"] is None:
             row["claimed_at"] = event.timestamp
             row["queue_wait_ms"] = milliseconds(row["created_at"], event.timestamp)
@@ -146,6 +150,7 @@ def evolve(row: Row, event: ev.JobEvent) -> None:
     elif isinstance(event, ev.AttemptFailed):
         _set_error(row, event.code, event.message)
         _requeue(row)
+        row["not_before"] = event.not_before
     elif isinstance(event, ev.JobFailed):
         _set_error(row, event.code, event.message)
     elif isinstance(event, ev.LeaseExpired):

@@ -72,6 +72,12 @@ JOB_SUMMARIES = Table(
             "when the current lease runs out (the lease sweeper looks here)",
             nullable=True,
         ),
+        _c(
+            "not_before",
+            "timestamp",
+            "a retry waits for its back-off: not claimable before this",
+            nullable=True,
+        ),
         _c("pool", "text", "the agent pool it is restricted to", nullable=True),
         _c("cancellation_requested", "boolean", "a cancel was asked of running work"),
         _c("created_at", "timestamp", "when it was submitted"),
@@ -120,7 +126,7 @@ JOB_SUMMARIES = Table(
     key=("job_id",),
     indexes=(
         ("tenant", "created_at", "job_id"),
-        ("tenant", "status"),
+        ("tenant", "status", "priority", "created_at"),
         ("tenant", "investigation_id"),
         ("tenant", "created_by"),
         ("tenant", "agent"),
@@ -140,6 +146,7 @@ STATUS_HISTORY = Table(
         _c("trigger", "text", "the lifecycle trigger, e.g. claim"),
         _c("event", "text", "the event type, e.g. JobClaimed"),
         _c("at", "timestamp", "when"),
+        _c("attempt", "integer", "the attempt it belongs to, from 1"),
         _c("actor", "text", "who"),
         _c("reason", "text", "why, when the event says", nullable=True),
         _POSITION,
@@ -151,7 +158,11 @@ STATUS_HISTORY = Table(
 STATUS_HISTORY_JOBS = Table(
     "status_history_jobs",
     "Internal to the status history projection: each job's current status.",
-    (_JOB_ID, _c("status", "text", "current status")),
+    (
+        _JOB_ID,
+        _c("status", "text", "current status"),
+        _c("attempt", "integer", "current attempt"),
+    ),
     key=("job_id",),
     internal=True,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jobledger.domain import events as ev
-from jobledger.domain.history import status_change
+from jobledger.domain.history import next_attempt, status_change
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.projections.base import Batch, BatchProjection, Key, Positioned
 from jobledger.projections.schema import STATUS_HISTORY, STATUS_HISTORY_JOBS, Table
@@ -33,7 +33,8 @@ class StatusHistoryProjection(BatchProjection):
         before = None if known is None else JobStatus(known["status"])
         if before is None and not isinstance(event, ev.JobSubmitted):
             return  # a history without its submission
-        change = status_change(event, before)
+        attempt = 1 if known is None else int(known["attempt"])
+        change = status_change(event, before, attempt)
         if change is None:
             return
         batch.put(
@@ -47,9 +48,17 @@ class StatusHistoryProjection(BatchProjection):
                 "trigger": change.trigger,
                 "event": change.event,
                 "at": change.at,
+                "attempt": change.attempt,
                 "actor": change.actor,
                 "reason": change.reason,
                 "position": positioned.position,
             },
         )
-        batch.put(STATUS_HISTORY_JOBS, {"job_id": job_id, "status": change.to_status})
+        batch.put(
+            STATUS_HISTORY_JOBS,
+            {
+                "job_id": job_id,
+                "status": change.to_status,
+                "attempt": next_attempt(event, change.attempt),
+            },
+        )

@@ -27,6 +27,7 @@ from jobledger.domain.errors import (
     JobLedgerError,
     JobNotFound,
     LeaseMismatch,
+    RetryNotDue,
     StoreUnavailable,
 )
 
@@ -51,6 +52,7 @@ STATUSES: dict[type[JobLedgerError], int] = {
     JobNotFound: 404,
     IllegalTransition: 409,
     LeaseMismatch: 409,
+    RetryNotDue: 409,
     IdempotencyConflict: 409,
     ConcurrencyConflict: 412,
     PreconditionFailed: 412,
@@ -122,6 +124,12 @@ def _domain_error(request: Request, error: Exception) -> JSONResponse:
     headers = None
     if isinstance(error, IllegalTransition):
         extra = {"currentState": error.current_state, "allowedTriggers": list(error.allowed)}
+    elif isinstance(error, LeaseMismatch):
+        extra = {"currentState": error.current_state, "leaseState": error.lease_state}
+        if error.lease_expires_at is not None:
+            extra["leaseExpiresAt"] = error.lease_expires_at.isoformat()
+    elif isinstance(error, RetryNotDue):
+        extra = {"notBefore": error.not_before.isoformat()}
     elif isinstance(error, ConcurrencyConflict) and error.actual is not None:
         extra = {"currentVersion": error.actual}
     elif isinstance(error, PreconditionFailed):

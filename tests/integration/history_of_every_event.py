@@ -70,6 +70,7 @@ def write_every_event(ledger: Ledger, advance_clock: object) -> list[UUID]:
             message="429",
             retryable=retryable,
         )
+        advance_clock(seconds=300)  # type: ignore[operator]  # past the retry's back-off
 
     expired = ledger.submit(ANALYST, "anomaly_detection").job_id
     ledger.claim(WORKER, expired, agent="w3", lease_seconds=30)

@@ -69,11 +69,14 @@ def test_a_running_job_has_an_estimate_from_its_progress_rate(
     assert row["projected_cost"] == Decimal("1.00")  # 0.25 so far, at 25%
 
 
-def test_spend_on_an_attempt_that_failed_is_shown_as_such(ledger: Ledger) -> None:
+def test_spend_on_an_attempt_that_failed_is_shown_as_such(
+    ledger: Ledger, clock: MovableClock
+) -> None:
     runner = build_runner(ledger)
     job_id, lease = running_job(ledger, max_attempts=2)
     ledger.record_usage(WORKER, job_id, lease_id=lease, model="gpt-4o", input_tokens=1_000_000)
     ledger.fail(WORKER, job_id, lease_id=lease, code="boom", message="m", retryable=True)
+    clock.advance(seconds=300)  # past the back-off
     second = ledger.claim(WORKER, job_id, agent="w2").lease_id or ""
     ledger.start(WORKER, job_id, lease_id=second)
     ledger.record_usage(WORKER, job_id, lease_id=second, model="gpt-4o", input_tokens=2_000_000)

@@ -67,6 +67,7 @@ class Model:
     cancel_requested: bool = False
     lease: str | None = None
     lease_until: datetime | None = None
+    lease_length: timedelta | None = None  # every worker command renews by this
     input_tokens: int = 0
     cost: Decimal = Decimal(0)
     error_code: str | None = None
@@ -77,6 +78,13 @@ class Model:
     def drop_lease(self) -> None:
         self.lease = None
         self.lease_until = None
+
+    def lease_granted(self, ctx: EventContext, until: datetime) -> None:
+        self.lease_until, self.lease_length = until, until - ctx.timestamp
+
+    def renewed(self, ctx: EventContext) -> None:
+        assert self.lease_length is not None
+        self.lease_until = ctx.timestamp + self.lease_length
 
 
 class JobLifecycle(RuleBasedStateMachine):
@@ -162,6 +170,8 @@ class JobLifecycle(RuleBasedStateMachine):
         """Run a command; True when it was allowed and recorded what was expected."""
         job, version = model.job, model.job.version
         expected_error = IllegalTransition if not model.allowed(trigger) else refused_by
+        if refused_by is LeaseMismatch and model.lease is not None:
+            expected_error = LeaseMismatch  # while another lease holds it, fencing answers
         if expected_error is not None:
             with pytest.raises(expected_error):
                 command()
@@ -216,7 +226,8 @@ def claim(m: JobLifecycle, model: Model, data: Any) -> None:
         [ev.JobClaimed],
         JobStatus.CLAIMED,
     ):
-        model.lease, model.lease_until = lease, until
+        model.lease = lease
+        model.lease_granted(ctx, until)
 
 
 def release(m: JobLifecycle, model: Model, data: Any) -> None:
@@ -233,13 +244,14 @@ def release(m: JobLifecycle, model: Model, data: Any) -> None:
 
 def start(m: JobLifecycle, model: Model, data: Any) -> None:
     ctx, lease = m.ctx(), model.lease or "none"
-    m.expect(
+    if m.expect(
         model,
         Trigger.START,
         lambda: model.job.start(ctx, lease_id=lease),
         [ev.JobStarted],
         JobStatus.RUNNING,
-    )
+    ):
+        model.renewed(ctx)
 
 
 def report_progress(m: JobLifecycle, model: Model, data: Any) -> None:
@@ -253,6 +265,7 @@ def report_progress(m: JobLifecycle, model: Model, data: Any) -> None:
         refused_by=InvalidCommand if percent < model.progress else None,
     ):
         model.progress = percent
+        model.renewed(ctx)
 
 
 def record_usage(m: JobLifecycle, model: Model, data: Any) -> None:
@@ -268,6 +281,7 @@ def record_usage(m: JobLifecycle, model: Model, data: Any) -> None:
         [ev.UsageRecorded],
     ):
         model.input_tokens += tokens.input
+        model.renewed(ctx)
         assert charge.cost is not None
         model.cost += charge.cost
 
@@ -281,29 +295,31 @@ def heartbeat(m: JobLifecycle, model: Model, data: Any) -> None:
         lambda: model.job.heartbeat(ctx, lease_id=lease, lease_expires_at=until),
         [ev.HeartbeatRecorded],
     ):
-        model.lease_until = until
+        model.lease_granted(ctx, until)
 
 
 def begin_validation(m: JobLifecycle, model: Model, data: Any) -> None:
     ctx, lease = m.ctx(), model.lease or "none"
-    m.expect(
+    if m.expect(
         model,
         Trigger.BEGIN_VALIDATION,
         lambda: model.job.begin_validation(ctx, lease_id=lease),
         [ev.ValidationStarted],
         JobStatus.VALIDATING,
-    )
+    ):
+        model.renewed(ctx)
 
 
 def begin_upload(m: JobLifecycle, model: Model, data: Any) -> None:
     ctx, lease = m.ctx(), model.lease or "none"
-    m.expect(
+    if m.expect(
         model,
         Trigger.BEGIN_UPLOAD,
         lambda: model.job.begin_upload(ctx, lease_id=lease),
         [ev.UploadStarted],
         JobStatus.UPLOADING,
-    )
+    ):
+        model.renewed(ctx)
 
 
 def complete(m: JobLifecycle, model: Model, data: Any) -> None:
