@@ -187,6 +187,30 @@ class ReadStore(ABC):
         row = {c.name: from_sql(c.type, record[c.name]) for c in table.columns}
         return Answer(row, int(record["reached"] or 0))
 
+    async def claimable(
+        self, tenant: str, now: datetime, types: Sequence[str], pool: str | None, limit: int
+    ) -> list[tuple[str, int]]:
+        """(job id, version) of the queued jobs an agent may claim now, in the order to
+        try them: highest priority, then oldest. An agent of a pool may take that pool's
+        jobs and those submitted without one; an agent of no pool, only the latter."""
+        clauses = ["tenant = ?", "status = 'queued'", "(not_before IS NULL OR not_before <= ?)"]
+        params: list[Any] = [tenant, to_sql("timestamp", _aware(now, "now"))]
+        if types:
+            clauses.append(f"job_type IN ({', '.join('?' * len(types))})")
+            params += list(types)
+        if pool is None:
+            clauses.append("pool IS NULL")
+        else:
+            clauses.append("(pool IS NULL OR pool = ?)")
+            params.append(pool)
+        records = await self._rows(
+            f"SELECT job_id, version FROM {schema.JOB_SUMMARIES.name} "
+            f"WHERE {' AND '.join(clauses)} "
+            f"ORDER BY priority DESC, created_at, job_id LIMIT {int(limit)}",
+            params,
+        )
+        return [(str(r["job_id"]), int(r["version"])) for r in records]
+
     async def list_jobs(self, query: JobQuery) -> JobPage:
         async with self.snapshot():
             return await self._list_jobs(query)

@@ -29,7 +29,7 @@ def _reason(event: ev.JobEvent) -> str | None:
     if isinstance(event, ev.JobReleased | ev.JobCancelled | ev.CancellationRequested):
         return event.reason
     if isinstance(event, ev.AttemptFailed | ev.JobFailed):
-        return f"{event.code}: {event.message}"
+        return f"{event.code}: {event.message}" if event.message else event.code
     if isinstance(event, ev.LeaseExpired):
         return f"lease of {event.agent} expired: {event.outcome}"
     return None

@@ -23,15 +23,18 @@ from jobledger.adapters.http import (
     routes_ops,
     routes_reports,
     routes_streams,
+    routes_workers,
 )
 from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
 from jobledger.adapters.http.services import Services
 
 log = logging.getLogger("jobledger.http")
-ROUTERS = tuple(
-    module.router
-    for module in (routes_jobs, routes_audit, routes_streams, routes_reports, routes_ops)
+ROUTERS = (
+    *(m.router for m in (routes_jobs, routes_audit, routes_streams, routes_reports)),
+    routes_workers.claims,
+    routes_workers.router,
+    routes_ops.router,
 )
 
 DESCRIPTION = """\

@@ -72,6 +72,8 @@ def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
         "investigation_id": row["investigation_id"],
         "created_by": row["created_by"],
         "agent": row["agent"],
+        "lease_expires_at": row["lease_expires_at"],
+        "not_before": row["not_before"],
         "pool": row["pool"],
         "tokens": Tokens.of(row),
         "cost": Money.of(row["cost"], currency),

@@ -175,6 +175,8 @@ class JobSummary(ApiModel):
     investigation_id: str | None
     created_by: str
     agent: str | None
+    lease_expires_at: datetime | None = Field(description="while leased: when the lease runs out")
+    not_before: datetime | None = Field(description="a retry waits for its back-off until this")
     pool: str | None
     tokens: Tokens
     cost: Money
@@ -209,6 +211,7 @@ class StatusChange(ApiModel):
     trigger: str
     event: str
     at: datetime
+    attempt: int
     actor: str
     reason: str | None
 

@@ -6,7 +6,7 @@
 | viewer  | read every job, statistic and cost of their tenant |
 | admin   | what a viewer may, and cancel any job of their tenant |
 | auditor | what a viewer may, and read raw events and replays |
-| worker  | the worker endpoints (not built yet) |
+| worker  | claim jobs of their tenant and report on them under the claim's lease |
 
 A job the caller may not see is answered exactly as one that does not exist (404).
 """

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth import Principal, TokenVerifier
 from jobledger.adapters.http.changes import ChangeSource
+from jobledger.adapters.http.dispatch import Dispatcher
 from jobledger.adapters.http.envelope import envelope_of, fold_summary
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
@@ -39,10 +40,14 @@ class Services:
     metrics: Metrics
     changes: ChangeSource | None = None  # how this process hears the read models moved
     sweeper: LeaseSweeper | None = None  # where this process keeps the read models
+    dispatcher: Dispatcher = field(init=False)  # hands out claims
     # job id -> (inputs, result): both fixed once recorded (see ``envelope``)
     _recorded: OrderedDict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = field(
         default_factory=OrderedDict
     )
+
+    def __post_init__(self) -> None:
+        self.dispatcher = Dispatcher(self.ledger, self.reads, self.feed)
 
     @property
     def currency(self) -> str:

@@ -1,0 +1,110 @@
+"""Handing out work: the next claimable job, claimed for the worker that asks.
+
+Candidates come from the job summaries; the Job has the last word. A claim that
+loses a race, or reaches for a job the read model shows out of date, is refused
+and the next candidate is tried. Claims in one process go one at a time, and a
+job claimed here is passed over until the read models have seen that claim, so
+the workers of one server never collide. Workers of several servers (PostgreSQL)
+collide only when they reach for the same job, and then move on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+
+from jobledger.adapters.http.feed import ChangeFeed
+from jobledger.adapters.read_store import ReadStorePool
+from jobledger.domain.errors import (
+    ConcurrencyConflict,
+    IllegalTransition,
+    JobNotFound,
+    RetryNotDue,
+)
+from jobledger.domain.job import Job
+from jobledger.domain.ledger import Ledger, Outcome
+from jobledger.domain.values import Actor
+
+CANDIDATES = 16  # read at a time
+ROUNDS = 5  # reads of candidates before answering "nothing" while others win every race
+RECHECK_SECONDS = 1.0  # a waiting claim looks again this often (a retry's back-off ends)
+LOST = (IllegalTransition, ConcurrencyConflict, RetryNotDue, JobNotFound)
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    agent: str
+    pool: str | None
+    types: tuple[str, ...]
+    lease_seconds: float
+    wait_seconds: float = 0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    outcome: Outcome
+    job: Job  # as the claim left it: inputs, config, type
+
+
+class Dispatcher:
+    def __init__(self, ledger: Ledger, reads: ReadStorePool, feed: ChangeFeed) -> None:
+        self.ledger = ledger
+        self.reads = reads
+        self.feed = feed
+        self._turn = asyncio.Lock()
+        # job id -> log position of a claim made here that the read models may not show yet
+        self._pending: dict[str, int] = {}
+
+    async def claim(self, actor: Actor, request: ClaimRequest) -> Claimed | None:
+        """The next job claimed for ``actor``; None once ``wait_seconds`` pass without one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.wait_seconds
+        while True:
+            with self.feed.watch() as changed:  # watch first: a job queued meanwhile wakes us
+                claimed = await self._claim_next(actor, request)
+                left = deadline - loop.time()
+                if claimed is not None or left <= 0:
+                    return claimed
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), min(left, RECHECK_SECONDS))
+
+    async def _claim_next(self, actor: Actor, request: ClaimRequest) -> Claimed | None:
+        async with self._turn:
+            for _ in range(ROUNDS):
+                self._forget_projected()
+                limit = CANDIDATES + len(self._pending)
+                async with self.reads.store() as store:
+                    candidates = await store.claimable(
+                        actor.tenant, self.ledger.clock(), request.types, request.pool, limit
+                    )
+                for job_id, _version in candidates:
+                    if job_id in self._pending:
+                        continue  # claimed here; the read model has not caught up
+                    try:
+                        claimed = await run_in_threadpool(self._claim_one, actor, job_id, request)
+                    except LOST:
+                        continue  # another worker won it, or the read model was behind
+                    self._pending[job_id] = claimed.outcome.position or 0
+                    return claimed
+                if len(candidates) < limit:
+                    return None  # every candidate was tried
+        return None
+
+    def _claim_one(self, actor: Actor, job_id: str, request: ClaimRequest) -> Claimed:
+        outcome = self.ledger.claim(
+            actor,
+            UUID(job_id),
+            agent=request.agent,
+            pool=request.pool,
+            lease_seconds=request.lease_seconds,
+        )
+        return Claimed(outcome, self.ledger.get(outcome.job_id, version=outcome.version))
+
+    def _forget_projected(self) -> None:
+        reached = self.feed.position
+        for job_id in [j for j, position in self._pending.items() if position <= reached]:
+            del self._pending[job_id]
