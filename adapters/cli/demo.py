@@ -1,8 +1,11 @@
-"""``jobledger demo``: analysts and workers on a real ledger, with live progress.
+"""Simulated analysts and workers, talking to a jobledger server over HTTP.
 
-Workers are threads that use the Ledger in-process, as a service would. Some
-attempts fail and retry, one job is cancelled while running and one while
-queued, and the run ends with what it cost per tenant.
+They use the Python client (``jobledger.adapters.client``) as real services would:
+analysts submit and cancel; workers claim, report progress, findings and usage
+under their lease, and complete or fail. Some attempts fail and are retried after
+their back-off; one job is cancelled while running and one while queued.
+``jobledger demo`` runs one round against a server of its own and prints the
+totals; ``jobledger serve --demo`` runs rounds until the server stops.
 """
 
 from __future__ import annotations
@@ -13,23 +16,33 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jobledger.adapters.auth import mint_token
 from jobledger.adapters.bootstrap import read_pool
 from jobledger.adapters.cli.render import money, status_text
 from jobledger.adapters.cli.reports import caught_up
+from jobledger.adapters.client import (
+    TERMINAL,
+    Agent,
+    ApiError,
+    Job,
+    JobledgerClient,
+    Unavailable,
+    Worker,
+)
 from jobledger.adapters.read_store import StatsQuery, ask
 from jobledger.adapters.samples import sample_result
-from jobledger.domain.errors import JobLedgerError
+from jobledger.adapters.settings import Settings
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType
-from jobledger.domain.values import Actor
 
 TENANTS = {
     "acme-bank": (["alice@acme", "bob@acme"], ["INV-1042", "INV-1057", "INV-1063"]),
@@ -40,34 +53,39 @@ UNPRICED_MODEL = "local-llama-3-70b"
 
 @dataclass
 class DemoRun:
-    """The shared state of one run: the queue of job ids and who is doing what."""
+    """One round: the server, who submitted which job, and how many have ended."""
 
-    ledger: Ledger
+    url: str
+    settings: Settings
     rng: random.Random
     pause: float
-    queue: list[UUID] = field(default_factory=list)
-    tenants: dict[UUID, str] = field(default_factory=dict)
+    models: list[str]
+    submitted: dict[str, tuple[str, str]] = field(default_factory=dict)  # job -> tenant, analyst
     finished: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
 
-    def take(self) -> UUID | None:
-        with self.lock:
-            return self.queue.pop(0) if self.queue else None
-
-    def put_back(self, job_id: UUID) -> None:
-        with self.lock:
-            self.queue.append(job_id)
+    def client(self, tenant: str, role: str, subject: str) -> JobledgerClient:
+        token = mint_token(
+            self.settings,
+            tenant=tenant,
+            roles=[role],
+            subject=subject,
+            ttl=timedelta(hours=8),
+            now=datetime.now(UTC),
+        )
+        return JobledgerClient(self.url, token)
 
     def done(self) -> bool:
         with self.lock:
-            return self.finished == len(self.tenants)
+            return self.stop.is_set() or self.finished >= len(self.submitted)
 
     def mark_finished(self) -> None:
         with self.lock:
             self.finished += 1
 
     def nap(self, scale: float = 1.0) -> None:
-        time.sleep(self.rng.uniform(0.5, 1.5) * self.pause * scale)
+        self.stop.wait(self.rng.uniform(0.5, 1.5) * self.pause * scale)
 
 
 def submit_jobs(run: DemoRun, count: int) -> None:
@@ -76,27 +94,27 @@ def submit_jobs(run: DemoRun, count: int) -> None:
     for n in range(count):
         tenant = tenants[n % len(tenants)]
         analysts, investigations = TENANTS[tenant]
-        outcome = run.ledger.submit(
-            Actor(run.rng.choice(analysts), tenant),
-            types[n % len(types)].value,
-            investigation_id=run.rng.choice(investigations),
-            priority=run.rng.randint(1, 9),
-            max_attempts=3,
-            inputs=[
-                {
-                    "name": f"evidence-{n:03}.jsonl",
-                    "media_type": "application/jsonl",
-                    "size_bytes": run.rng.randint(10_000, 5_000_000),
-                }
-            ],
-            metadata={"source": "demo"},
-        )
-        run.tenants[outcome.job_id] = tenant
-        run.queue.append(outcome.job_id)
+        analyst = run.rng.choice(analysts)
+        with run.client(tenant, "analyst", analyst) as client:
+            job = client.submit(
+                types[n % len(types)].value,
+                investigation_id=run.rng.choice(investigations),
+                priority=run.rng.randint(1, 9),
+                max_attempts=3,
+                inputs=[
+                    {
+                        "name": f"evidence-{n:03}.jsonl",
+                        "mediaType": "application/jsonl",
+                        "sizeBytes": run.rng.randint(10_000, 5_000_000),
+                    }
+                ],
+                metadata={"source": "demo"},
+            )
+        run.submitted[job["id"]] = (tenant, analyst)
 
 
-class Worker:
-    """One simulated worker: claims, reports, charges tokens, and finishes."""
+class DemoWorker:
+    """One simulated worker, serving every tenant in turn through the worker API."""
 
     def __init__(self, run: DemoRun, name: str, progress: Progress, overall: TaskID) -> None:
         self.run = run
@@ -105,113 +123,121 @@ class Worker:
         self.overall = overall
         self.bar = progress.add_task(f"{name}: idle", total=100)
         self.rng = random.Random(run.rng.random())
+        agent = Agent(name, lease_seconds=60)
+        self.workers = [
+            Worker(run.client(tenant, "worker", f"{name}@{tenant}"), agent) for tenant in TENANTS
+        ]
 
     def loop(self) -> None:
-        while not self.run.done():
-            job_id = self.run.take()
-            if job_id is None:
-                time.sleep(0.05)
-                continue
-            try:
-                self.work(job_id)
-            except Exception as error:  # a demo worker reports and moves on, never hangs the run
-                self.finish(job_id, f"[red]gave up: {error}[/red]")
+        try:
+            while not self.run.done():
+                idle = True
+                for worker in self.workers:
+                    job = self._claim(worker)
+                    if job is not None:
+                        idle = False
+                        self.run_job(job)
+                if idle:
+                    self.run.stop.wait(0.2)
+        finally:
+            for worker in self.workers:
+                worker.client.close()
         self.progress.update(self.bar, description=f"{self.name}: done", completed=100)
 
-    def work(self, job_id: UUID) -> None:
-        run, ledger = self.run, self.run.ledger
-        actor = Actor(self.name, run.tenants[job_id])
-        if ledger.get(job_id).status is not JobStatus.QUEUED:
-            self.finish(job_id, "cancelled while queued")
-            return
-        lease = ledger.claim(actor, job_id, agent=self.name, lease_seconds=60).lease_id
-        assert lease is not None  # a claim always grants a lease
-        job = ledger.get(job_id)
-        label = f"{self.name}: {job.job_type} {str(job_id)[:8]} (attempt {job.attempt})"
+    def _claim(self, worker: Worker) -> Job | None:
+        try:
+            return worker.claim()
+        except (ApiError, Unavailable) as error:  # the server went away: say so, look again
+            self.say(f"[red]claim failed: {error}[/red]")
+            return None
+
+    def run_job(self, job: Job) -> None:
+        try:
+            with job:
+                self.work(job)
+        except (ApiError, Unavailable) as error:  # e.g. the lease ran out while the server was away
+            self.say(f"[red]{job.task.job_id[:8]}: {error}[/red]")
+            if job.task.status in TERMINAL:
+                self.finish(job.task.job_id, None)
+
+    def work(self, job: Job) -> None:
+        task = job.task
+        label = f"{self.name}: {task.job_type} {task.job_id[:8]} (attempt {task.attempt})"
         self.progress.update(self.bar, description=label, completed=0)
-        ledger.start(actor, job_id, lease_id=lease)
+        job.start()
         fail_at = self.rng.choice([None, None, None, None, None, 40, 70])
         for percent in (10, 25, 40, 55, 70, 85, 95):
-            run.nap()
-            if ledger.get(job_id).cancellation_requested:
-                ledger.acknowledge_cancellation(actor, job_id, lease_id=lease)
-                self.finish(job_id, "[magenta]cancelled[/magenta] by its analyst while running")
+            self.run.nap()
+            if job.cancellation_requested:
+                job.acknowledge_cancellation()
+                self.finish(task.job_id, "[magenta]cancelled[/magenta] by its analyst")
                 return
             if fail_at == percent:
-                self.fail(actor, job_id, lease)
+                self.fail(job)
                 return
-            ledger.report_progress(
-                actor,
-                job_id,
-                lease_id=lease,
-                percent=percent,
-                message=f"processed {percent}% of the evidence",
-                findings={"entities": percent // 5, "anomalies": percent // 40},
-            )
+            job.progress(percent, f"processed {percent}% of the evidence")
+            job.findings(entities=percent // 5, anomalies=percent // 40)
             if percent in (25, 70):
-                self.charge_tokens(actor, job_id, lease)
-            if percent == 55:
-                ledger.heartbeat(actor, job_id, lease_id=lease, lease_seconds=60)
+                self.charge_tokens(job)
             self.progress.update(self.bar, completed=percent)
-        ledger.begin_validation(actor, job_id, lease_id=lease)
-        ledger.begin_upload(actor, job_id, lease_id=lease)
-        job_type = JobType(ledger.get(job_id).job_type)
-        ledger.complete(actor, job_id, lease_id=lease, result=sample_result(job_type, self.rng))
+        job.validation()
+        job.upload()
+        job.complete(sample_result(JobType(task.job_type), self.rng))
         self.progress.update(self.bar, completed=100)
-        self.finish(job_id, None)
+        self.finish(task.job_id, None)
 
-    def charge_tokens(self, actor: Actor, job_id: UUID, lease: str) -> None:
-        priced = sorted(self.run.ledger.price_book.models)
-        self.run.ledger.record_usage(
-            actor,
-            job_id,
-            lease_id=lease,
-            model=self.rng.choice([*priced, UNPRICED_MODEL]),
+    def charge_tokens(self, job: Job) -> None:
+        job.usage(
+            self.rng.choice([*self.run.models, UNPRICED_MODEL]),
             input_tokens=self.rng.randint(20_000, 400_000),
             output_tokens=self.rng.randint(1_000, 30_000),
             cached_input_tokens=self.rng.randint(0, 100_000),
         )
 
-    def fail(self, actor: Actor, job_id: UUID, lease: str) -> None:
+    def fail(self, job: Job) -> None:
         retryable = self.rng.random() < 0.8
         code, message = (
             ("rate_limited", "model provider answered 429")
             if retryable
             else ("corrupt_input", "evidence file is not valid JSON Lines")
         )
-        self.run.ledger.fail(
-            actor, job_id, lease_id=lease, code=code, message=message, retryable=retryable
-        )
-        job = self.run.ledger.get(job_id)
-        if job.status is JobStatus.QUEUED:
-            self.progress.console.print(
-                f"[yellow]{self.name}: {str(job_id)[:8]} {code}; queued for attempt {job.attempt}"
+        answer = job.fail(code, message, retryable=retryable)
+        if answer["status"] == JobStatus.QUEUED.value:
+            self.say(
+                f"{job.task.job_id[:8]} {code}; attempt {answer['attempt']} "
+                f"may start at {answer['notBefore']}"
             )
-            self.run.put_back(job_id)
         else:
-            self.finish(job_id, f"[red]failed[/red] ({code})")
+            self.finish(job.task.job_id, f"[red]failed[/red] ({code})")
 
-    def finish(self, job_id: UUID, note: str | None) -> None:
+    def say(self, note: str) -> None:
+        self.progress.console.print(f"{self.name}: {note}")
+
+    def finish(self, job_id: str, note: str | None) -> None:
         if note:
-            self.progress.console.print(f"{self.name}: {str(job_id)[:8]} {note}")
+            self.say(f"{job_id[:8]} {note}")
         self.run.mark_finished()
         self.progress.advance(self.overall)
 
 
-def analyst_cancels(run: DemoRun) -> None:
+def analyst_cancels(run: DemoRun, progress: Progress, overall: TaskID) -> None:
     """An analyst changes her mind: one job while it runs, one still queued."""
     run.nap(scale=6)
-    running = [j for j in run.tenants if run.ledger.get(j).status is JobStatus.RUNNING]
-    with run.lock:
-        queued = run.queue[-1] if run.queue else None
-    for job_id, reason in (
-        (running[0] if running else None, "wrong corpus"),
-        (queued, "duplicate"),
-    ):
-        if job_id is None:
+    picked: dict[str, str] = {}
+    for job_id, (tenant, analyst) in list(run.submitted.items()):
+        with run.client(tenant, "analyst", analyst) as client:
+            status = client.get(job_id)["status"]
+        if status in ("running", "queued") and status not in picked:
+            picked[status] = job_id
+    for status, reason in (("running", "wrong corpus"), ("queued", "duplicate")):
+        chosen = picked.get(status)
+        if chosen is None:
             continue
-        with contextlib.suppress(JobLedgerError):  # it finished first: nothing to cancel
-            run.ledger.cancel(Actor("analyst@demo", run.tenants[job_id]), job_id, reason=reason)
+        tenant, analyst = run.submitted[chosen]
+        with run.client(tenant, "analyst", analyst) as client, contextlib.suppress(ApiError):
+            if client.cancel(chosen, reason)["status"] == JobStatus.CANCELLED.value:
+                run.mark_finished()  # nobody held it: cancelled at once
+                progress.advance(overall)
 
 
 def summary_table(ledger: Ledger) -> Table:
@@ -243,11 +269,8 @@ def summary_table(ledger: Ledger) -> Table:
     return table
 
 
-def run_round(
-    ledger: Ledger, console: Console, *, jobs: int, workers: int, rng: random.Random, speed: float
-) -> DemoRun:
-    """One round: submit ``jobs``, and let ``workers`` run them all to an end."""
-    run = DemoRun(ledger=ledger, rng=rng, pause=0.25 / speed)
+def run_round(run: DemoRun, console: Console, *, jobs: int, workers: int) -> None:
+    """Submit ``jobs`` and let ``workers`` run them all to an end (or until ``run.stop``)."""
     submit_jobs(run, jobs)
     console.print(
         f"Submitted {jobs} jobs for {len(TENANTS)} tenants; {workers} workers start now.\n"
@@ -261,32 +284,57 @@ def run_round(
     )
     with Progress(*columns, console=console) as progress:
         overall = progress.add_task("jobs finished", total=jobs)
-        crew = [Worker(run, f"worker-{n + 1}", progress, overall) for n in range(workers)]
+        crew = [DemoWorker(run, f"worker-{n + 1}", progress, overall) for n in range(workers)]
         threads = [threading.Thread(target=w.loop, name=w.name) for w in crew]
-        canceller = threading.Thread(target=analyst_cancels, args=(run,), name="analyst")
+        canceller = threading.Thread(
+            target=analyst_cancels, args=(run, progress, overall), name="analyst"
+        )
         for thread in (*threads, canceller):
             thread.start()
         for thread in (*threads, canceller):
             thread.join()
-    return run
 
 
-def run_traffic(ledger: Ledger, stop: threading.Event, *, speed: float = 1.0) -> None:
+def wait_until_serving(url: str, stop: threading.Event, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return True
+        stop.wait(0.1)
+    return False
+
+
+def run_traffic(
+    url: str, settings: Settings, models: list[str], stop: threading.Event, speed: float = 1.0
+) -> None:
     """Demo traffic behind ``jobledger serve --demo``: rounds of jobs until ``stop``."""
+    if not wait_until_serving(url, stop):
+        return
     rng = random.Random()
     quiet = Console(quiet=True)
     while not stop.is_set():
-        run_round(ledger, quiet, jobs=8, workers=3, rng=rng, speed=speed)
+        run = DemoRun(url, settings, rng, pause=0.25 / speed, models=models, stop=stop)
+        with contextlib.suppress(ApiError, Unavailable):  # the server is stopping
+            run_round(run, quiet, jobs=8, workers=3)
         stop.wait(2.0)
 
 
 def run_demo(
-    ledger: Ledger, console: Console, *, jobs: int, workers: int, seed: int | None, speed: float
+    url: str,
+    settings: Settings,
+    ledger: Ledger,
+    console: Console,
+    *,
+    jobs: int,
+    workers: int,
+    seed: int | None,
+    speed: float,
 ) -> None:
-    run = run_round(
-        ledger, console, jobs=jobs, workers=workers, rng=random.Random(seed), speed=speed
-    )
+    models = sorted(ledger.price_book.models)
+    run = DemoRun(url, settings, random.Random(seed), pause=0.25 / speed, models=models)
+    run_round(run, console, jobs=jobs, workers=workers)
     console.print(summary_table(ledger))
     console.print("More: jobledger stats, jobledger costs --by model")
-    first = next(iter(run.tenants))
+    first = next(iter(run.submitted))
     console.print(f"Look closer: jobledger show {first}")

@@ -238,11 +238,29 @@ def demo(
     db: DbOption = None,
     price_book: PriceBookOption = None,
 ) -> None:
-    """Simulate analysts and workers on the ledger, with live progress."""
+    """Simulate analysts and workers calling a server of its own, with live progress."""
+    from jobledger.adapters.bootstrap import build_services
     from jobledger.adapters.cli.demo import run_demo
+    from jobledger.adapters.http.server import serving
+    from jobledger.adapters.settings import Settings
 
-    ledger = open_ledger(db, price_book)
-    run_demo(ledger, out, jobs=jobs, workers=workers, seed=seed, speed=speed)
+    settings = Settings.load(db=db, price_book=price_book)
+    services = build_services(settings)
+    try:
+        with serving(services) as url:
+            out.print(f"[dim]a jobledger server for this demo listens on {url}[/dim]")
+            run_demo(
+                url,
+                settings,
+                services.ledger,
+                out,
+                jobs=jobs,
+                workers=workers,
+                seed=seed,
+                speed=speed,
+            )
+    finally:
+        services.ledger.close()
 
 
 def run(argv: list[str] | None = None) -> None:

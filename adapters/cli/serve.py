@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,6 +24,11 @@ from jobledger.adapters.settings import PostgresStore, Settings, parse_db_url
 from jobledger.domain.errors import ConfigurationError
 from jobledger.projections.base import Positioned
 from jobledger.projections.runner import Listener, ProjectionRunner
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from jobledger.adapters.http.services import Services
 
 err = Console(stderr=True)
 DEMO_TENANT = "acme-bank"
@@ -70,10 +75,8 @@ def serve(
     server = uvicorn.Server(config)
     stop = threading.Event()
     if demo:
-        from jobledger.adapters.cli.demo import run_traffic
-
         threading.Thread(
-            target=run_traffic, args=(services.ledger, stop), name="demo", daemon=True
+            target=_demo_traffic, args=(server, settings, services, stop), name="demo", daemon=True
         ).start()
         viewer = _mint(settings, DEMO_TENANT, ["viewer"], "demo-viewer@acme", "8h")
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -89,6 +92,20 @@ def serve(
     finally:
         stop.set()
         services.ledger.close()
+
+
+def _demo_traffic(
+    server: uvicorn.Server, settings: Settings, services: Services, stop: threading.Event
+) -> None:
+    """Once the server listens, simulated analysts and workers call it until ``stop``."""
+    from jobledger.adapters.cli.demo import run_traffic
+    from jobledger.adapters.http.server import bound_url
+
+    while not server.started:
+        if stop.wait(0.05):
+            return
+    models = sorted(services.ledger.price_book.models)
+    run_traffic(bound_url(server), settings, models, stop)
 
 
 def project(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,14 +14,13 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 
 from jobledger.adapters.auth import dev_key_path, ensure_dev_key, mint_token
 from jobledger.adapters.bootstrap import build_services
-from jobledger.adapters.http.app import create_app
+from jobledger.adapters.http.server import serving
 from jobledger.adapters.http.services import Services
 from jobledger.adapters.settings import Settings
-from jobledger.domain.ledger import Ledger
+from jobledger.domain.ledger import Clock, Ledger, utc_now
 from tests.conftest import postgres_schema
 
 
@@ -97,44 +95,23 @@ class Api:
             time.sleep(0.01)
 
 
-def start_server(services: Services) -> tuple[uvicorn.Server, threading.Thread, str]:
-    config = uvicorn.Config(
-        create_app(services),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the server stopped while starting"
-        assert time.monotonic() < deadline, "the server did not start in 10 s"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 def run_api(folder: Path, projections: bool = True, **settings_given: Any) -> Iterator[Api]:
     """A server on ``folder/ledger.db`` with these settings, until the generator closes."""
     settings = Settings(db=f"sqlite:///{folder / 'ledger.db'}", **settings_given)
     yield from serve(settings, projections)
 
 
-def serve(settings: Settings, projections: bool = True) -> Iterator[Api]:
-    services = build_services(settings, projections=projections)
-    server, thread, url = start_server(services)
-    api = Api(url, services, settings)
+def serve(settings: Settings, projections: bool = True, clock: Clock = utc_now) -> Iterator[Api]:
+    services = build_services(settings, projections=projections, clock=clock)
     try:
-        yield api
+        with serving(services) as url:
+            api = Api(url, services, settings)
+            try:
+                yield api
+            finally:
+                for client in api.clients:
+                    client.close()
     finally:
-        for client in api.clients:
-            client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
         services.ledger.close()
 
 

@@ -30,6 +30,22 @@ BAD_TOKENS: dict[str, Callable[[Api], str]] = {
 }
 
 
+LEASE = {"leaseId": "not-the-lease", "commandId": "c-1"}
+WORKER_BODIES: dict[str, dict[str, object]] = {
+    "start": LEASE,
+    "progress": {**LEASE, "percent": 5},
+    "findings": {**LEASE, "entities": 1},
+    "usage": {**LEASE, "model": "gpt-4o", "inputTokens": 10},
+    "heartbeat": LEASE,
+    "validation": LEASE,
+    "upload": LEASE,
+    "complete": {**LEASE, "result": {}},
+    "fail": {**LEASE, "code": "boom"},
+    "release": LEASE,
+    "cancellation-ack": LEASE,
+}
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -55,6 +71,20 @@ ROUTES = [
     Route("GET", "/v1/stats", frozenset(READERS), per_job=False),
     Route("GET", "/v1/costs?groupBy=model", frozenset(READERS), per_job=False),
     Route("GET", "/metrics", frozenset(READERS), per_job=False),
+    # A claim nobody can satisfy (no job of that type) changes nothing; a worker command under
+    # a made-up lease reaches the Job, which refuses it (409): past authorisation.
+    Route(
+        "POST",
+        "/v1/claims",
+        frozenset({"worker"}),
+        204,
+        {"agent": "w", "types": ["threat_modelling"]},
+        False,
+    ),
+    *(
+        Route("POST", f"/v1/jobs/{{job}}/{action}", frozenset({"worker"}), 409, body)
+        for action, body in WORKER_BODIES.items()
+    ),
     Route("GET", "/readyz", frozenset(ROLES), per_job=False),
 ]
 
@@ -134,7 +164,7 @@ def test_another_tenants_job_is_404_exactly_as_a_missing_one(
     api: Api, route: Route, shared_job: str, job_of: Callable[[], str]
 ) -> None:
     job = _job_for(route, shared_job, job_of)
-    intruder = api.token(["analyst", *READERS], "globex", "analyst@acme")
+    intruder = api.token(["analyst", *READERS, "worker"], "globex", "analyst@acme")
     end = api.ledger.recorder.max_notification_id()
     status, _, body = call(api, route, intruder, job)
     missing = str(uuid4())
