@@ -400,6 +400,18 @@ class Task:
         self.cancellation_requested = answer["cancellationRequested"]
         return answer
 
+    def refused(self, error: ApiError) -> ApiError:
+        """A refusal, as ``LeaseLost`` when it means this lease no longer holds the job
+        (another lease does, or the job is queued again or finished)."""
+        moved_on = error.status == 409 and error.problem.get("currentState") in {
+            *TERMINAL,
+            "queued",
+        }
+        if isinstance(error, LeaseLost) or moved_on:
+            self.lease_lost = True
+            return error if isinstance(error, LeaseLost) else LeaseLost(error.status, error.problem)
+        return error
+
     def closing(self, kind: type[BaseException] | None, error: BaseException | None) -> Call | None:
         """What to tell the server when a worker's block ends without an outcome: an
         asked-for cancel is acknowledged, an unstarted job released, else the attempt
@@ -470,9 +482,8 @@ class Job:
                 answer = self.client.send(
                     command_call(self.task.job_id, action, self.task.lease_id, **fields)
                 )
-            except LeaseLost:
-                self.task.lease_lost = True
-                raise
+            except ApiError as error:
+                raise self.task.refused(error) from None
             return self.task.take(_must(answer))
 
     def _beat(self, every: float) -> None:
@@ -603,9 +614,8 @@ class AsyncJob:
                 answer = await self.client.send(
                     command_call(self.task.job_id, action, self.task.lease_id, **fields)
                 )
-            except LeaseLost:
-                self.task.lease_lost = True
-                raise
+            except ApiError as error:
+                raise self.task.refused(error) from None
             return self.task.take(_must(answer))
 
     async def _beat(self) -> None:
