@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
@@ -21,13 +22,12 @@ from jobledger.adapters.http.models import InputOut
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.security import allowed
 from jobledger.adapters.http.services import ServicesDep
-from jobledger.domain.ledger import Outcome
-from jobledger.domain.values import CommandMeta
+from jobledger.domain.ledger import Ledger, Outcome
+from jobledger.domain.values import Actor, CommandMeta
 
 claims = APIRouter(prefix="/v1/claims", tags=["workers"])
 router = APIRouter(prefix="/v1/jobs", tags=["workers"])
 
-Endpoint = Callable[..., wm.WorkerAnswer]
 Worker = Annotated[Principal, Depends(allowed(Role.WORKER, to="claim and run jobs"))]
 ERRORS = responses(400, 401, 403, 404, 409, 413, 422)
 
@@ -69,93 +69,52 @@ async def claim(
     )
 
 
-def _answer(
-    principal: Principal,
-    response: Response,
-    body: wm.LeasedCommand,
-    run: Callable[[CommandMeta], Outcome],
-) -> wm.WorkerAnswer:
-    """Run a command under the caller's command id and answer where the job stands."""
-    caller = hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
-    outcome = run(CommandMeta(command_id=f"worker:{caller}:{body.command_id}"))
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    state = outcome.state
-    assert state is not None
-    response.headers["ETag"] = f'"{outcome.version}"'
-    return wm.WorkerAnswer.of(outcome.job_id, outcome.version, state)
+@dataclass(frozen=True)
+class Command:
+    """One worker endpoint: its body, what it does, and the Ledger call that does it."""
+
+    body: type[wm.LeasedCommand]
+    summary: str
+    run: Callable[[Ledger, Actor, UUID, Any, CommandMeta], Outcome]
 
 
-def _command(action: str, summary: str) -> Callable[[Endpoint], Endpoint]:
-    return router.post(f"/{{job_id}}/{action}", summary=summary, responses=ERRORS)
+def _counts(body: wm.PreliminaryFindings) -> dict[str, int]:
+    return body.counts()
 
 
-@_command("start", "Start the claimed job")
-def start(
-    job_id: UUID,
-    body: wm.LeasedCommand,
-    principal: Worker,
-    services: ServicesDep,
-    response: Response,
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.start(
-            principal.actor, job_id, lease_id=body.lease_id, meta=meta
+COMMANDS: dict[str, Command] = {
+    "start": Command(
+        wm.LeasedCommand,
+        "Start the claimed job",
+        lambda ledger, actor, job, body, meta: ledger.start(
+            actor, job, lease_id=body.lease_id, meta=meta
         ),
-    )
-
-
-@_command("progress", "Report progress (never decreasing)")
-def progress(
-    job_id: UUID, body: wm.Progress, principal: Worker, services: ServicesDep, response: Response
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.report_progress(
-            principal.actor,
-            job_id,
+    ),
+    "progress": Command(
+        wm.Progress,
+        "Report progress (never decreasing)",
+        lambda ledger, actor, job, body, meta: ledger.report_progress(
+            actor,
+            job,
             lease_id=body.lease_id,
             percent=body.percent,
             message=body.message,
             meta=meta,
         ),
-    )
-
-
-@_command("findings", "Report preliminary finding counts")
-def findings(
-    job_id: UUID,
-    body: wm.PreliminaryFindings,
-    principal: Worker,
-    services: ServicesDep,
-    response: Response,
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.report_progress(
-            principal.actor, job_id, lease_id=body.lease_id, findings=body.counts(), meta=meta
+    ),
+    "findings": Command(
+        wm.PreliminaryFindings,
+        "Report preliminary finding counts",
+        lambda ledger, actor, job, body, meta: ledger.report_progress(
+            actor, job, lease_id=body.lease_id, findings=_counts(body), meta=meta
         ),
-    )
-
-
-@_command("usage", "Record model usage (priced by the price book)")
-def usage(
-    job_id: UUID, body: wm.Usage, principal: Worker, services: ServicesDep, response: Response
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.record_usage(
-            principal.actor,
-            job_id,
+    ),
+    "usage": Command(
+        wm.Usage,
+        "Record model usage (priced by the price book)",
+        lambda ledger, actor, job, body, meta: ledger.record_usage(
+            actor,
+            job,
             lease_id=body.lease_id,
             model=body.model,
             input_tokens=body.input_tokens,
@@ -163,124 +122,93 @@ def usage(
             cached_input_tokens=body.cached_input_tokens,
             meta=meta,
         ),
-    )
-
-
-@_command("heartbeat", "Renew the lease")
-def heartbeat(
-    job_id: UUID, body: wm.Heartbeat, principal: Worker, services: ServicesDep, response: Response
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.heartbeat(
-            principal.actor,
-            job_id,
-            lease_id=body.lease_id,
-            lease_seconds=body.lease_seconds,
-            meta=meta,
+    ),
+    "heartbeat": Command(
+        wm.Heartbeat,
+        "Renew the lease",
+        lambda ledger, actor, job, body, meta: ledger.heartbeat(
+            actor, job, lease_id=body.lease_id, lease_seconds=body.lease_seconds, meta=meta
         ),
-    )
-
-
-@_command("validation", "Begin validating the output")
-def validation(
-    job_id: UUID,
-    body: wm.LeasedCommand,
-    principal: Worker,
-    services: ServicesDep,
-    response: Response,
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.begin_validation(
-            principal.actor, job_id, lease_id=body.lease_id, meta=meta
+    ),
+    "validation": Command(
+        wm.LeasedCommand,
+        "Begin validating the output",
+        lambda ledger, actor, job, body, meta: ledger.begin_validation(
+            actor, job, lease_id=body.lease_id, meta=meta
         ),
-    )
-
-
-@_command("upload", "Begin uploading the output")
-def upload(
-    job_id: UUID,
-    body: wm.LeasedCommand,
-    principal: Worker,
-    services: ServicesDep,
-    response: Response,
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.begin_upload(
-            principal.actor, job_id, lease_id=body.lease_id, meta=meta
+    ),
+    "upload": Command(
+        wm.LeasedCommand,
+        "Begin uploading the output",
+        lambda ledger, actor, job, body, meta: ledger.begin_upload(
+            actor, job, lease_id=body.lease_id, meta=meta
         ),
-    )
-
-
-@_command("complete", "Complete the job with its result")
-def complete(
-    job_id: UUID, body: wm.Complete, principal: Worker, services: ServicesDep, response: Response
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.complete(
-            principal.actor, job_id, lease_id=body.lease_id, result=body.result, meta=meta
+    ),
+    "complete": Command(
+        wm.Complete,
+        "Complete the job with its result",
+        lambda ledger, actor, job, body, meta: ledger.complete(
+            actor, job, lease_id=body.lease_id, result=body.result, meta=meta
         ),
-    )
-
-
-@_command("fail", "Fail the attempt (a retryable failure with attempts left is retried)")
-def fail(
-    job_id: UUID, body: wm.Fail, principal: Worker, services: ServicesDep, response: Response
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.fail(
-            principal.actor,
-            job_id,
+    ),
+    "fail": Command(
+        wm.Fail,
+        "Fail the attempt (a retryable failure with attempts left is retried)",
+        lambda ledger, actor, job, body, meta: ledger.fail(
+            actor,
+            job,
             lease_id=body.lease_id,
             code=body.code,
             message=body.message,
             retryable=body.retryable,
             meta=meta,
         ),
-    )
-
-
-@_command("release", "Hand a claimed job back to the queue")
-def release(
-    job_id: UUID, body: wm.Release, principal: Worker, services: ServicesDep, response: Response
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.release(
-            principal.actor, job_id, lease_id=body.lease_id, reason=body.reason, meta=meta
+    ),
+    "release": Command(
+        wm.Release,
+        "Hand a claimed job back to the queue",
+        lambda ledger, actor, job, body, meta: ledger.release(
+            actor, job, lease_id=body.lease_id, reason=body.reason, meta=meta
         ),
-    )
-
-
-@_command("cancellation-ack", "Acknowledge a requested cancel: the job is cancelled")
-def cancellation_ack(
-    job_id: UUID,
-    body: wm.LeasedCommand,
-    principal: Worker,
-    services: ServicesDep,
-    response: Response,
-) -> wm.WorkerAnswer:
-    return _answer(
-        principal,
-        response,
-        body,
-        lambda meta: services.ledger.acknowledge_cancellation(
-            principal.actor, job_id, lease_id=body.lease_id, meta=meta
+    ),
+    "cancellation-ack": Command(
+        wm.LeasedCommand,
+        "Acknowledge a requested cancel: the job is cancelled",
+        lambda ledger, actor, job, body, meta: ledger.acknowledge_cancellation(
+            actor, job, lease_id=body.lease_id, meta=meta
         ),
-    )
+    ),
+}
+
+
+def _endpoint(command: Command) -> Callable[..., wm.WorkerAnswer]:
+    """The route function of one command: it runs under the caller's command id and
+    answers where the job stands."""
+
+    def endpoint(
+        job_id: UUID,
+        body: wm.LeasedCommand,
+        principal: Worker,
+        services: ServicesDep,
+        response: Response,
+    ) -> wm.WorkerAnswer:
+        caller = hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
+        meta = CommandMeta(command_id=f"worker:{caller}:{body.command_id}")
+        outcome = command.run(services.ledger, principal.actor, job_id, body, meta)
+        if outcome.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        assert outcome.state is not None
+        response.headers["ETag"] = f'"{outcome.version}"'
+        return wm.WorkerAnswer.of(outcome.job_id, outcome.version, outcome.state)
+
+    endpoint.__annotations__["body"] = command.body  # FastAPI reads the body model here
+    return endpoint
+
+
+for _action, _command in COMMANDS.items():
+    router.post(
+        f"/{{job_id}}/{_action}",
+        summary=_command.summary,
+        responses=ERRORS,
+        name=_action.replace("-", "_"),
+    )(_endpoint(_command))
