@@ -14,6 +14,7 @@ from tests.api.lifecycle import run_to_end, start
 ENVELOPE_KEYS = {
     "id", "type", "status", "createdAt", "updatedAt", "result", "error", "progress", "attempt",
     "maxAttempts", "priority", "tenantId", "investigationId", "createdBy", "agent", "pool",
+    "leaseExpiresAt", "notBefore",
     "tokens", "cost", "projectedCost", "estimatedCompletionAt", "cancellationRequested",
     "findings", "startedAt", "finishedAt", "version", "inputs",
 }  # fmt: skip

@@ -6,7 +6,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -110,8 +110,15 @@ def messages(answer: httpx.Response) -> Iterator[dict[str, Any]]:
 
 
 def take(
-    api: Api, url: str, count: int, token: str, last_id: int | None = None
+    api: Api,
+    url: str,
+    count: int,
+    token: str,
+    last_id: int | None = None,
+    after_first: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
+    """The first ``count`` messages of a stream; ``after_first`` runs once the first has
+    arrived (so a change it makes cannot come before the stream is open)."""
     headers = {"Authorization": f"Bearer {token}"}
     if last_id is not None:
         headers["Last-Event-ID"] = str(last_id)
@@ -121,6 +128,8 @@ def take(
         assert answer.headers["content-type"].startswith("text/event-stream")
         for message in messages(answer):
             got.append(message)
+            if len(got) == 1 and after_first is not None:
+                threading.Thread(target=after_first).start()
             if len(got) == count:
                 break
     return got
@@ -129,8 +138,13 @@ def take(
 def test_a_job_stream_starts_with_a_snapshot_then_follows_changes(api: Api) -> None:
     job = submit(api)
     api.wait_for_read_models()
-    threading.Timer(0.3, run_to_end, args=(api.ledger, job)).start()
-    got = take(api, f"/v1/jobs/{job}/stream", 6, api.token("viewer"))
+    got = take(
+        api,
+        f"/v1/jobs/{job}/stream",
+        6,
+        api.token("viewer"),
+        after_first=lambda: run_to_end(api.ledger, job),
+    )
     assert got[0]["event"] == "Snapshot"
     assert got[0]["job"]["status"] == "queued"
     assert [m["event"] for m in got[1:]] == [
