@@ -18,6 +18,7 @@ took CPU from the server and cut its throughput two to four times.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import signal
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ JOB = json.dumps(
 # a reader too, so the benchmark can read /metrics
 ANALYST = ("--tenant", "acme", "--role", "analyst", "--role", "viewer", "--sub", "alice")
 Request = tuple[str, str, bytes]  # method, path, JSON body (empty for none)
+JOBLEDGER = str(Path(sys.executable).with_name("jobledger"))
 
 
 class Connection:
@@ -222,25 +224,33 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
+def mint(db: str, *claims: str) -> str:
+    """A development token from ``jobledger token``, signed with the key beside ``db``."""
+    return subprocess.run(
+        [JOBLEDGER, "token", *claims, "--db", db], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@contextlib.contextmanager
+def serving(folder: Path) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
+    """``jobledger serve`` on a fresh SQLite file in ``folder``, healthy: the file's URL,
+    the port and the process; stopped afterwards."""
+    db, port, log = f"sqlite:///{folder / 'api.db'}", free_port(), folder / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [JOBLEDGER, "serve", "--port", str(port), "--db", db], stdout=out, stderr=out
+        )
+        try:
+            asyncio.run(wait_healthy(port, server, log))
+            yield db, port, server
+        finally:
+            stop(server)
+
+
 def main() -> None:
-    jobledger = str(Path(sys.executable).with_name("jobledger"))
     with tempfile.TemporaryDirectory() as tmp:
-        db, port, log = f"sqlite:///{Path(tmp) / 'api.db'}", free_port(), Path(tmp) / "serve.log"
-        token = subprocess.run(
-            [jobledger, "token", *ANALYST, "--db", db],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [jobledger, "serve", "--port", str(port), "--db", db], stdout=out, stderr=out
-            )
-            try:
-                asyncio.run(wait_healthy(port, server, log))
-                rows = asyncio.run(measure(port, token))
-            finally:
-                stop(server)
+        with serving(Path(tmp)) as (db, port, _):
+            rows = asyncio.run(measure(port, mint(db, *ANALYST)))
         print(
             f"http api: {CLIENTS} keep-alive clients (or 1) on loopback, {MEASURE_S:.0f} s each"
             f" after {WARM_UP_S:.0f} s warm-up, {SEED_JOBS} seeded jobs (SQLite)"

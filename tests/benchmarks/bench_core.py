@@ -27,6 +27,16 @@ from jobledger.domain.values import Actor
 ANALYST = Actor("alice", "acme")
 WORKER = Actor("worker", "acme")
 COMMANDS_PER_JOB = 8  # submit, claim, start, 3 x progress, usage, complete
+# the lifecycle after the submit, as PlainJob moves: claim, start, 3 x progress, usage, complete
+PLAIN_MOVES = (
+    ("claimed", 0),
+    ("running", 0),
+    ("running", 30),
+    ("running", 60),
+    ("running", 90),
+    ("running", 90),
+    ("completed", 100),
+)
 
 
 class PlainJob(Aggregate):
@@ -72,15 +82,7 @@ def ledger_lifecycles(ledger: Ledger, jobs: int) -> int:
 def plain_lifecycles(app: PlainApp, jobs: int) -> int:
     for _ in range(jobs):
         job_id = app.submit()
-        for status, progress in (
-            ("claimed", 0),
-            ("running", 0),
-            ("running", 30),
-            ("running", 60),
-            ("running", 90),
-            ("running", 90),
-            ("completed", 100),
-        ):
+        for status, progress in PLAIN_MOVES:
             app.move(job_id, status, progress)
     return jobs * COMMANDS_PER_JOB
 
