@@ -19,8 +19,8 @@ the server answers a repeat with the first answer and records nothing twice.
             job.progress(50)
             job.complete({"entities": 3})
 
-A claim itself is not repeatable: if its answer is lost, that job's lease runs out
-and the sweeper queues it again.
+Claims carry a command id too: a claim repeated after a lost answer gets the same
+job and lease back, so no job is left claimed by nobody.
 """
 
 from __future__ import annotations
@@ -146,6 +146,7 @@ def claim_call(
     if pool is not None:
         body["pool"] = pool
     body["waitSeconds"] = wait_seconds
+    body["commandId"] = _id()  # a retry after a lost answer gets the same claim back
     return Call("POST", "/v1/claims", body, read_timeout=wait_seconds + 15)
 
 

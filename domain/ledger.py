@@ -10,8 +10,8 @@ write that loses a race is re-validated against the new state and retried. A
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, cast
 from uuid import UUID, uuid4
@@ -24,8 +24,10 @@ from jobledger.domain.errors import (
     ConcurrencyConflict,
     ConfigurationError,
     IdempotencyConflict,
+    IllegalTransition,
     InvalidCommand,
     JobNotFound,
+    RetryNotDue,
 )
 from jobledger.domain.events import JobEvent
 from jobledger.domain.history import StatusChange, status_history
@@ -39,6 +41,8 @@ from jobledger.domain.values import Actor, CommandMeta, parse_spec
 Clock = Callable[[], datetime]
 Change = Callable[[Job, EventContext], None]
 RACE_RETRIES = 5
+# Why a claim of a candidate can fail that another candidate may still succeed.
+CLAIM_LOST = (IllegalTransition, ConcurrencyConflict, RetryNotDue, JobNotFound)
 
 
 def utc_now() -> datetime:
@@ -84,6 +88,7 @@ class Outcome:
     lease_id: str | None = None
     replayed: bool = False
     state: JobState | None = None  # the job just after the command (None: not loaded)
+    job: Job | None = field(default=None, compare=False, repr=False)  # the same, whole
 
 
 class Ledger(Application[UUID]):
@@ -151,17 +156,35 @@ class Ledger(Application[UUID]):
     ) -> Outcome:
         """Take a queued job; the outcome carries the new lease id."""
         command = cmd.Claim.parse(agent=agent, pool=pool, lease_seconds=lease_seconds)
+        return self._execute(actor, job_id, meta, command, _claiming(command))
 
-        def claim(job: Job, ctx: EventContext) -> None:
-            job.claim(
-                ctx,
-                agent=command.agent,
-                pool=command.pool,
-                lease_id=uuid4().hex,
-                lease_expires_at=ctx.timestamp + timedelta(seconds=command.lease_seconds),
-            )
-
-        return self._execute(actor, job_id, meta, command, claim)
+    def claim_next(
+        self,
+        actor: Actor,
+        candidates: Iterable[UUID],
+        *,
+        agent: str,
+        pool: str | None = None,
+        lease_seconds: float = cmd.DEFAULT_LEASE_SECONDS,
+        meta: CommandMeta | None = None,
+    ) -> Outcome | None:
+        """Claim the first of ``candidates`` (in the queue's order, which the caller
+        knows) that may be claimed now; None if none may. A candidate another worker
+        took first, or one still waiting out its back-off, is passed over. With a command
+        id, a repeat returns the first claim, whichever job it took, even if the queue
+        has emptied since: a worker whose answer was lost gets its lease back."""
+        meta = meta or CommandMeta()
+        command = cmd.Claim.parse(agent=agent, pool=pool, lease_seconds=lease_seconds)
+        digest = self._digest(meta, {"next": True, **command.digest_payload()})
+        earlier = self._earlier_outcome(actor, meta, digest)
+        if earlier is not None:
+            return earlier
+        for job_id in candidates:
+            try:
+                return self._attempt(actor, job_id, meta, _claiming(command), digest)
+            except CLAIM_LOST:
+                continue
+        return None
 
     def release(
         self,
@@ -435,6 +458,13 @@ class Ledger(Application[UUID]):
         earlier = self._earlier_outcome(actor, meta, digest)
         if earlier is not None:
             return earlier
+        return self._attempt(actor, job_id, meta, change, digest)
+
+    def _attempt(
+        self, actor: Actor, job_id: UUID, meta: CommandMeta, change: Change, digest: str
+    ) -> Outcome:
+        """Load, change and save; a write that loses a race is decided again on the new
+        state (unless the caller stated the version it expects)."""
         tries = 1 if meta.expected_version is not None else RACE_RETRIES
         for attempt in range(1, tries + 1):
             job = self.get(job_id, tenant=actor.tenant)
@@ -466,7 +496,7 @@ class Ledger(Application[UUID]):
             (r.notification.id for r in recordings if r.domain_event.originator_id == job.id),
             default=None,
         )
-        return Outcome(job.id, job.version, position, lease_id, state=JobState.of(job))
+        return Outcome(job.id, job.version, position, lease_id, state=JobState.of(job), job=job)
 
     def _earlier_outcome(self, actor: Actor, meta: CommandMeta, digest: str) -> Outcome | None:
         if meta.command_id is None:
@@ -488,4 +518,18 @@ class Ledger(Application[UUID]):
             receipt.lease_id,
             replayed=True,
             state=JobState.of(then),
+            job=then,
         )
+
+
+def _claiming(command: cmd.Claim) -> Change:
+    def claim(job: Job, ctx: EventContext) -> None:
+        job.claim(
+            ctx,
+            agent=command.agent,
+            pool=command.pool,
+            lease_id=uuid4().hex,
+            lease_expires_at=ctx.timestamp + timedelta(seconds=command.lease_seconds),
+        )
+
+    return claim

@@ -19,20 +19,13 @@ from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.read_store import ReadStorePool
-from jobledger.domain.errors import (
-    ConcurrencyConflict,
-    IllegalTransition,
-    JobNotFound,
-    RetryNotDue,
-)
 from jobledger.domain.job import Job
 from jobledger.domain.ledger import Ledger, Outcome
-from jobledger.domain.values import Actor
+from jobledger.domain.values import Actor, CommandMeta
 
 CANDIDATES = 16  # read at a time
 ROUNDS = 5  # reads of candidates before answering "nothing" while others win every race
 RECHECK_SECONDS = 1.0  # a waiting claim looks again this often (a retry's back-off ends)
-LOST = (IllegalTransition, ConcurrencyConflict, RetryNotDue, JobNotFound)
 
 
 @dataclass(frozen=True)
@@ -42,6 +35,7 @@ class ClaimRequest:
     types: tuple[str, ...]
     lease_seconds: float
     wait_seconds: float = 0
+    command_id: str | None = None  # makes a repeated claim return the first one
 
 
 @dataclass(frozen=True)
@@ -78,31 +72,27 @@ class Dispatcher:
                 self._forget_projected()
                 limit = CANDIDATES + len(self._pending)
                 async with self.reads.store() as store:
-                    candidates = await store.claimable(
+                    found = await store.claimable(
                         actor.tenant, self.ledger.clock(), request.types, request.pool, limit
                     )
-                for job_id, _version in candidates:
-                    if job_id in self._pending:
-                        continue  # claimed here; the read model has not caught up
-                    try:
-                        claimed = await run_in_threadpool(self._claim_one, actor, job_id, request)
-                    except LOST:
-                        continue  # another worker won it, or the read model was behind
-                    self._pending[job_id] = claimed.outcome.position or 0
-                    return claimed
-                if len(candidates) < limit:
-                    return None  # every candidate was tried
+                # A job claimed here is passed over until the read models show the claim.
+                candidates = [UUID(job_id) for job_id, _ in found if job_id not in self._pending]
+                outcome = await run_in_threadpool(
+                    self.ledger.claim_next,
+                    actor,
+                    candidates,
+                    agent=request.agent,
+                    pool=request.pool,
+                    lease_seconds=request.lease_seconds,
+                    meta=CommandMeta(command_id=request.command_id),
+                )
+                if outcome is not None:
+                    assert outcome.job is not None
+                    self._pending[str(outcome.job_id)] = outcome.position or 0
+                    return Claimed(outcome, outcome.job)
+                if len(found) < limit:
+                    return None  # every candidate was tried: others won them all
         return None
-
-    def _claim_one(self, actor: Actor, job_id: str, request: ClaimRequest) -> Claimed:
-        outcome = self.ledger.claim(
-            actor,
-            UUID(job_id),
-            agent=request.agent,
-            pool=request.pool,
-            lease_seconds=request.lease_seconds,
-        )
-        return Claimed(outcome, self.ledger.get(outcome.job_id, version=outcome.version))
 
     def _forget_projected(self) -> None:
         reached = self.feed.position

@@ -39,7 +39,7 @@ ERRORS = responses(400, 401, 403, 404, 409, 413, 422)
     responses={204: {"description": "Nothing to claim"}, **responses(400, 401, 403, 413, 422)},
 )
 async def claim(
-    body: wm.ClaimJob, principal: Worker, services: ServicesDep
+    body: wm.ClaimJob, principal: Worker, services: ServicesDep, response: Response
 ) -> wm.ClaimedJob | Response:
     """Highest priority first, then oldest; jobs waiting out a retry's back-off are
     skipped until due. With ``waitSeconds``, an empty queue holds the request."""
@@ -49,11 +49,14 @@ async def claim(
         types=tuple(t.value for t in body.types),
         lease_seconds=body.lease_seconds,
         wait_seconds=body.wait_seconds,
+        command_id=None if body.command_id is None else _scoped(principal, body.command_id),
     )
     claimed = await services.dispatcher.claim(principal.actor, request)
     if claimed is None:
         return Response(status_code=204)
     job, outcome = claimed.job, claimed.outcome
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     assert outcome.state is not None
     assert outcome.lease_id is not None
     answer = wm.WorkerAnswer.of(outcome.job_id, outcome.version, outcome.state)
@@ -67,6 +70,12 @@ async def claim(
         inputs=[InputOut.model_validate(i) for i in job.inputs],
         config=job.config,
     )
+
+
+def _scoped(principal: Principal, command_id: str) -> str:
+    """Command ids are the caller's own (and a worker command's, its job's too)."""
+    caller = hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
+    return f"worker:{caller}:{command_id}"
 
 
 @dataclass(frozen=True)
@@ -192,8 +201,7 @@ def _endpoint(command: Command) -> Callable[..., wm.WorkerAnswer]:
         services: ServicesDep,
         response: Response,
     ) -> wm.WorkerAnswer:
-        caller = hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
-        meta = CommandMeta(command_id=f"worker:{caller}:{body.command_id}")
+        meta = CommandMeta(command_id=_scoped(principal, f"{job_id}:{body.command_id}"))
         outcome = command.run(services.ledger, principal.actor, job_id, body, meta)
         if outcome.replayed:
             response.headers["Idempotent-Replayed"] = "true"

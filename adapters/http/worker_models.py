@@ -44,6 +44,11 @@ class ClaimJob(ApiModel):
     wait_seconds: Annotated[StrictInt, Field(ge=0, le=60)] = Field(
         default=0, description="with nothing to claim, hold the request up to this long"
     )
+    command_id: CommandId | None = Field(
+        default=None,
+        description="a repeat with the same id gets the first claim back (a lost answer "
+        "does not strand a job)",
+    )
 
 
 class LeasedCommand(ApiModel):

@@ -125,7 +125,7 @@ def test_a_lost_answer_is_retried_with_the_same_command_id_and_recorded_once(
     api: Api, proxy: tuple[Proxy, str]
 ) -> None:
     loser, url = proxy
-    loser.lose_first = {"/v1/jobs", "/progress", "/complete"}
+    loser.lose_first = {"/v1/jobs", "/v1/claims", "/progress", "/complete"}
     _, analyst, worker_token = tokens(api)
     with JobledgerClient(url, analyst) as client:
         job = client.submit("graph_analysis", idempotency_key="case-7")
@@ -136,6 +136,7 @@ def test_a_lost_answer_is_retried_with_the_same_command_id_and_recorded_once(
     events = api.ledger.job_events(UUID(job_id))
     kinds = [type(e).__name__ for e in events]
     assert kinds.count("JobSubmitted") == 1
+    assert kinds.count("JobClaimed") == 1
     assert kinds.count("ProgressReported") == 1
     assert kinds.count("JobCompleted") == 1
     assert loser.lose_first == set()  # every loss happened, and was retried

@@ -446,3 +446,20 @@ def test_a_worker_that_never_acknowledges_a_cancel_loses_the_job_to_cancellation
     assert sweep(api) == 1
     api.wait_for_read_models()
     assert crew.envelope(job)["status"] == "cancelled"  # not requeued, attempts left or not
+
+
+def test_a_repeated_claim_gets_the_first_claim_back_even_once_the_queue_is_empty(
+    api: Api,
+) -> None:
+    crew = Crew(api)
+    job = crew.submit()
+    api.wait_for_read_models()
+    worker = crew.worker()
+    first = claimed(worker, commandId="claim-1")
+    again = claim(worker, commandId="claim-1")
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (again.json()["jobId"], again.json()["leaseId"]) == (job, first["leaseId"])
+    assert claim(worker, commandId="claim-2").status_code == 204
+    claims = [e for e in api.ledger.job_events(UUID(job)) if isinstance(e, ev.JobClaimed)]
+    assert len(claims) == 1

@@ -60,7 +60,7 @@ class Ack:
 
     client: str
     action: str  # "submit", or a worker action of RECORDS
-    key: str  # the Idempotency-Key or commandId ("" for a claim, which has none)
+    key: str  # the Idempotency-Key or commandId
     job_id: str
     version: int
     lease_id: str | None
@@ -132,15 +132,18 @@ class Load:
     def worker(self, name: str, token: str) -> None:
         rng = random.Random(name)
         with self.client(token) as client:
-            while not self.stop.is_set():
-                # Claims carry no command id: one whose answer the kill cut off leaves a
-                # job claimed by nobody who knows it, until a lease longer than this test.
-                claim = {"agent": name, "leaseSeconds": 300, "waitSeconds": 1}
+            for n in itertools.count():
+                if self.stop.is_set():
+                    return
+                # A claim the kill cut off is sent again with its command id, and gets
+                # the same job and lease back: no job is left claimed by nobody.
+                key = f"{name}-claim-{n}"
+                claim = {"agent": name, "leaseSeconds": 300, "waitSeconds": 1, "commandId": key}
                 claimed = self.send(client, "/v1/claims", claim)
                 if claimed.status_code == 204:
                     continue
                 assert claimed.status_code == 200, claimed.text
-                self.record(name, "claim", "", claimed)
+                self.record(name, "claim", key, claimed)
                 job = claimed.json()
                 steps: list[tuple[str, dict[str, Any]]] = [
                     ("start", {}),
@@ -226,6 +229,9 @@ def assert_each_worker_command_recorded_once(acks: list[Ack], events: list[JobEv
     leases = {job: e.lease_id for (job, _), e in found.items() if isinstance(e, JobClaimed)}
     foreign = [a for a in acks if a.action == "claim" and leases[a.job_id] != a.lease_id]
     assert foreign == [], f"claims answered with a lease the ledger does not hold: {foreign}"
+    known = {(a.job_id, a.lease_id) for a in acks if a.action == "claim"}
+    stranded = [job for job, lease in leases.items() if (job, lease) not in known]
+    assert stranded == [], f"jobs claimed for nobody (a claim's answer was lost): {stranded}"
     completed = {job for job, kind in recorded if kind is JobCompleted}
     assert completed == {a.job_id for a in steps if a.action == "complete"}
 
