@@ -26,6 +26,7 @@ from jobledger.domain.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidCommand,
+    JobLedgerError,
     JobNotFound,
     RetryNotDue,
 )
@@ -455,10 +456,16 @@ class Ledger(Application[UUID]):
     ) -> Outcome:
         meta = meta or CommandMeta()
         digest = self._digest(meta, {"job_id": str(job_id), **command.digest_payload()})
-        earlier = self._earlier_outcome(actor, meta, digest)
-        if earlier is not None:
-            return earlier
-        return self._attempt(actor, job_id, meta, change, digest)
+        try:
+            return self._attempt(actor, job_id, meta, change, digest)
+        except JobLedgerError:
+            # Receipts are read only when a command fails: a repeat of one that
+            # succeeded is refused by the job as it is now, or (if the job would take
+            # it again) by its receipt, which conflicts with the first in the save.
+            earlier = self._earlier_outcome(actor, meta, digest)
+            if earlier is not None:
+                return earlier
+            raise
 
     def _attempt(
         self, actor: Actor, job_id: UUID, meta: CommandMeta, change: Change, digest: str
