@@ -2,16 +2,18 @@
 
 Candidates come from the job summaries; the Job has the last word. A claim that
 loses a race, or reaches for a job the read model shows out of date, is refused
-and the next candidate is tried. Claims in one process go one at a time, and a
-job claimed here is passed over until the read models have seen that claim, so
-the workers of one server never collide. Workers of several servers (PostgreSQL)
-collide only when they reach for the same job, and then move on.
+and the next candidate is tried. Requests of one process reserve the candidates
+they try, and a job claimed here is passed over until the read models have seen
+that claim, so the workers of one server never collide while claiming side by
+side. Workers of several servers (PostgreSQL) collide only when they reach for
+the same job, and then move on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -24,7 +26,9 @@ from jobledger.domain.ledger import Ledger, Outcome
 from jobledger.domain.values import Actor, CommandMeta
 
 CANDIDATES = 16  # read at a time
+PICK = 3  # of which one request tries this many, in order, before reading again
 ROUNDS = 5  # reads of candidates before answering "nothing" while others win every race
+RESERVED = sys.maxsize  # the position of a job a request of this process is claiming
 RECHECK_SECONDS = 1.0  # a waiting claim looks again this often (a retry's back-off ends)
 
 
@@ -49,7 +53,6 @@ class Dispatcher:
         self.ledger = ledger
         self.reads = reads
         self.feed = feed
-        self._turn = asyncio.Lock()
         # job id -> log position of a claim made here that the read models may not show yet
         self._pending: dict[str, int] = {}
 
@@ -67,32 +70,49 @@ class Dispatcher:
                     await asyncio.wait_for(changed.wait(), min(left, RECHECK_SECONDS))
 
     async def _claim_next(self, actor: Actor, request: ClaimRequest) -> Claimed | None:
-        async with self._turn:
-            for _ in range(ROUNDS):
-                self._forget_projected()
-                limit = CANDIDATES + len(self._pending)
-                async with self.reads.store() as store:
-                    found = await store.claimable(
-                        actor.tenant, self.ledger.clock(), request.types, request.pool, limit
-                    )
-                # A job claimed here is passed over until the read models show the claim.
-                candidates = [UUID(job_id) for job_id, _ in found if job_id not in self._pending]
+        for _ in range(ROUNDS):
+            self._forget_projected()
+            limit = CANDIDATES + len(self._pending)
+            async with self.reads.store() as store:
+                found = await store.claimable(
+                    actor.tenant, self.ledger.clock(), request.types, request.pool, limit
+                )
+            # Passed over: jobs claimed here that the read models do not show as claimed
+            # yet, and jobs another request of this process is claiming right now.
+            free = [job_id for job_id, _ in found if job_id not in self._pending]
+            mine = free[:PICK]
+            for job_id in mine:
+                self._pending[job_id] = RESERVED
+            try:
                 outcome = await run_in_threadpool(
                     self.ledger.claim_next,
                     actor,
-                    candidates,
+                    [UUID(job_id) for job_id in mine],
                     agent=request.agent,
                     pool=request.pool,
                     lease_seconds=request.lease_seconds,
                     meta=CommandMeta(command_id=request.command_id),
                 )
-                if outcome is not None:
-                    assert outcome.job is not None
-                    self._pending[str(outcome.job_id)] = outcome.position or 0
-                    return Claimed(outcome, outcome.job)
-                if len(found) < limit:
-                    return None  # every candidate was tried: others won them all
+            finally:
+                for job_id in mine:
+                    del self._pending[job_id]
+            if outcome is not None:
+                assert outcome.job is not None
+                self._settle(mine, str(outcome.job_id), outcome.position or 0)
+                return Claimed(outcome, outcome.job)
+            self._settle(mine, None, 0)
+            if len(found) < limit and len(free) <= len(mine):
+                return None  # every candidate was tried: others won them all
         return None
+
+    def _settle(self, tried: list[str], won: str | None, position: int) -> None:
+        """Pass over the job won until the read models show its claim, and those lost
+        (the read model was behind) until they move on; the rest were not tried."""
+        for job_id in tried:
+            if job_id == won:
+                self._pending[job_id] = position
+                return
+            self._pending[job_id] = self.feed.position + 1
 
     def _forget_projected(self) -> None:
         reached = self.feed.position
