@@ -107,7 +107,10 @@ class Dispatcher:
 
     def _settle(self, tried: list[str], won: str | None, position: int) -> None:
         """Pass over the job won until the read models show its claim, and those lost
-        (the read model was behind) until they move on; the rest were not tried."""
+        (the read model was behind) until they move on; the rest were not tried, nor
+        any when a repeated claim got its first one back."""
+        if won is not None and won not in tried:
+            return
         for job_id in tried:
             if job_id == won:
                 self._pending[job_id] = position
