@@ -49,7 +49,9 @@ async def claim(
         types=tuple(t.value for t in body.types),
         lease_seconds=body.lease_seconds,
         wait_seconds=body.wait_seconds,
-        command_id=None if body.command_id is None else _scoped(principal, body.command_id),
+        command_id=None
+        if body.command_id is None
+        else _scoped(principal, "claim", body.command_id),
     )
     claimed = await services.dispatcher.claim(principal.actor, request)
     if claimed is None:
@@ -72,10 +74,10 @@ async def claim(
     )
 
 
-def _scoped(principal: Principal, command_id: str) -> str:
-    """Command ids are the caller's own (and a worker command's, its job's too)."""
+def _scoped(principal: Principal, scope: str, command_id: str) -> str:
+    """Command ids are the caller's own, in a scope: "claim", or a worker command's job."""
     caller = hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
-    return f"worker:{caller}:{command_id}"
+    return f"worker:{caller}:{scope}:{command_id}"
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def _endpoint(command: Command) -> Callable[..., wm.WorkerAnswer]:
         services: ServicesDep,
         response: Response,
     ) -> wm.WorkerAnswer:
-        meta = CommandMeta(command_id=_scoped(principal, f"{job_id}:{body.command_id}"))
+        meta = CommandMeta(command_id=_scoped(principal, str(job_id), body.command_id))
         outcome = command.run(services.ledger, principal.actor, job_id, body, meta)
         if outcome.replayed:
             response.headers["Idempotent-Replayed"] = "true"
