@@ -47,6 +47,9 @@ AGENTS = ("worker-1", "worker-2", "worker-3")
 LEASE_LENGTHS = (60.0, 300.0)  # 300: the default lease
 RETRY_BASE, RETRY_MAX = 20.0, 120.0  # back-offs of 10-20 s, then 20-40 s
 JITTERS = (0.0, 0.5, 0.999)
+# Time steps that land exactly on a deadline or a back-off's end (e.g. 60 s after a
+# claim of 60 s; 10 s after a first failure with no jitter), and just either side.
+MOMENTS = (1.0, 10.0, 15.0, 20.0, 30.0, 59.0, 60.0, 61.0, 299.0, 300.0, 301.0)
 MAX_OPEN_JOBS = 4
 USAGE_MODEL = "gpt-4o"
 
@@ -86,7 +89,7 @@ WEIGHTS = {
     "release": 1,
 }
 STOPPING = ("acknowledge_cancellation", "fail")  # drawn more once a cancel is asked
-PAUSES = (0.0, 1.0, 5.0, 20.0)  # seconds between a worker's commands
+PAUSES = (5.0, 1.0, 0.0, 20.0)  # seconds between a worker's commands
 
 
 @dataclass
@@ -175,16 +178,16 @@ class WorkerProtocol(RuleBasedStateMachine):
 
     def _open(self, kind: str) -> None:
         store = self.exits.enter_context(fresh_store(kind))
-        self.settings = store.model_copy(
+        self.store = store.model_copy(
             update={"retry_base_seconds": RETRY_BASE, "retry_max_seconds": RETRY_MAX}
         )
         self.clock = MovableClock()
-        self.ledger = build_ledger(self.settings, clock=self.clock)
+        self.ledger = build_ledger(self.store, clock=self.clock)
         self.exits.callback(self.ledger.close)
         self.jitter = 0.0
         self.ledger.draw = lambda: self.jitter  # back-offs the reference can predict
         self.runner = build_runner(self.ledger)
-        self.sweeper = build_sweeper(self.ledger, self.runner, self.settings)
+        self.sweeper = build_sweeper(self.ledger, self.runner, self.store)
         self.exits.callback(self.sweeper.lock.release)
         # One loop for the whole run: the dispatcher's lock and the read pool bind to it.
         self.loop = asyncio.new_event_loop()
@@ -425,8 +428,7 @@ class WorkerProtocol(RuleBasedStateMachine):
     # -- time and the sweeper -----------------------------------------------------------
 
     @rule(
-        seconds=st.sampled_from([1.0, 10.0, 30.0, 59.0, 60.0, 61.0, 299.0, 300.0, 301.0])
-        | st.floats(min_value=0, max_value=400),
+        seconds=st.sampled_from(MOMENTS) | st.floats(min_value=0, max_value=400),
         sweep=st.sampled_from(["sweep", "no sweep", "sweep from stale read models", "no sweep"]),
     )
     def time_passes(self, seconds: float, sweep: str) -> None:
