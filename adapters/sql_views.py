@@ -223,13 +223,14 @@ class SqlReadModelView(ReadModelView):
         return found or None
 
     def expired_leases(self, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """(job id, tenant) of leased jobs whose lease ran out before ``now``, oldest first."""
+        """(job id, tenant) of leased jobs whose lease has run out by ``now`` (a lease
+        lapses at its deadline, as the Job decides), oldest first."""
         mark = self.dialect.mark
         leased = ", ".join([mark] * len(LEASED))
         with self._transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT job_id, tenant FROM {self.dialect.name('job_summaries')} "
-                f"WHERE lease_expires_at < {mark} AND status IN ({leased}) "
+                f"WHERE lease_expires_at <= {mark} AND status IN ({leased}) "
                 f"ORDER BY lease_expires_at LIMIT {int(limit)}",
                 [to_sql("timestamp", now), *(s.value for s in LEASED)],
             )

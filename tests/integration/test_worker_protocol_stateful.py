@@ -119,8 +119,7 @@ class JobModel:
         return (-self.priority, self.created_at, str(self.job_id))
 
     def expirable(self, now: datetime) -> bool:
-        """The Job takes a lease's expiry from its deadline on (the sweeper's query
-        looks only for deadlines already passed: see ``sweeper_sweeps``)."""
+        """A lease has lapsed from its deadline on, for the Job and the sweeper alike."""
         return self.lease_until is not None and self.lease_until <= now
 
     def drop_lease(self) -> None:
@@ -440,16 +439,16 @@ class WorkerProtocol(RuleBasedStateMachine):
 
     def sweeper_sweeps(self, caught_up: bool) -> None:
         """From current read models or stale ones. The sweeper tries the leases its
-        summaries show past their deadline; the Job expires whichever of those jobs
-        holds a lease (the same or a newer one) that has reached its deadline now. So a
-        stale summary may miss a lapsed lease, but never ends one that still runs."""
+        summaries show at or past their deadline; the Job expires whichever of those
+        jobs holds a lease (the same or a newer one) that has reached its deadline now.
+        So a stale summary may miss a lapsed lease, but never ends one that still runs."""
         now = self.clock.now
         if caught_up:
             self.catch_up()
         candidates = {
             UUID(row["job_id"])
             for row in self.summaries().values()
-            if row["status"] in LEASED and row["lease_expires_at"] < now
+            if row["status"] in LEASED and row["lease_expires_at"] <= now
         }
         expiring = [j for j in self.jobs.values() if j.job_id in candidates and j.expirable(now)]
         assert self.sweeper.sweep() == len(expiring)
