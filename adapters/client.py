@@ -95,6 +95,20 @@ class Call:
     headers: Mapping[str, str] = field(default_factory=dict)
     read_timeout: float | None = None  # a long poll waits longer than a plain request
 
+    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The request on ``http`` (its base URL, token and timeouts)."""
+        timeout = http.timeout
+        if self.read_timeout is not None:
+            timeout = httpx.Timeout(timeout.connect, read=self.read_timeout)
+        return http.build_request(
+            self.method,
+            self.path,
+            json=self.json,
+            params=self.params,
+            headers=self.headers,
+            timeout=timeout,
+        )
+
 
 def answer_of(response: httpx.Response) -> Json | None:
     """The JSON answer, None for 204; a refusal raises ``ApiError`` (``LeaseLost`` when
@@ -210,17 +224,7 @@ class JobledgerClient:
                 time.sleep(delay)
 
     def _request(self, call: Call) -> httpx.Response:
-        timeout = self.http.timeout
-        if call.read_timeout is not None:
-            timeout = httpx.Timeout(timeout.connect, read=call.read_timeout)
-        return self.http.request(
-            call.method,
-            call.path,
-            json=call.json,
-            params=call.params,
-            headers=call.headers,
-            timeout=timeout,
-        )
+        return self.http.send(call.build(self.http))
 
     def submit(self, job_type: str, *, idempotency_key: str | None = None, **fields: Any) -> Json:
         """Submit a job (fields as in ``POST /v1/jobs``, snake_case); the envelope."""
@@ -299,17 +303,7 @@ class AsyncJobledgerClient:
                 await asyncio.sleep(delay)
 
     async def _request(self, call: Call) -> httpx.Response:
-        timeout = self.http.timeout
-        if call.read_timeout is not None:
-            timeout = httpx.Timeout(timeout.connect, read=call.read_timeout)
-        return await self.http.request(
-            call.method,
-            call.path,
-            json=call.json,
-            params=call.params,
-            headers=call.headers,
-            timeout=timeout,
-        )
+        return await self.http.send(call.build(self.http))
 
     async def submit(
         self, job_type: str, *, idempotency_key: str | None = None, **fields: Any
