@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from typing import Annotated
 from uuid import UUID
@@ -25,6 +24,7 @@ from jobledger.adapters.http.security import (
     CANCELLERS,
     JOB_READERS,
     allowed,
+    caller_key,
     may_cancel,
     may_see,
     only_own,
@@ -70,9 +70,7 @@ def submit(
     if idempotency_key is not None:
         if not KEY.match(idempotency_key):
             raise InvalidCommand("Idempotency-Key: 1 to 200 printable ASCII characters")
-        # Keys are the caller's own: two callers may pick the same key.
-        caller = hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
-        command_id = f"submit:{caller}:{idempotency_key}"
+        command_id = f"submit:{caller_key(principal)}:{idempotency_key}"
     outcome = services.ledger.submit(
         principal.actor,
         body.type.value,

@@ -7,7 +7,6 @@ whether a cancel was asked and how long the renewed lease runs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -20,7 +19,7 @@ from jobledger.adapters.http import worker_models as wm
 from jobledger.adapters.http.dispatch import ClaimRequest
 from jobledger.adapters.http.models import InputOut
 from jobledger.adapters.http.problems import responses
-from jobledger.adapters.http.security import allowed
+from jobledger.adapters.http.security import allowed, caller_key
 from jobledger.adapters.http.services import ServicesDep
 from jobledger.domain.ledger import Ledger, Outcome
 from jobledger.domain.values import Actor, CommandMeta
@@ -76,8 +75,7 @@ async def claim(
 
 def _scoped(principal: Principal, scope: str, command_id: str) -> str:
     """Command ids are the caller's own, in a scope: "claim", or a worker command's job."""
-    caller = hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
-    return f"worker:{caller}:{scope}:{command_id}"
+    return f"worker:{caller_key(principal)}:{scope}:{command_id}"
 
 
 @dataclass(frozen=True)

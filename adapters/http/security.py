@@ -13,6 +13,7 @@ A job the caller may not see is answered exactly as one that does not exist (404
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -72,6 +73,12 @@ def may_cancel(principal: Principal, created_by: str) -> bool:
     return Role.ADMIN in principal.roles or (
         Role.ANALYST in principal.roles and created_by == principal.subject
     )
+
+
+def caller_key(principal: Principal) -> str:
+    """A short fixed name for the caller, to scope the ids it picks (idempotency keys,
+    command ids): two callers may pick the same id."""
+    return hashlib.sha256(principal.subject.encode()).hexdigest()[:16]
 
 
 def only_own(principal: Principal) -> bool:
