@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
 
 docs: $(STAMP)
-	$(BIN)/python -m jobledger.adapters.docs
+	$(BIN)/python -m jobledger.adapters.tools.docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

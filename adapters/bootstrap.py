@@ -20,19 +20,22 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import get_topic
 
-from jobledger.adapters import postgres_store
-from jobledger.adapters.postgres_store import (
+from jobledger.adapters.price_books import load_price_book
+from jobledger.adapters.settings import PostgresStore, Settings, SQLiteStore, Store, parse_db_url
+from jobledger.adapters.store.postgres import connections as postgres_store
+from jobledger.adapters.store.postgres.connections import (
     PostgresReadModelView,
     PostgresReadStorePool,
     PostgresSubscription,
     conninfo_of,
 )
-from jobledger.adapters.price_books import load_price_book
-from jobledger.adapters.read_store import ReadStorePool, SQLiteReadStorePool
-from jobledger.adapters.settings import PostgresStore, Settings, SQLiteStore, Store, parse_db_url
-from jobledger.adapters.sql_views import SqlReadModelView
-from jobledger.adapters.sqlite_live import SignallingSQLiteApplicationRecorder, SQLiteSubscription
-from jobledger.adapters.sqlite_views import SQLiteReadModelView
+from jobledger.adapters.store.sql.read_store import ReadStorePool, SQLiteReadStorePool
+from jobledger.adapters.store.sql.writer import SqlReadModelView
+from jobledger.adapters.store.sqlite.live import (
+    SignallingSQLiteApplicationRecorder,
+    SQLiteSubscription,
+)
+from jobledger.adapters.store.sqlite.writer import SQLiteReadModelView
 from jobledger.adapters.sweeper import LeaseSweeper, OnlySweeper, SweepLock
 from jobledger.domain.errors import ConfigurationError, StoreUnavailable
 from jobledger.domain.ledger import Clock, Ledger, utc_now
@@ -208,7 +211,7 @@ def build_services(
 ) -> Services:
     """Everything the HTTP API needs; ``projections=False`` leaves the read models to
     another process. The app opens the read stores and starts the runner itself."""
-    from jobledger.adapters.auth import build_verifier
+    from jobledger.adapters.auth.tokens import build_verifier
     from jobledger.adapters.http.changes import ChangeSource, Listening, Projecting
     from jobledger.adapters.http.feed import ChangeFeed
     from jobledger.adapters.http.metrics import Metrics

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
-from jobledger.adapters.sql_views import SqlReadModelView
+from jobledger.adapters.store.sql.writer import SqlReadModelView
 from jobledger.domain.errors import (
     ConcurrencyConflict,
     IllegalTransition,

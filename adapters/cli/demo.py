@@ -24,10 +24,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobledger.adapters.auth import mint_token
+from jobledger.adapters.auth.tokens import mint_token
 from jobledger.adapters.bootstrap import read_pool
 from jobledger.adapters.cli.render import money, status_text
 from jobledger.adapters.cli.reports import caught_up
+from jobledger.adapters.cli.samples import sample_result
 from jobledger.adapters.client import (
     TERMINAL,
     Agent,
@@ -37,9 +38,8 @@ from jobledger.adapters.client import (
     Unavailable,
     Worker,
 )
-from jobledger.adapters.read_store import StatsQuery, ask
-from jobledger.adapters.samples import sample_result
 from jobledger.adapters.settings import Settings
+from jobledger.adapters.store.sql.read_store import StatsQuery, ask
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType

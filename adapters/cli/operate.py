@@ -10,8 +10,8 @@ from rich.console import Console
 from jobledger.adapters.bootstrap import build_ledger, build_runner
 from jobledger.adapters.cli.options import DbOption, PriceBookOption
 from jobledger.adapters.cli.reports import progress_bar
-from jobledger.adapters.copying import copy_events, verify_copy
 from jobledger.adapters.settings import Settings, parse_db_url
+from jobledger.adapters.store.copying import copy_events, verify_copy
 
 err = Console(stderr=True)
 

@@ -26,7 +26,7 @@ from rich.table import Table
 from jobledger.adapters.bootstrap import build_runner, read_pool
 from jobledger.adapters.cli.options import DbOption, open_ledger
 from jobledger.adapters.cli.render import money
-from jobledger.adapters.read_store import (
+from jobledger.adapters.store.sql.read_store import (
     CostQuery,
     ReadStore,
     StatsQuery,

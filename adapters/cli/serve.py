@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from jobledger.adapters.auth import mint_token, parse_ttl
+from jobledger.adapters.auth.tokens import mint_token, parse_ttl
 from jobledger.adapters.bootstrap import (
     announcer,
     build_ledger,

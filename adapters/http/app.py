@@ -16,17 +16,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobledger.adapters.http import (
-    problems,
-    routes_audit,
-    routes_jobs,
-    routes_ops,
-    routes_reports,
-    routes_streams,
-    routes_workers,
-)
+from jobledger.adapters.http import problems
 from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
+from jobledger.adapters.http.routes import audit as routes_audit
+from jobledger.adapters.http.routes import jobs as routes_jobs
+from jobledger.adapters.http.routes import ops as routes_ops
+from jobledger.adapters.http.routes import reports as routes_reports
+from jobledger.adapters.http.routes import streams as routes_streams
+from jobledger.adapters.http.routes import workers as routes_workers
 from jobledger.adapters.http.services import Services
 
 log = logging.getLogger("jobledger.http")

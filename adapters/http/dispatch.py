@@ -20,7 +20,7 @@ from uuid import UUID
 from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.http.feed import ChangeFeed
-from jobledger.adapters.read_store import ReadStorePool
+from jobledger.adapters.store.sql.read_store import ReadStorePool
 from jobledger.domain.job import Job
 from jobledger.domain.ledger import Ledger, Outcome
 from jobledger.domain.values import Actor, CommandMeta

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from jobledger.adapters.http.models import (
+from jobledger.adapters.http.schemas.jobs import (
     Findings,
     InputOut,
     JobEnvelope,

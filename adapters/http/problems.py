@@ -16,8 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from jobledger.adapters.auth import Forbidden, MissingToken, Unauthenticated
-from jobledger.adapters.http.models import Problem
+from jobledger.adapters.auth.tokens import Forbidden, MissingToken, Unauthenticated
+from jobledger.adapters.http.schemas.jobs import Problem
 from jobledger.domain.errors import (
     ConcurrencyConflict,
     ConfigurationError,

@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from jobledger.adapters.auth import Forbidden, MissingToken, Principal, Role
+from jobledger.adapters.auth.tokens import Forbidden, MissingToken, Principal, Role
 
 READERS = (Role.VIEWER, Role.ADMIN, Role.AUDITOR)
 JOB_READERS = (Role.ANALYST, *READERS)

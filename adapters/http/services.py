@@ -10,16 +10,16 @@ from uuid import UUID
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from jobledger.adapters.auth import Principal, TokenVerifier
+from jobledger.adapters.auth.tokens import Principal, TokenVerifier
 from jobledger.adapters.http.changes import ChangeSource
 from jobledger.adapters.http.dispatch import Dispatcher
 from jobledger.adapters.http.envelope import envelope_of, fold_summary
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
-from jobledger.adapters.http.models import JobEnvelope
+from jobledger.adapters.http.schemas.jobs import JobEnvelope
 from jobledger.adapters.http.security import may_see
-from jobledger.adapters.read_store import Answer, ReadStorePool
 from jobledger.adapters.settings import Settings
+from jobledger.adapters.store.sql.read_store import Answer, ReadStorePool
 from jobledger.adapters.sweeper import LeaseSweeper
 from jobledger.domain import events as ev
 from jobledger.domain.errors import JobNotFound

@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 
-from jobledger.adapters.auth import dev_key_path, ensure_dev_key, mint_token
+from jobledger.adapters.auth.tokens import dev_key_path, ensure_dev_key, mint_token
 from jobledger.adapters.bootstrap import build_services
 from jobledger.adapters.http.server import serving
 from jobledger.adapters.http.services import Services

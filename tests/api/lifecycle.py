@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from uuid import UUID
 
-from jobledger.adapters.samples import sample_result
+from jobledger.adapters.cli.samples import sample_result
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.results import JobType
 from jobledger.domain.values import Actor

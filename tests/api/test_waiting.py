@@ -13,7 +13,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from jobledger.adapters.http import routes_streams
+from jobledger.adapters.http.routes import streams as routes_streams
 from jobledger.domain.values import Actor
 from tests.api.conftest import Api
 from tests.api.lifecycle import run_to_end, start

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobledger.adapters.samples import sample_result
+from jobledger.adapters.cli.samples import sample_result
 from jobledger.domain.results import JobType
 from tests.benchmarks.bench_api import (
     ANALYST,

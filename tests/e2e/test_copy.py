@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from jobledger.adapters.bootstrap import build_ledger, build_runner
-from jobledger.adapters.copying import verify_copy
 from jobledger.adapters.settings import Settings
+from jobledger.adapters.store.copying import verify_copy
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import CommandMeta
 from jobledger.projections.schema import ALL_TABLES

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from jobledger.adapters.bootstrap import build_ledger
-from jobledger.adapters.samples import sample_result
+from jobledger.adapters.cli.samples import sample_result
 from jobledger.adapters.settings import Settings
 from jobledger.domain.events import (
     JobClaimed,

@@ -10,14 +10,14 @@ from uuid import UUID
 import pytest
 
 from jobledger.adapters.bootstrap import build_runner, read_pool
-from jobledger.adapters.read_store import (
+from jobledger.adapters.store.sql.read_store import (
     CostQuery,
     JobQuery,
     ReadStore,
     StatsQuery,
     parse_query,
 )
-from jobledger.adapters.read_store import ask as ask_store
+from jobledger.adapters.store.sql.read_store import ask as ask_store
 from jobledger.domain.errors import InvalidCommand, JobNotFound
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import Actor

@@ -32,9 +32,9 @@ from hypothesis.stateful import (
 )
 
 from jobledger.adapters.bootstrap import build_ledger, build_runner, build_sweeper, read_pool
+from jobledger.adapters.cli.samples import sample_result
 from jobledger.adapters.http.dispatch import ClaimRequest, Dispatcher
 from jobledger.adapters.http.feed import ChangeFeed
-from jobledger.adapters.samples import sample_result
 from jobledger.domain.errors import IllegalTransition, InvalidCommand, LeaseMismatch
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType

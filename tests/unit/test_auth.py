@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jobledger.adapters.auth import (
+from jobledger.adapters.auth.tokens import (
     Role,
     Unauthenticated,
     build_verifier,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobledger.adapters import docs
+from jobledger.adapters.tools import docs
 from jobledger.domain.events import EVENT_TYPES, JobEvent
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from jobledger.adapters.samples import sample_result
+from jobledger.adapters.cli.samples import sample_result
 from jobledger.domain.errors import InvalidResult, UnknownJobType
 from jobledger.domain.results import JobType, parse_job_type, validate_result
 

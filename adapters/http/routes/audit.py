@@ -7,10 +7,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from jobledger.adapters.auth import Principal, Role
+from jobledger.adapters.auth.tokens import Principal, Role
 from jobledger.adapters.http.envelope import recorded_event
-from jobledger.adapters.http.models import IsoDateTime, JobEnvelope, JobEvents
 from jobledger.adapters.http.problems import responses
+from jobledger.adapters.http.schemas.jobs import IsoDateTime, JobEnvelope, JobEvents
 from jobledger.adapters.http.security import allowed
 from jobledger.adapters.http.services import ServicesDep
 from jobledger.domain.errors import InvalidCommand

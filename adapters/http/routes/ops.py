@@ -9,13 +9,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
-from jobledger.adapters.auth import Principal
+from jobledger.adapters.auth.tokens import Principal
 from jobledger.adapters.http.metrics import ledger_gauges
-from jobledger.adapters.http.models import Health
 from jobledger.adapters.http.problems import responses
+from jobledger.adapters.http.schemas.jobs import Health
 from jobledger.adapters.http.security import READERS, allowed, authenticated
 from jobledger.adapters.http.services import ServicesDep
-from jobledger.adapters.read_store import StatsQuery
+from jobledger.adapters.store.sql.read_store import StatsQuery
 
 router = APIRouter(tags=["operations"])
 PROJECTIONS = ("job_summaries", "status_history", "statistics", "cost_ledger")

@@ -14,11 +14,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
 
-from jobledger.adapters.auth import Principal, Role
-from jobledger.adapters.http import worker_models as wm
+from jobledger.adapters.auth.tokens import Principal, Role
 from jobledger.adapters.http.dispatch import ClaimRequest
-from jobledger.adapters.http.models import InputOut
 from jobledger.adapters.http.problems import responses
+from jobledger.adapters.http.schemas import workers as wm
+from jobledger.adapters.http.schemas.jobs import InputOut
 from jobledger.adapters.http.security import allowed, caller_key
 from jobledger.adapters.http.services import ServicesDep
 from jobledger.domain.ledger import Ledger, Outcome

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from jobledger.adapters.auth import Principal
+from jobledger.adapters.auth.tokens import Principal
 from jobledger.adapters.http.envelope import fold_summary, summary_of
 from jobledger.adapters.http.feed import EVERY_JOB
 from jobledger.adapters.http.problems import responses

@@ -1,6 +1,6 @@
 """Generate the docs that are derived from code: the lifecycle and the event catalogue.
 
-``python -m jobledger.adapters.docs`` rewrites them (``make docs``); ``--check``
+``python -m jobledger.adapters.tools.docs`` rewrites them (``make docs``); ``--check``
 exits 1 when the committed files have drifted. A test runs the check.
 """
 
@@ -19,7 +19,7 @@ from jobledger.domain.events import EVENT_TYPES, JobEvent
 from jobledger.domain.lifecycle import markdown_table, mermaid_diagram
 from jobledger.projections.schema import ALL_TABLES, Table
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 COMMON_FIELDS = {
     "originator_id": "the job id (UUID)",

@@ -28,9 +28,9 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from jobledger.adapters.read_store import ReadStore, ReadStorePool
 from jobledger.adapters.settings import PostgresStore
-from jobledger.adapters.sql_views import SqlReadModelView, postgres
+from jobledger.adapters.store.sql.read_store import ReadStore, ReadStorePool
+from jobledger.adapters.store.sql.writer import SqlReadModelView, postgres
 from jobledger.domain.errors import StoreUnavailable
 from jobledger.projections.base import Positioned
 from jobledger.projections.schema import ALL_TABLES, Table

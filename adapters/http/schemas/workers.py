@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from jobledger.adapters.http.models import ApiModel, InputOut, Storable, Text
+from jobledger.adapters.http.schemas.jobs import ApiModel, InputOut, Storable, Text
 from jobledger.domain.commands import MAX_LEASE_SECONDS
 from jobledger.domain.ledger import JobState
 from jobledger.domain.results import JobType

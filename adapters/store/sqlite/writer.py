@@ -9,7 +9,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from jobledger.adapters.sql_views import SQLITE, SqlReadModelView, from_sql, to_sql
+from jobledger.adapters.store.sql.writer import SQLITE, SqlReadModelView, from_sql, to_sql
 from jobledger.projections.schema import ALL_TABLES, Table
 
 __all__ = ["SQLiteReadModelView", "from_sql", "to_sql"]

@@ -9,9 +9,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from jobledger.adapters.auth import Forbidden, Principal, Role
+from jobledger.adapters.auth.tokens import Forbidden, Principal, Role
 from jobledger.adapters.http.envelope import summary_of
-from jobledger.adapters.http.models import (
+from jobledger.adapters.http.problems import PreconditionFailed, responses
+from jobledger.adapters.http.schemas.jobs import (
     CancelJob,
     IsoDateTime,
     JobEnvelope,
@@ -19,7 +20,6 @@ from jobledger.adapters.http.models import (
     JobPage,
     SubmitJob,
 )
-from jobledger.adapters.http.problems import PreconditionFailed, responses
 from jobledger.adapters.http.security import (
     CANCELLERS,
     JOB_READERS,
@@ -30,7 +30,7 @@ from jobledger.adapters.http.security import (
     only_own,
 )
 from jobledger.adapters.http.services import TERMINAL, ServicesDep
-from jobledger.adapters.read_store import JobQuery, parse_query
+from jobledger.adapters.store.sql.read_store import JobQuery, parse_query
 from jobledger.domain.errors import InvalidCommand, JobNotFound
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType

@@ -26,7 +26,7 @@ from uuid import UUID
 import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from jobledger.adapters.sql_views import from_sql, to_sql
+from jobledger.adapters.store.sql.writer import from_sql, to_sql
 from jobledger.domain.errors import InvalidCommand, JobNotFound
 from jobledger.domain.lifecycle import LEASED, JobStatus
 from jobledger.domain.validation import describe, storable_text

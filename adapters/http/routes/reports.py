@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from jobledger.adapters.auth import Principal
-from jobledger.adapters.http.models import (
+from jobledger.adapters.auth.tokens import Principal
+from jobledger.adapters.http.problems import responses
+from jobledger.adapters.http.schemas.jobs import (
     CostItem,
     Costs,
     Durations,
@@ -17,10 +18,9 @@ from jobledger.adapters.http.models import (
     StatsItem,
     Tokens,
 )
-from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.security import READERS, allowed
 from jobledger.adapters.http.services import ServicesDep
-from jobledger.adapters.read_store import CostQuery, StatsQuery, parse_query
+from jobledger.adapters.store.sql.read_store import CostQuery, StatsQuery, parse_query
 from jobledger.domain.results import JobType
 
 router = APIRouter(prefix="/v1", tags=["reports"])

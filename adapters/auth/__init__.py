@@ -1,0 +1,1 @@
+"""Who is calling: bearer tokens, their keys, and the development key that mints them."""

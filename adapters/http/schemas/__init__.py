@@ -1,0 +1,1 @@
+"""What crosses the HTTP boundary: request bodies and answers, for jobs and for workers."""

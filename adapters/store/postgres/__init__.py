@@ -1,0 +1,1 @@
+"""PostgreSQL: events, read models and receipts in one schema of one database."""

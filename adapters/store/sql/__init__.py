@@ -1,0 +1,1 @@
+"""What SQLite and PostgreSQL share: the read-model tables and their async queries."""

@@ -1,0 +1,1 @@
+"""Developer tools: the generator of the docs that are derived from code."""
