@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import unquote, urlsplit
 
-from psycopg.conninfo import make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jobledger.domain.errors import ConfigurationError
@@ -33,6 +30,7 @@ ENVIRONMENT = {
     "sweep_seconds": "JOBLEDGER_SWEEP_SECONDS",
     "retry_base_seconds": "JOBLEDGER_RETRY_BASE_SECONDS",
     "retry_max_seconds": "JOBLEDGER_RETRY_MAX_SECONDS",
+    "state_dir": "JOBLEDGER_STATE_DIR",
 }
 
 
@@ -57,6 +55,8 @@ class Settings(BaseModel):
     # The back-off after a retryable failure: base * 2**(attempt-1), capped, jittered.
     retry_base_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 2.0
     retry_max_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
+    # This user's state (development keys of server-based ledgers): see ``state_folder``.
+    state_dir: Path | None = None
 
     @model_validator(mode="after")
     def _retry_base_within_max(self) -> Settings:
@@ -86,63 +86,11 @@ class Settings(BaseModel):
         return settings
 
 
-@dataclass(frozen=True)
-class SQLiteStore:
-    path: Path
-
-    def __str__(self) -> str:
-        return f"sqlite:///{self.path}"
-
-
-@dataclass(frozen=True)
-class PostgresStore:
-    host: str
-    port: int
-    user: str
-    password: str
-    dbname: str
-    schema: str
-
-    def conninfo(self) -> str:
-        return make_conninfo(
-            host=self.host, port=self.port, user=self.user, password=self.password,
-            dbname=self.dbname, connect_timeout=5,
-        )  # fmt: skip
-
-    def __str__(self) -> str:
-        """Where it is, without the password."""
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname} ({self.schema})"
-
-
-Store = SQLiteStore | PostgresStore
-
-
-def parse_db_url(url: str, pg_schema: str = "jobledger") -> Store:
-    """``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
-    ``postgresql://user[:password]@host[:port]/database``."""
-    if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///")
-        if not path:
-            raise ConfigurationError("JOBLEDGER_DB: sqlite URL has no file path")
-        return SQLiteStore(Path(path))
-    if url.startswith(("postgresql://", "postgres://")):
-        parts = urlsplit(url)
-        try:
-            port = parts.port or 5432
-        except ValueError:
-            raise ConfigurationError(f"JOBLEDGER_DB: bad port in {url!r}") from None
-        database = parts.path.lstrip("/")
-        if not parts.hostname or not database:
-            raise ConfigurationError("JOBLEDGER_DB: expected postgresql://user@host:port/database")
-        return PostgresStore(
-            host=parts.hostname,
-            port=port,
-            user=unquote(parts.username or "postgres"),
-            password=unquote(parts.password or ""),
-            dbname=database,
-            schema=pg_schema,
-        )
-    raise ConfigurationError(
-        f"JOBLEDGER_DB: cannot use {url!r}; expected sqlite:///path/to/file.db "
-        "or postgresql://user@host:port/database"
-    )
+def state_folder(settings: Settings) -> Path:
+    """Where this user's jobledger state lives: ``JOBLEDGER_STATE_DIR``, else
+    ``$XDG_STATE_HOME/jobledger``, else ``~/.local/state/jobledger`` (the XDG default)."""
+    if settings.state_dir is not None:
+        return settings.state_dir
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / "jobledger"

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
-from jobledger.adapters.store.sql.writer import SqlReadModelView
+from jobledger.adapters.store.sql.writer import SqlReadModelWriter
 from jobledger.domain.errors import (
     ConcurrencyConflict,
     IllegalTransition,
@@ -52,7 +52,7 @@ class OnlySweeper:
 
 class LeaseSweeper:
     def __init__(
-        self, ledger: Ledger, view: SqlReadModelView, lock: SweepLock, interval: float = 5.0
+        self, ledger: Ledger, view: SqlReadModelWriter, lock: SweepLock, interval: float = 5.0
     ) -> None:
         self.ledger = ledger
         self.view = view

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobledger.adapters.auth.tokens import mint_token
+from jobledger.adapters.auth.keys import mint_token
 from jobledger.adapters.bootstrap import read_pool
 from jobledger.adapters.cli.render import money, status_text
 from jobledger.adapters.cli.reports import caught_up

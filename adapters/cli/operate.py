@@ -10,7 +10,8 @@ from rich.console import Console
 from jobledger.adapters.bootstrap import build_ledger, build_runner
 from jobledger.adapters.cli.options import DbOption, PriceBookOption
 from jobledger.adapters.cli.reports import progress_bar
-from jobledger.adapters.settings import Settings, parse_db_url
+from jobledger.adapters.settings import Settings
+from jobledger.adapters.store import backend_for
 from jobledger.adapters.store.copying import copy_events, verify_copy
 
 err = Console(stderr=True)
@@ -24,7 +25,7 @@ def migrate(db: DbOption = None, price_book: PriceBookOption = None) -> None:
         build_runner(ledger)
     finally:
         ledger.close()
-    print(f"tables ready in {parse_db_url(settings.db, settings.pg_schema)}")
+    print(f"tables ready in {backend_for(settings)}")
 
 
 def copy(
@@ -58,5 +59,5 @@ def copy(
     finally:
         origin.close()
         target.close()
-    where = parse_db_url(target_settings.db, target_settings.pg_schema)
+    where = backend_for(target_settings)
     print(f"copied and verified {verified:,} log entries into {where}; read models rebuilt")

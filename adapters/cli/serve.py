@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from jobledger.adapters.auth.tokens import mint_token, parse_ttl
+from jobledger.adapters.auth.keys import mint_token, parse_ttl
 from jobledger.adapters.bootstrap import (
     announcer,
     build_ledger,
     build_runner,
     build_services,
     build_sweeper,
+    check_no_projections,
     subscribe,
 )
 from jobledger.adapters.cli.options import DbOption, PriceBookOption
-from jobledger.adapters.settings import PostgresStore, Settings, parse_db_url
-from jobledger.domain.errors import ConfigurationError
+from jobledger.adapters.settings import Settings
 from jobledger.projections.base import Positioned
 from jobledger.projections.runner import Listener, ProjectionRunner
 
@@ -52,12 +52,8 @@ def serve(
 ) -> None:
     """Serve the HTTP API and keep the read models current, until Ctrl-C."""
     settings = Settings.load(db=db, price_book=price_book)
-    if not projections and not isinstance(
-        parse_db_url(settings.db, settings.pg_schema), PostgresStore
-    ):
-        raise ConfigurationError(
-            "--no-projections needs PostgreSQL: on SQLite each serve keeps the read models itself"
-        )
+    if not projections:
+        check_no_projections(settings)
     services = build_services(settings, projections=projections)
     import uvicorn
 

@@ -7,7 +7,6 @@ commands validate before they record, and a failed save records nothing.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -18,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from jobledger.adapters.auth.tokens import Forbidden, MissingToken, Unauthenticated
 from jobledger.adapters.http.schemas.jobs import Problem
+from jobledger.adapters.store import backends
 from jobledger.domain.errors import (
     ConcurrencyConflict,
     ConfigurationError,
@@ -195,7 +195,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(JobLedgerError, _domain_error)
     app.add_exception_handler(OperationalError, _store_busy)
     app.add_exception_handler(InterfaceError, _store_busy)
-    app.add_exception_handler(sqlite3.OperationalError, _store_busy)
+    for backend in backends():  # each store's own way of saying it is busy or away
+        for busy in backend.busy_errors:
+            app.add_exception_handler(busy, _store_busy)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import httpx
 import jwt
 import pytest
 
-from jobledger.adapters.auth.tokens import dev_key_path, ensure_dev_key, mint_token
+from jobledger.adapters.auth.keys import dev_key_path, ensure_dev_key, mint_token
 from jobledger.adapters.bootstrap import build_services
 from jobledger.adapters.http.server import serving
 from jobledger.adapters.http.services import Services
@@ -121,5 +120,5 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     if request.param == "sqlite":
         yield from run_api(tmp_path_factory.mktemp("api"))
         return
-    with postgres_schema() as settings, contextlib.chdir(tmp_path_factory.mktemp("keys")):
+    with postgres_schema() as settings:
         yield from serve(settings)

@@ -41,7 +41,8 @@ from uuid import uuid4
 import psycopg
 
 from jobledger.adapters.bootstrap import build_ledger, build_runner
-from jobledger.adapters.settings import PostgresStore, Settings, parse_db_url
+from jobledger.adapters.settings import Settings
+from jobledger.adapters.store.postgres.location import PostgresStore
 from jobledger.domain.ledger import Ledger
 from jobledger.projections.runner import ProjectionRunner
 from tests.benchmarks.bench_api import (
@@ -67,10 +68,7 @@ MEASURE_S = 8.0
 
 
 def pg_conninfo() -> str:
-    store = parse_db_url(PG_URL)
-    if not isinstance(store, PostgresStore):
-        raise ValueError(f"JOBLEDGER_TEST_POSTGRES is not a PostgreSQL URL: {PG_URL!r}")
-    return store.conninfo()
+    return PostgresStore.parse(PG_URL).conninfo()
 
 
 def postgres_problem() -> str | None:

@@ -20,5 +20,4 @@ def db_url(
         return
     with postgres_schema() as settings:
         monkeypatch.setenv("JOBLEDGER_PG_SCHEMA", settings.pg_schema)
-        monkeypatch.chdir(tmp_path)  # where the development key for PostgreSQL is kept
         yield settings.db

@@ -15,9 +15,10 @@ from uuid import UUID
 
 import pytest
 
-from jobledger.adapters.bootstrap import build_ledger, persistence_env
+from jobledger.adapters.bootstrap import build_ledger
 from jobledger.adapters.price_books import load_price_book
-from jobledger.adapters.settings import Settings, SQLiteStore
+from jobledger.adapters.settings import Settings
+from jobledger.adapters.store.sqlite.backend import SQLiteBackend
 from jobledger.domain.errors import StoreUnavailable
 from jobledger.domain.events import EVENT_TYPES, JobEvent, UsageRecorded
 from jobledger.domain.ledger import Ledger
@@ -65,7 +66,7 @@ def test_every_event_type_round_trips_exactly_through_sqlite_in_a_new_process(
 ) -> None:
     path = tmp_path / "ledger.db"
     clock = MovableClock()
-    env = persistence_env(SQLiteStore(path), Settings())
+    env = SQLiteBackend(path).persistence_env(Settings())
     ledger = RecordingLedger(env, price_book=load_price_book(), clock=clock)
     job_ids = write_every_event(ledger, clock.advance)
     originals = [e for e in ledger.written if isinstance(e, JobEvent)]

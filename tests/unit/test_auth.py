@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,15 +15,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jobledger.adapters.auth.tokens import (
-    Role,
-    Unauthenticated,
+from jobledger.adapters.auth.keys import (
     build_verifier,
     dev_key_path,
     ensure_dev_key,
     mint_token,
     parse_ttl,
 )
+from jobledger.adapters.auth.tokens import Role, Unauthenticated
 from jobledger.adapters.settings import Settings
 from jobledger.domain.errors import ConfigurationError, InvalidCommand
 
@@ -116,6 +116,44 @@ def test_the_development_key_is_made_once_private_and_shared_by_racers(tmp_path:
     assert len(set(found)) == 1
     assert path.stat().st_mode & 0o077 == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+PG_DB = "postgresql://postgres@db.example:5433/ledgers"
+
+
+def test_a_postgresql_ledgers_development_key_is_kept_private_in_the_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # a source tree, say: no key may land here
+    state = tmp_path / "state"
+    path = dev_key_path(Settings(db=PG_DB, pg_schema="team_a", state_dir=state))
+    ensure_dev_key(path)
+    assert path == state / "keys" / "db.example-5433-ledgers-team_a.signing-key.pem"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert list(work.iterdir()) == []
+
+
+def test_without_a_state_dir_setting_keys_follow_xdg_state_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert dev_key_path(Settings(db=PG_DB)).parent == tmp_path / "xdg" / "jobledger" / "keys"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    expected = tmp_path / "home" / ".local" / "state" / "jobledger" / "keys"
+    assert dev_key_path(Settings(db=PG_DB)).parent == expected
+
+
+def test_git_ignores_keys_and_databases_wherever_they_are_made() -> None:
+    names = ["x.signing-key.pem", "a/b/server.key", "jobledger.db", "d/l.db-wal", "l.db-shm"]
+    found = subprocess.run(
+        ["git", "check-ignore", "--no-index", *names],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    assert found == names
 
 
 def test_a_verified_token_is_refused_once_it_expires(tmp_path: Path) -> None:

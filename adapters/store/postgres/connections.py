@@ -28,9 +28,9 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from jobledger.adapters.settings import PostgresStore
+from jobledger.adapters.store.postgres.location import PostgresStore
 from jobledger.adapters.store.sql.read_store import ReadStore, ReadStorePool
-from jobledger.adapters.store.sql.writer import SqlReadModelView, postgres
+from jobledger.adapters.store.sql.writer import SqlReadModelWriter, postgres
 from jobledger.domain.errors import StoreUnavailable
 from jobledger.projections.base import Positioned
 from jobledger.projections.schema import ALL_TABLES, Table
@@ -109,7 +109,7 @@ def persistence_env(store: PostgresStore, lock_timeout_seconds: int) -> dict[str
     }
 
 
-class PostgresReadModelView(PostgresTrackingRecorder, SqlReadModelView):
+class PostgresReadModelWriter(PostgresTrackingRecorder, SqlReadModelWriter):
     def __init__(self, datastore: PostgresDatastore, tables: Sequence[Table] = ALL_TABLES) -> None:
         super().__init__(datastore, tracking_table_name=TRACKING_TABLE)
         self.dialect = postgres(datastore.schema)

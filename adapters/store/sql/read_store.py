@@ -1,4 +1,5 @@
-"""Reading the read models asynchronously (aiosqlite), for the CLI and the HTTP API.
+"""Reading the read models asynchronously, the same SQL on every store, for the CLI and the
+HTTP API (each store's folder supplies the connections).
 
 Every answer carries ``position``: how far the read model has got in the
 ledger's log, so a caller can wait for its own write (read your writes).
@@ -14,16 +15,13 @@ import contextlib
 import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
-from types import TracebackType
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jobledger.adapters.store.sql.writer import from_sql, to_sql
@@ -350,45 +348,6 @@ class ReadStore(ABC):
         return [{name: from_sql(kinds[name], record[name]) for name in kinds} for record in records]
 
 
-class SQLiteReadStore(ReadStore):
-    """The read models in the ledger's SQLite file, on one aiosqlite connection."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: aiosqlite.Connection | None = None
-
-    async def __aenter__(self) -> Self:
-        self._db = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
-        self._db.row_factory = aiosqlite.Row
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._db is not None:
-            await self._db.close()
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("open the read store with `async with` first")
-        return self._db
-
-    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
-        return list(await self.db.execute_fetchall(sql, params))  # type: ignore[arg-type]
-
-    @contextlib.asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[None]:
-        await self.db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            await self.db.execute("ROLLBACK")
-
-
 class ReadStorePool(ABC):
     """Read stores shared by many requests: a request holds one at a time, so a read
     transaction is never interleaved with another request's queries."""
@@ -401,33 +360,6 @@ class ReadStorePool(ABC):
 
     @abstractmethod
     def store(self) -> contextlib.AbstractAsyncContextManager[ReadStore]: ...
-
-
-class SQLiteReadStorePool(ReadStorePool):
-    def __init__(self, path: Path, size: int = 4) -> None:
-        self.path = path
-        self.size = size
-        self._idle: asyncio.Queue[SQLiteReadStore] = asyncio.Queue()
-        self._all: list[SQLiteReadStore] = []
-
-    async def open(self) -> None:
-        for _ in range(self.size):
-            store = await SQLiteReadStore(self.path).__aenter__()
-            self._all.append(store)
-            self._idle.put_nowait(store)
-
-    async def close(self) -> None:
-        for store in self._all:
-            await store.__aexit__(None, None, None)
-        self._all.clear()
-
-    @contextlib.asynccontextmanager
-    async def store(self) -> AsyncIterator[ReadStore]:
-        store = await self._idle.get()
-        try:
-            yield store
-        finally:
-            self._idle.put_nowait(store)
 
 
 def ask(pool: ReadStorePool, question: Callable[[ReadStore], Awaitable[T]]) -> T:

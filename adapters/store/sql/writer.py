@@ -136,7 +136,7 @@ def postgres(schema: str) -> Dialect:
     return Dialect("%s", types, schema)
 
 
-class SqlReadModelView(ReadModelView):
+class SqlReadModelWriter(ReadModelView):
     """The view's logic, over whatever gives it a cursor in a transaction."""
 
     dialect: Dialect

@@ -9,13 +9,13 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from jobledger.adapters.store.sql.writer import SQLITE, SqlReadModelView, from_sql, to_sql
+from jobledger.adapters.store.sql.writer import SQLITE, SqlReadModelWriter, from_sql, to_sql
 from jobledger.projections.schema import ALL_TABLES, Table
 
-__all__ = ["SQLiteReadModelView", "from_sql", "to_sql"]
+__all__ = ["SQLiteReadModelWriter", "from_sql", "to_sql"]
 
 
-class SQLiteReadModelView(SQLiteTrackingRecorder, SqlReadModelView):
+class SQLiteReadModelWriter(SQLiteTrackingRecorder, SqlReadModelWriter):
     dialect = SQLITE
 
     def __init__(self, datastore: SQLiteDatastore, tables: Sequence[Table] = ALL_TABLES) -> None:

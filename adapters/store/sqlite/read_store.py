@@ -1,0 +1,80 @@
+"""The read models in the ledger's SQLite file, read asynchronously with aiosqlite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+
+from jobledger.adapters.store.sql.read_store import ReadStore, ReadStorePool
+
+
+class SQLiteReadStore(ReadStore):
+    """The read models in the ledger's SQLite file, on one aiosqlite connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def __aenter__(self) -> Self:
+        self._db = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
+        self._db.row_factory = aiosqlite.Row
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._db is not None:
+            await self._db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("open the read store with `async with` first")
+        return self._db
+
+    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
+        return list(await self.db.execute_fetchall(sql, params))  # type: ignore[arg-type]
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        await self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            await self.db.execute("ROLLBACK")
+
+
+class SQLiteReadStorePool(ReadStorePool):
+    def __init__(self, path: Path, size: int = 4) -> None:
+        self.path = path
+        self.size = size
+        self._idle: asyncio.Queue[SQLiteReadStore] = asyncio.Queue()
+        self._all: list[SQLiteReadStore] = []
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            store = await SQLiteReadStore(self.path).__aenter__()
+            self._all.append(store)
+            self._idle.put_nowait(store)
+
+    async def close(self) -> None:
+        for store in self._all:
+            await store.__aexit__(None, None, None)
+        self._all.clear()
+
+    @contextlib.asynccontextmanager
+    async def store(self) -> AsyncIterator[ReadStore]:
+        store = await self._idle.get()
+        try:
+            yield store
+        finally:
+            self._idle.put_nowait(store)
