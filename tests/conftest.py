@@ -1,5 +1,9 @@
 """Shared fixtures: real ledgers on both stores, a clock tests can move.
 
+The suite keeps its state out of the user's home and out of the repository: each
+run gets a state folder of its own (``XDG_STATE_HOME``, inherited by the commands
+the tests start), and the run fails if it leaves any new file in the repository.
+
 ``store`` runs a test twice: on a fresh SQLite file, and in a fresh schema of the
 PostgreSQL server at ``JOBLEDGER_TEST_POSTGRES`` (default: the local one). Where
 no server answers, the PostgreSQL run is skipped with the reason, unless
@@ -12,6 +16,7 @@ import contextlib
 import functools
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,9 +28,60 @@ import psycopg
 import pytest
 
 from jobledger.adapters.bootstrap import build_ledger
-from jobledger.adapters.settings import Settings, parse_db_url
+from jobledger.adapters.settings import Settings
+from jobledger.adapters.store.postgres.location import PostgresStore
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import Actor
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+# What tools may leave in the repository (all ignored by git): caches, the virtualenv.
+TOOL_LEFTOVERS = (
+    ".venv/", ".hypothesis/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", ".coverage",
+    "__pycache__/", "build/", ".egg-info/",
+)  # fmt: skip
+
+
+def files_in_repository() -> set[str] | None:
+    """Every file git sees below the repository, tracked, untracked or ignored, less the
+    tools' leftovers; None outside a git checkout (an unpacked sdist)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "-z"],
+            cwd=REPOSITORY, capture_output=True, check=True,
+        ).stdout  # fmt: skip
+        ignored = subprocess.run(
+            ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z"],
+            cwd=REPOSITORY, capture_output=True, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    names = {n for n in (listed + ignored).decode().split("\0") if n}
+    return {n for n in names if not any(part in n for part in TOOL_LEFTOVERS)}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="jobledger-test-state-")
+    os.environ.pop("JOBLEDGER_STATE_DIR", None)
+    if not hasattr(config, "workerinput"):  # the controller, under xdist or alone
+        config.stash[_BEFORE] = files_in_repository()
+
+
+_BEFORE = pytest.StashKey[set[str] | None]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the tests left a file in the repository (a key, a database)."""
+    before = session.config.stash.get(_BEFORE, None)
+    after = files_in_repository()
+    if before is None or after is None:
+        return
+    left = sorted(after - before)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"FAILED: the tests left files in the repository: {left}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 ANALYST = Actor("alice@acme", "acme")
 WORKER = Actor("worker-1", "acme")
@@ -62,7 +118,7 @@ PG_URL = os.environ.get("JOBLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.
 def postgres_problem() -> str | None:
     """Why PostgreSQL cannot be used here, or None when it can."""
     try:
-        with psycopg.connect(parse_db_url(PG_URL).conninfo(), connect_timeout=3):  # type: ignore[union-attr]
+        with psycopg.connect(PostgresStore.parse(PG_URL).conninfo(), connect_timeout=3):
             return None
     except psycopg.Error as error:
         return f"no PostgreSQL at {PG_URL}: {str(error).strip()}"
@@ -85,7 +141,7 @@ def postgres_schema() -> Iterator[Settings]:
     try:
         yield Settings(db=PG_URL, pg_schema=schema)
     finally:
-        conninfo = parse_db_url(PG_URL).conninfo()  # type: ignore[union-attr]
+        conninfo = PostgresStore.parse(PG_URL).conninfo()
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
