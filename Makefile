@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TYPING := $(VENV)/typing/jobledger
 PACKAGES := domain projections adapters
 
-.PHONY: run demo test lint typecheck unit bench docs clean
+.PHONY: run demo test lint typecheck unit coverage bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	MYPYPATH=$(VENV)/typing $(BIN)/mypy -p jobledger.domain -p jobledger.projections -p jobledger.adapters
 
+# Tests run side by side, one process per core; `make coverage` adds line coverage.
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist worksteal
+
+coverage: $(STAMP)
+	$(BIN)/pytest -q -n auto --dist worksteal --cov=jobledger --cov-report=term:skip-covered
 
 test: lint typecheck unit
 
@@ -45,4 +49,4 @@ docs: $(STAMP)
 	$(BIN)/python -m jobledger.adapters.tools.docs
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
