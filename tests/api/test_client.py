@@ -205,9 +205,9 @@ def test_the_async_client_and_worker_run_a_job(api: Api) -> None:
             job = await AsyncWorker(w, "w-async").claim(wait_seconds=10)
             assert job is not None
             async with job:
-                await job.send("start")
-                await job.send("progress", percent=60)
-                await job.send("complete", result={"nodes": 1, "edges": 0})
+                await job.start()
+                await job.progress(60)
+                await job.complete({"nodes": 1, "edges": 0})
             return await client.wait(str(submitted["id"]), timeout=30)
 
     done = asyncio.run(scenario())
