@@ -10,7 +10,7 @@ twice. Claims carry a command id too: a claim repeated after a lost answer gets 
 same job and lease back, so no job is left claimed by nobody.
 
     client = JobledgerClient("http://127.0.0.1:8000", token)
-    job = client.submit("entity_extraction", inputs=[...])
+    job = client.submit("entity_extraction", inputs=[...], correlation_id="case-7")
     done = client.wait(job["id"])
 
     worker = Worker(JobledgerClient(url, worker_token), agent="gpu-1")
@@ -22,7 +22,9 @@ same job and lease back, so no job is left claimed by nobody.
             job.complete({"entities": 3})
 
 The asyncio flavour has the same classes with ``Async`` in front and the same
-methods, awaited: ``methods.py`` writes each method once for both.
+methods, awaited: ``methods.py`` writes each method once for both. Every command on
+a claimed job carries the job's workflow (the claim's ``correlationId``) as
+``X-Correlation-ID``.
 """
 
 from __future__ import annotations

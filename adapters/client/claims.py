@@ -30,7 +30,8 @@ class Agent:
 
 @dataclass
 class Task:
-    """A claimed job: what it needs, and where it stands after the latest answer."""
+    """A claimed job: what it needs, the workflow it belongs to, and where it stands
+    after the latest answer."""
 
     job_id: str
     lease_id: str
@@ -39,6 +40,7 @@ class Task:
     inputs: list[Json]
     config: Json
     lease_expires_at: datetime | None
+    correlation_id: str | None = None  # sent with every command: the job's workflow
     cancellation_requested: bool = False
     status: str = JobStatus.CLAIMED.value
     lease_lost: bool = False
@@ -53,6 +55,7 @@ class Task:
             inputs=claimed["inputs"],
             config=claimed["config"],
             lease_expires_at=_time(claimed["leaseExpiresAt"]),
+            correlation_id=claimed.get("correlationId"),
         )
 
     @property
@@ -60,8 +63,8 @@ class Task:
         return self.lease_lost or self.status in TERMINAL or self.status == JobStatus.QUEUED
 
     def call(self, action: str, **fields: Any) -> Call:
-        """The worker command ``action`` under this lease."""
-        return command_call(self.job_id, action, self.lease_id, **fields)
+        """The worker command ``action`` under this lease, in the job's workflow."""
+        return command_call(self.job_id, action, self.lease_id, self.correlation_id, **fields)
 
     def take(self, answer: Json) -> Json:
         self.status = answer["status"]

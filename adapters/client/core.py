@@ -19,6 +19,7 @@ from jobledger.domain.lifecycle import TERMINAL
 
 Json = dict[str, Any]
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
+CORRELATION_HEADER = "X-Correlation-ID"
 
 
 @dataclass(frozen=True)
@@ -114,17 +115,24 @@ def final(error: Exception) -> Exception:
 # -- the requests ------------------------------------------------------------------
 
 
-def submit_call(job_type: str, idempotency_key: str | None = None, **fields: Any) -> Call:
+def submit_call(
+    job_type: str,
+    idempotency_key: str | None = None,
+    correlation_id: str | None = None,
+    **fields: Any,
+) -> Call:
     body = {"type": job_type, **{camel(k): v for k, v in fields.items() if v is not None}}
-    return Call("POST", "/v1/jobs", body, headers={"Idempotency-Key": idempotency_key or new_id()})
+    headers = {"Idempotency-Key": idempotency_key or new_id(), **correlated(correlation_id)}
+    return Call("POST", "/v1/jobs", body, headers=headers)
 
 
 def get_call(job_id: str) -> Call:
     return Call("GET", f"/v1/jobs/{job_id}")
 
 
-def cancel_call(job_id: str, reason: str) -> Call:
-    return Call("POST", f"/v1/jobs/{job_id}/cancel", {"reason": reason})
+def cancel_call(job_id: str, reason: str, correlation_id: str | None = None) -> Call:
+    body = {"reason": reason}
+    return Call("POST", f"/v1/jobs/{job_id}/cancel", body, headers=correlated(correlation_id))
 
 
 def wait_call(job_id: str, seconds: float) -> Call:
@@ -148,10 +156,17 @@ def claim_call(
     return Call("POST", "/v1/claims", body, read_timeout=wait_seconds + 15)
 
 
-def command_call(job_id: str, action: str, lease_id: str, **fields: Any) -> Call:
+def command_call(
+    job_id: str, action: str, lease_id: str, correlation_id: str | None = None, **fields: Any
+) -> Call:
     body = {camel(k): v for k, v in fields.items() if v is not None}
     body.update(leaseId=lease_id, commandId=new_id())  # fixed here: every retry repeats it
-    return Call("POST", f"/v1/jobs/{job_id}/{action}", body)
+    return Call("POST", f"/v1/jobs/{job_id}/{action}", body, headers=correlated(correlation_id))
+
+
+def correlated(correlation_id: str | None) -> dict[str, str]:
+    """The header naming the workflow a write belongs to, when there is one to name."""
+    return {} if correlation_id is None else {CORRELATION_HEADER: correlation_id}
 
 
 def camel(name: str) -> str:

@@ -24,15 +24,23 @@ class JobRequests(ABC, Generic[R]):
     def _answer(self, call: Call) -> R:
         """``call`` sent, retried after transient failures; its answer must have a body."""
 
-    def submit(self, job_type: str, *, idempotency_key: str | None = None, **fields: Any) -> R:
-        """Submit a job (fields as in ``POST /v1/jobs``, snake_case); the envelope."""
-        return self._answer(submit_call(job_type, idempotency_key, **fields))
+    def submit(
+        self,
+        job_type: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        **fields: Any,
+    ) -> R:
+        """Submit a job (fields as in ``POST /v1/jobs``, snake_case); the envelope.
+        ``correlation_id`` names the workflow it belongs to (``X-Correlation-ID``)."""
+        return self._answer(submit_call(job_type, idempotency_key, correlation_id, **fields))
 
     def get(self, job_id: str) -> R:
         return self._answer(get_call(job_id))
 
-    def cancel(self, job_id: str, reason: str = "") -> R:
-        return self._answer(cancel_call(job_id, reason))
+    def cancel(self, job_id: str, reason: str = "", *, correlation_id: str | None = None) -> R:
+        return self._answer(cancel_call(job_id, reason, correlation_id))
 
 
 class JobCommands(ABC, Generic[R]):
@@ -43,7 +51,7 @@ class JobCommands(ABC, Generic[R]):
     @abstractmethod
     def send(self, action: str, **fields: Any) -> R:
         """One worker command (``action`` as in the API: start, progress, usage, ...),
-        under the lease; a refusal that means the lease is gone
+        under the lease and in the job's workflow; a refusal that means the lease is gone
         raises ``LeaseLost``."""
 
     @property
