@@ -13,13 +13,13 @@ from jobledger.domain.errors import InvalidCommand
 from jobledger.domain.validation import describe, storable_text
 
 Name = Annotated[str, Field(min_length=1, max_length=256)]
-CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def check_correlation_id(value: object, name: str = "correlation_id") -> str:
     """The one rule for a correlation id, whichever field or header brings it: short,
     and plain enough to log, index and echo in a header as it is."""
-    if not isinstance(value, str) or not CORRELATION_ID.match(value):
+    if not isinstance(value, str) or not CORRELATION_ID.fullmatch(value):
         raise InvalidCommand(
             f"{name}: 1 to 128 characters, each a letter, a digit or one of . _ : -"
         )

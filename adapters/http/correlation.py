@@ -23,12 +23,12 @@ from jobledger.domain.values import check_correlation_id
 
 HEADER = "X-Correlation-ID"
 # version-traceid-parentid-flags, lowercase hex; a later version may append fields.
-TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
+TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 
 
 def trace_id(traceparent: str) -> str | None:
     """The trace id of a valid ``traceparent``; None for one the spec says to ignore."""
-    found = TRACEPARENT.match(traceparent.strip(" \t"))
+    found = TRACEPARENT.fullmatch(traceparent.strip(" \t"))
     if found is None:
         return None
     version, trace, parent, _, rest = found.groups()
