@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from uuid import uuid4
@@ -12,6 +13,22 @@ from jobledger.domain.errors import InvalidCommand
 from jobledger.domain.validation import describe, storable_text
 
 Name = Annotated[str, Field(min_length=1, max_length=256)]
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def check_correlation_id(value: object, name: str = "correlation_id") -> str:
+    """The one rule for a correlation id, whichever field or header brings it: short,
+    and plain enough to log, index and echo in a header as it is."""
+    if not isinstance(value, str) or not CORRELATION_ID.fullmatch(value):
+        raise InvalidCommand(
+            f"{name}: 1 to 128 characters, each a letter, a digit or one of . _ : -"
+        )
+    return value
+
+
+def new_correlation_id() -> str:
+    """A fresh workflow id, for a command whose caller named none."""
+    return uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -34,23 +51,22 @@ class Actor:
 class CommandMeta:
     """What every command carries besides its payload.
 
+    ``correlation_id`` ties the events of one workflow together across services;
     ``command_id`` makes a retry safe; ``expected_version`` makes a write
     conditional on what the caller last saw.
     """
 
-    correlation_id: str = field(default_factory=lambda: uuid4().hex)
+    correlation_id: str = field(default_factory=new_correlation_id)
     command_id: str | None = None
     expected_version: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("command_id", "correlation_id"):
-            value = getattr(self, name)
-            if name == "command_id" and value is None:
-                continue
-            if not isinstance(value, str) or not value.strip() or len(value) > 256:
-                raise InvalidCommand(
-                    f"{name}: must be a non-empty string of at most 256 characters"
-                )
+        check_correlation_id(self.correlation_id)
+        command_id = self.command_id
+        if command_id is not None and (
+            not isinstance(command_id, str) or not command_id.strip() or len(command_id) > 256
+        ):
+            raise InvalidCommand("command_id: must be a non-empty string of at most 256 characters")
         version = self.expected_version
         if version is not None and (type(version) is not int or version < 1):
             raise InvalidCommand(

@@ -30,10 +30,9 @@ from jobledger.adapters.cli.render import money, status_text
 from jobledger.adapters.cli.reports import caught_up
 from jobledger.adapters.cli.samples import sample_result
 from jobledger.adapters.client import (
-    TERMINAL,
     Agent,
     ApiError,
-    Job,
+    ClaimedJob,
     JobledgerClient,
     Unavailable,
     Worker,
@@ -41,7 +40,7 @@ from jobledger.adapters.client import (
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import StatsQuery, ask
 from jobledger.domain.ledger import Ledger
-from jobledger.domain.lifecycle import JobStatus
+from jobledger.domain.lifecycle import TERMINAL, JobStatus
 from jobledger.domain.results import JobType
 
 TENANTS = {
@@ -144,14 +143,14 @@ class DemoWorker:
                 worker.client.close()
         self.progress.update(self.bar, description=f"{self.name}: done", completed=100)
 
-    def _claim(self, worker: Worker) -> Job | None:
+    def _claim(self, worker: Worker) -> ClaimedJob | None:
         try:
             return worker.claim()
         except (ApiError, Unavailable) as error:  # the server went away: say so, look again
             self.say(f"[red]claim failed: {error}[/red]")
             return None
 
-    def run_job(self, job: Job) -> None:
+    def run_job(self, job: ClaimedJob) -> None:
         try:
             with job:
                 self.work(job)
@@ -160,7 +159,7 @@ class DemoWorker:
             if job.task.status in TERMINAL:
                 self.finish(job.task.job_id, None)
 
-    def work(self, job: Job) -> None:
+    def work(self, job: ClaimedJob) -> None:
         task = job.task
         label = f"{self.name}: {task.job_type} {task.job_id[:8]} (attempt {task.attempt})"
         self.progress.update(self.bar, description=label, completed=0)
@@ -186,7 +185,7 @@ class DemoWorker:
         self.progress.update(self.bar, completed=100)
         self.finish(task.job_id, None)
 
-    def charge_tokens(self, job: Job) -> None:
+    def charge_tokens(self, job: ClaimedJob) -> None:
         job.usage(
             self.rng.choice([*self.run.models, UNPRICED_MODEL]),
             input_tokens=self.rng.randint(20_000, 400_000),
@@ -194,7 +193,7 @@ class DemoWorker:
             cached_input_tokens=self.rng.randint(0, 100_000),
         )
 
-    def fail(self, job: Job) -> None:
+    def fail(self, job: ClaimedJob) -> None:
         retryable = self.rng.random() < 0.8
         code, message = (
             ("rate_limited", "model provider answered 429")

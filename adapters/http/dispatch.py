@@ -19,11 +19,13 @@ from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 
+from jobledger.adapters.http.correlation import job_workflow
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.store.sql.read_store import ReadStorePool
+from jobledger.domain.errors import JobNotFound
 from jobledger.domain.job import Job
 from jobledger.domain.ledger import Ledger, Outcome
-from jobledger.domain.values import Actor, CommandMeta
+from jobledger.domain.values import Actor, CommandMeta, new_correlation_id
 
 CANDIDATES = 16  # read at a time
 PICK = 3  # of which one request tries this many, in order, before reading again
@@ -40,6 +42,7 @@ class ClaimRequest:
     lease_seconds: float
     wait_seconds: float = 0
     command_id: str | None = None  # makes a repeated claim return the first one
+    correlation_id: str | None = None  # recorded on the claim; None: the job's workflow
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,7 @@ class Dispatcher:
                 self._pending[job_id] = RESERVED
             try:
                 outcome = await run_in_threadpool(
-                    self.ledger.claim_next,
-                    actor,
-                    [UUID(job_id) for job_id in mine],
-                    agent=request.agent,
-                    pool=request.pool,
-                    lease_seconds=request.lease_seconds,
-                    meta=CommandMeta(command_id=request.command_id),
+                    self._claim_first, actor, [UUID(job_id) for job_id in mine], request
                 )
             finally:
                 for job_id in mine:
@@ -103,6 +100,35 @@ class Dispatcher:
             self._settle(mine, None, 0)
             if len(found) < limit and len(free) <= len(mine):
                 return None  # every candidate was tried: others won them all
+        return None
+
+    def _claim_first(
+        self, actor: Actor, candidates: list[UUID], request: ClaimRequest
+    ) -> Outcome | None:
+        """The ledger's ``claim_next``, each claim under the worker's correlation id or
+        else its job's workflow, so that a whole job reads as one workflow."""
+
+        def claim_next(jobs: list[UUID], meta: CommandMeta) -> Outcome | None:
+            return self.ledger.claim_next(
+                actor,
+                jobs,
+                agent=request.agent,
+                pool=request.pool,
+                lease_seconds=request.lease_seconds,
+                meta=meta,
+            )
+
+        command_id, given = request.command_id, request.correlation_id
+        if given is not None or not candidates:  # with no candidates only a repeat matches
+            return claim_next(candidates, CommandMeta(given or new_correlation_id(), command_id))
+        for job_id in candidates:
+            try:
+                workflow = job_workflow(self.ledger, job_id, actor.tenant)
+            except JobNotFound:
+                continue
+            outcome = claim_next([job_id], CommandMeta(workflow, command_id))
+            if outcome is not None:
+                return outcome
         return None
 
     def _settle(self, tried: list[str], won: str | None, position: int) -> None:

@@ -29,7 +29,12 @@ COMMON_FIELDS = {
     "timestamp": "ledger time, UTC, when the event was recorded",
     "actor": "the authenticated subject that issued the command",
     "tenant": "the tenant that owns the job",
-    "correlation_id": "ties together the events of one request or workflow",
+    "correlation_id": "the workflow the event belongs to, for an auditor to follow across "
+    "services: the `X-Correlation-ID` (else the `traceparent` trace id) of the HTTP write "
+    "that caused it; a claim or worker command naming none continues the id the job was "
+    "submitted with, a submit or cancel naming none gets a new one "
+    "([api.md](api.md#correlation-ids)); in-process commands name it in `CommandMeta` "
+    "(a new one by default)",
 }
 
 FIELD_NOTES = {

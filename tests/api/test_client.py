@@ -40,9 +40,11 @@ class Proxy:
     cut_long_polls: bool = False
     lose_first: set[str] = field(default_factory=set)  # path endings: first answer lost
     seen: list[str] = field(default_factory=list)
+    correlation_ids: dict[str, str | None] = field(default_factory=dict)  # request: header
 
     async def handle(self, request: Request) -> Response:
         self.seen.append(f"{request.method} {request.url.path}?{request.url.query}")
+        self.correlation_ids[self.seen[-1]] = request.headers.get("x-correlation-id")
         if self.cut_long_polls and request.query_params.get("wait") == "true":
             await asyncio.sleep(0.05)
             return Response("upstream timed out", status_code=504)
@@ -205,10 +207,80 @@ def test_the_async_client_and_worker_run_a_job(api: Api) -> None:
             job = await AsyncWorker(w, "w-async").claim(wait_seconds=10)
             assert job is not None
             async with job:
-                await job.send("start")
-                await job.send("progress", percent=60)
-                await job.send("complete", result={"nodes": 1, "edges": 0})
+                await job.start()
+                await job.progress(60)
+                await job.complete({"nodes": 1, "edges": 0})
             return await client.wait(str(submitted["id"]), timeout=30)
 
     done = asyncio.run(scenario())
     assert done["status"] == "completed"
+
+
+def recorded_correlation_ids(api: Api, tenant: str, job_id: str) -> dict[str, str]:
+    """Each event type of the job and its correlation id, as an auditor reads them."""
+    auditor = api.as_role("auditor", tenant)
+    items = auditor.get(f"/v1/jobs/{job_id}/events").json()["items"]
+    return {item["type"]: item["correlationId"] for item in items}
+
+
+def worker_commands(proxy: Proxy) -> dict[str, str | None]:
+    return {
+        request: header
+        for request, header in proxy.correlation_ids.items()
+        if request.startswith("POST /v1/jobs/")
+    }
+
+
+def test_the_worker_sends_the_workflow_of_the_job_it_claimed_with_every_command(
+    api: Api, proxy: tuple[Proxy, str]
+) -> None:
+    watcher, url = proxy
+    tenant, analyst, worker_token = tokens(api)
+    with JobledgerClient(api.url, analyst) as client:
+        submitted = client.submit("graph_analysis", correlation_id="case-12")
+    api.wait_for_read_models()
+    with JobledgerClient(url, worker_token) as w:
+        job_id = run_one(Worker(w, "w1"))
+    sent = worker_commands(watcher)
+    assert len(sent) == 4  # start, progress, usage, complete
+    assert set(sent.values()) == {"case-12"}
+    recorded = recorded_correlation_ids(api, tenant, submitted["id"])
+    assert job_id == submitted["id"]
+    assert set(recorded) >= {"JobSubmitted", "JobClaimed", "JobStarted", "JobCompleted"}
+    assert set(recorded.values()) == {"case-12"}
+
+
+def test_the_async_worker_sends_the_jobs_workflow_and_a_cancel_its_own(
+    api: Api, proxy: tuple[Proxy, str]
+) -> None:
+    watcher, url = proxy
+    tenant, analyst, worker_token = tokens(api)
+
+    async def scenario() -> str:
+        async with (
+            AsyncJobledgerClient(url, analyst) as client,
+            AsyncJobledgerClient(url, worker_token) as w,
+        ):
+            submitted = await client.submit("graph_analysis", correlation_id="case-13")
+            job = await AsyncWorker(w, "w-async").claim(wait_seconds=10)
+            assert job is not None
+            async with job:
+                await job.start()
+                await client.cancel(submitted["id"], "wrong corpus", correlation_id="undo-1")
+                assert (await job.heartbeat())["cancellationRequested"] is True
+                await job.acknowledge_cancellation()
+            return str(submitted["id"])
+
+    job_id = asyncio.run(scenario())
+    sent = worker_commands(watcher)
+    assert sent[f"POST /v1/jobs/{job_id}/cancel?"] == "undo-1"
+    del sent[f"POST /v1/jobs/{job_id}/cancel?"]
+    assert set(sent.values()) == {"case-13"}
+    assert recorded_correlation_ids(api, tenant, job_id) == {
+        "JobSubmitted": "case-13",
+        "JobClaimed": "case-13",
+        "JobStarted": "case-13",
+        "CancellationRequested": "undo-1",
+        "HeartbeatRecorded": "case-13",
+        "CancellationAcknowledged": "case-13",
+    }

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from jobledger.adapters.auth.tokens import Forbidden, Principal, Role
+from jobledger.adapters.http.correlation import RequestedCorrelationId, echo
 from jobledger.adapters.http.envelope import summary_of
 from jobledger.adapters.http.problems import PreconditionFailed, responses
 from jobledger.adapters.http.schemas.jobs import (
@@ -34,7 +35,7 @@ from jobledger.adapters.store.sql.read_store import JobQuery, parse_query
 from jobledger.domain.errors import InvalidCommand, JobNotFound
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType
-from jobledger.domain.values import CommandMeta
+from jobledger.domain.values import CommandMeta, new_correlation_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -61,6 +62,7 @@ def submit(
     principal: Submitter,
     services: ServicesDep,
     response: Response,
+    correlation_id: RequestedCorrelationId,
     idempotency_key: Annotated[
         str | None,
         Header(description="repeat a submit safely: the same key and body give the first answer"),
@@ -81,7 +83,10 @@ def submit(
         inputs=[i.model_dump(exclude_none=True) for i in body.inputs],
         config=body.config,
         metadata=body.metadata,
-        meta=CommandMeta(command_id=command_id),
+        meta=CommandMeta(
+            correlation_id=echo(response, correlation_id or new_correlation_id()),
+            command_id=command_id,
+        ),
     )
     envelope = services.envelope_at(principal, outcome.job_id, outcome.version)
     response.headers["Location"] = f"/v1/jobs/{outcome.job_id}"
@@ -205,6 +210,7 @@ def cancel(
     principal: Canceller,
     services: ServicesDep,
     response: Response,
+    correlation_id: RequestedCorrelationId,
     body: CancelJob | None = None,
     if_match: Annotated[
         str | None, Header(description='cancel only if the job is still at this ETag, e.g. "3"')
@@ -220,7 +226,10 @@ def cancel(
         principal.actor,
         job_id,
         reason=(body or CancelJob()).reason,
-        meta=CommandMeta(expected_version=expected),
+        meta=CommandMeta(
+            correlation_id=echo(response, correlation_id or new_correlation_id()),
+            expected_version=expected,
+        ),
     )
     envelope = services.envelope_at(principal, job_id, outcome.version)
     _etag(response, envelope.version)

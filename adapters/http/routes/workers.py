@@ -2,7 +2,8 @@
 
 Every command carries ``leaseId`` (a stale one is a 409 naming the job's state and
 lease state) and ``commandId`` (a retry gets the first answer). Every answer says
-whether a cancel was asked and how long the renewed lease runs.
+whether a cancel was asked and how long the renewed lease runs. A command that names
+no correlation id continues the job's workflow (the id it was submitted with).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
+from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Principal, Role
+from jobledger.adapters.http.correlation import RequestedCorrelationId, echo, job_workflow
 from jobledger.adapters.http.dispatch import ClaimRequest
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas import workers as wm
@@ -38,10 +41,17 @@ ERRORS = responses(400, 401, 403, 404, 409, 413, 422)
     responses={204: {"description": "Nothing to claim"}, **responses(400, 401, 403, 413, 422)},
 )
 async def claim(
-    body: wm.ClaimJob, principal: Worker, services: ServicesDep, response: Response
+    body: wm.ClaimJob,
+    principal: Worker,
+    services: ServicesDep,
+    response: Response,
+    correlation_id: RequestedCorrelationId,
 ) -> wm.ClaimedJob | Response:
     """Highest priority first, then oldest; jobs waiting out a retry's back-off are
-    skipped until due. With ``waitSeconds``, an empty queue holds the request."""
+    skipped until due. With ``waitSeconds``, an empty queue holds the request.
+
+    The claim is recorded under the correlation id the worker named, else under the
+    job's workflow, which the answer names for the worker's later commands."""
     request = ClaimRequest(
         agent=body.agent,
         pool=body.pool,
@@ -51,19 +61,28 @@ async def claim(
         command_id=None
         if body.command_id is None
         else _scoped(principal, "claim", body.command_id),
+        correlation_id=correlation_id,
     )
     claimed = await services.dispatcher.claim(principal.actor, request)
     if claimed is None:
-        return Response(status_code=204)
+        nothing = Response(status_code=204)
+        if correlation_id is not None:
+            echo(nothing, correlation_id)
+        return nothing
     job, outcome = claimed.job, claimed.outcome
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     assert outcome.state is not None
     assert outcome.lease_id is not None
     answer = wm.WorkerAnswer.of(outcome.job_id, outcome.version, outcome.state)
+    workflow = await run_in_threadpool(
+        job_workflow, services.ledger, outcome.job_id, principal.tenant
+    )
+    echo(response, correlation_id or workflow)
     return wm.ClaimedJob(
         **answer.model_dump(),
         lease_id=outcome.lease_id,
+        correlation_id=workflow,
         type=job.job_type,
         priority=job.priority,
         pool=job.pool,
@@ -192,7 +211,7 @@ COMMANDS: dict[str, Command] = {
 
 def _endpoint(command: Command) -> Callable[..., wm.WorkerAnswer]:
     """The route function of one command: it runs under the caller's command id and
-    answers where the job stands."""
+    correlation id (else the job's workflow) and answers where the job stands."""
 
     def endpoint(
         job_id: UUID,
@@ -200,8 +219,13 @@ def _endpoint(command: Command) -> Callable[..., wm.WorkerAnswer]:
         principal: Worker,
         services: ServicesDep,
         response: Response,
+        correlation_id: RequestedCorrelationId,
     ) -> wm.WorkerAnswer:
-        meta = CommandMeta(command_id=_scoped(principal, str(job_id), body.command_id))
+        workflow = correlation_id or job_workflow(services.ledger, job_id, principal.tenant)
+        meta = CommandMeta(
+            correlation_id=echo(response, workflow),
+            command_id=_scoped(principal, str(job_id), body.command_id),
+        )
         outcome = command.run(services.ledger, principal.actor, job_id, body, meta)
         if outcome.replayed:
             response.headers["Idempotent-Replayed"] = "true"

@@ -129,6 +129,10 @@ class ClaimedJob(WorkerAnswer):
     """A job claimed for the caller: the lease, and what the job needs to run."""
 
     lease_id: str = Field(description="send with every command on this job")
+    correlation_id: str = Field(
+        description="the job's workflow (the correlation id it was submitted with): send "
+        "it as X-Correlation-ID with every command on this job"
+    )
     type: str
     priority: int
     pool: str | None

@@ -1,0 +1,79 @@
+"""Which workflow a write belongs to: ``X-Correlation-ID``, else W3C ``traceparent``.
+
+An auditor follows one workflow across services by its correlation id, which every
+event records. A caller names it with ``X-Correlation-ID`` (checked by the domain's
+one rule: a bad one is refused, naming the header) or, failing that, with the trace
+id of a W3C ``traceparent``, which is ignored when malformed, as the W3C spec says.
+A route decides what a write that names none belongs to (see ``docs/api.md``); the
+answer echoes the id in ``X-Correlation-ID``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, Response
+
+from jobledger.domain.errors import JobNotFound
+from jobledger.domain.events import JobEvent
+from jobledger.domain.ledger import Ledger
+from jobledger.domain.values import check_correlation_id
+
+HEADER = "X-Correlation-ID"
+# version-traceid-parentid-flags, lowercase hex; a later version may append fields.
+TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+
+
+def trace_id(traceparent: str) -> str | None:
+    """The trace id of a valid ``traceparent``; None for one the spec says to ignore."""
+    found = TRACEPARENT.fullmatch(traceparent.strip(" \t"))
+    if found is None:
+        return None
+    version, trace, parent, _, rest = found.groups()
+    if version == "ff" or (version == "00" and rest is not None):
+        return None
+    if trace == "0" * 32 or parent == "0" * 16:
+        return None
+    return trace
+
+
+def requested_correlation_id(
+    x_correlation_id: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description="the workflow this write belongs to, recorded on its events and "
+            "echoed; 1 to 128 letters, digits, '.', '_', ':' or '-'",
+        ),
+    ] = None,
+    traceparent: Annotated[
+        str | None,
+        Header(description="W3C trace context: without X-Correlation-ID, its trace id is used"),
+    ] = None,
+) -> str | None:
+    """The correlation id the caller named, if any."""
+    if x_correlation_id is not None:
+        return check_correlation_id(x_correlation_id, HEADER)
+    if traceparent is not None:
+        return trace_id(traceparent)
+    return None
+
+
+RequestedCorrelationId = Annotated[str | None, Depends(requested_correlation_id)]
+
+
+def job_workflow(ledger: Ledger, job_id: UUID, tenant: str) -> str:
+    """The correlation id ``job_id`` was submitted with: a command on the job that
+    names none continues that workflow, so a whole job reads as one."""
+    first = next(iter(ledger.events.get(job_id, limit=1)), None)
+    if not isinstance(first, JobEvent) or first.tenant != tenant:
+        raise JobNotFound(job_id)
+    return first.correlation_id
+
+
+def echo(response: Response, correlation_id: str) -> str:
+    """Say in the answer which workflow the write was recorded under."""
+    response.headers[HEADER] = correlation_id
+    return correlation_id
