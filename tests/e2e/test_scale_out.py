@@ -26,7 +26,7 @@ from jobledger.projections.schema import ALL_TABLES
 from tests.benchmarks.bench_projections import write_log
 from tests.conftest import postgres_schema, select
 from tests.e2e.test_cli import JOBLEDGER
-from tests.e2e.test_serve import free_port
+from tests.e2e.test_serve import free_port, wait_until_serving
 
 
 class Fleet:
@@ -58,16 +58,8 @@ class Fleet:
         port = free_port()
         process = self.start("serve", "--no-projections", "--port", str(port))
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    return url
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.communicate()[1]
-            assert time.monotonic() < deadline, "serve did not answer in 30 s"
-            time.sleep(0.1)
+        wait_until_serving(url, process)
+        return url
 
     def token(self, role: str, sub: str) -> str:
         done = subprocess.run(

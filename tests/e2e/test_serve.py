@@ -26,6 +26,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_until_serving(url: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
+    """Until ``serve`` answers ``/healthz``; fails with its stderr if it exits first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, f"serve did not answer in {seconds:.0f} s"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A running ``jobledger serve``: its URL and database URL."""
@@ -39,16 +53,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         env={**os.environ},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, process.communicate()[1]
-        assert time.monotonic() < deadline, "serve did not answer in 30 s"
-        time.sleep(0.1)
+    wait_until_serving(url, process)
     try:
         yield url, db
     finally:

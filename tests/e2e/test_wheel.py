@@ -7,15 +7,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import REPOSITORY
-from tests.e2e.test_serve import free_port
+from tests.e2e.test_serve import free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow
 
@@ -62,16 +60,7 @@ def test_the_wheel_installs_and_serves_jobs_submitted_with_its_client(
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.communicate()[1]
-            assert time.monotonic() < deadline, "serve from the wheel did not answer"
-            time.sleep(0.1)
+        wait_until_serving(url, server)
         token = run(installed / "jobledger", "token", "--tenant", "acme", "--role", "analyst",
                     "--db", db, cwd=tmp_path).strip()  # fmt: skip
         script = (
