@@ -20,7 +20,7 @@ ROWS: dict[str, Any] = {
     "`mediaType`": bounds.MediaType,
     "`uri`": bounds.Uri,
     "`sizeBytes`": bounds.SizeBytes,
-    "token counts, finding counts": bounds.Count,
+    "token counts, finding counts (preliminary, or in a result)": bounds.Count,
     "`percent`": bounds.Percent,
     "`priority`": bounds.Priority,
     "`maxAttempts`": bounds.MaxAttempts,

@@ -10,7 +10,7 @@ from jobledger.adapters.http import services
 from jobledger.adapters.http.schemas.jobs import Findings
 from jobledger.domain import bounds, job
 from jobledger.domain.commands import Claim, RecordUsage, ReportProgress
-from jobledger.domain.errors import InvalidCommand
+from jobledger.domain.errors import InvalidCommand, InvalidResult
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import TERMINAL, JobStatus, lifecycle
 from jobledger.domain.pricing import PriceBook
@@ -91,3 +91,19 @@ def test_the_catalog_lists_every_read_model_of_the_projections_package() -> None
     names = tuple(projection.name for projection in catalog.PROJECTIONS)
     assert names == catalog.PROJECTION_NAMES
     assert names == ("job_summaries", "status_history", "statistics", "cost_ledger")
+
+
+@pytest.mark.parametrize("kind", bounds.FINDING_KINDS)
+def test_a_results_finding_count_has_the_bound_of_a_preliminary_one(kind: str) -> None:
+    """A count past it could not be held by the read models' integer columns."""
+    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"}, price_book=BOOK)
+    analyst, worker = Actor("analyst@acme", "acme"), Actor("gpu-7@acme", "acme")
+    job_id = ledger.submit(analyst, "entity_extraction").job_id
+    lease = ledger.claim(worker, job_id, agent="gpu-7").lease_id
+    assert lease is not None
+    ledger.start(worker, job_id, lease_id=lease)
+    with pytest.raises(InvalidResult, match=rf"^result\.{kind}: "):
+        ledger.complete(worker, job_id, lease_id=lease, result={kind: bounds.MAX_COUNT + 1})
+    assert ledger.get(job_id).status is JobStatus.RUNNING
+    ledger.complete(worker, job_id, lease_id=lease, result={kind: bounds.MAX_COUNT})
+    assert ledger.get(job_id).status is JobStatus.COMPLETED
