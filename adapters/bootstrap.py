@@ -22,22 +22,13 @@ from jobledger.domain.errors import ConfigurationError, StoreUnavailable
 from jobledger.domain.ledger import Clock, Ledger, utc_now
 from jobledger.domain.retries import RetryPolicy
 from jobledger.projections.base import BatchProjection
-from jobledger.projections.cost_ledger import CostLedgerProjection
-from jobledger.projections.job_summaries import JobSummaryProjection
+from jobledger.projections.catalog import PROJECTIONS
 from jobledger.projections.runner import BatchSubscription, Listener, ProjectionRunner, Subscribe
-from jobledger.projections.statistics import StatisticsProjection
-from jobledger.projections.status_history import StatusHistoryProjection
 
 if TYPE_CHECKING:
     from jobledger.adapters.http.services import Services
 
 log = logging.getLogger("jobledger")
-PROJECTIONS = (
-    JobSummaryProjection,
-    StatusHistoryProjection,
-    StatisticsProjection,
-    CostLedgerProjection,
-)
 
 
 def build_ledger(settings: Settings, *, clock: Clock = utc_now, create: bool = True) -> Ledger:

@@ -8,25 +8,25 @@ the fingerprint that tells a retried command from a reused command id.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
+from jobledger.domain.bounds import (
+    DEFAULT_LEASE_SECONDS,
+    Count,
+    ErrorCode,
+    FindingKind,
+    LeaseId,
+    LeaseSeconds,
+    Message,
+    Name,
+    Percent,
+    Pool,
+    Reason,
+)
 from jobledger.domain.errors import InvalidCommand
 from jobledger.domain.validation import describe, storable_text
-
-MAX_TOKENS = 10**12
-MAX_LEASE_SECONDS = 86_400
-DEFAULT_LEASE_SECONDS = 300
-
-Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
-LeaseId = Annotated[str, Field(min_length=1, max_length=128)]
-Reason = Annotated[str, Field(max_length=2_000)]
-Message = Annotated[str, Field(max_length=4_000)]
-ErrorCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-TokenCount = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
-LeaseSeconds = Annotated[float, Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
-FindingKind = Literal["entities", "relationships", "anomalies", "predictions"]
 
 
 class Command(BaseModel):
@@ -50,7 +50,7 @@ C = TypeVar("C", bound=Command)
 
 class Claim(Command):
     agent: Name
-    pool: Name | None = None
+    pool: Pool | None = None
     lease_seconds: LeaseSeconds = DEFAULT_LEASE_SECONDS
 
 
@@ -65,17 +65,17 @@ class Start(Command):
 
 class ReportProgress(Command):
     lease_id: LeaseId
-    percent: Annotated[int, Field(ge=0, le=100)] | None = None  # None: findings only
+    percent: Percent | None = None  # None: findings only
     message: Message | None = None
-    findings: dict[FindingKind, TokenCount] = Field(default_factory=dict)
+    findings: dict[FindingKind, Count] = Field(default_factory=dict)
 
 
 class RecordUsage(Command):
     lease_id: LeaseId
     model: Name
-    input_tokens: TokenCount = 0
-    output_tokens: TokenCount = 0
-    cached_input_tokens: TokenCount = 0
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cached_input_tokens: Count = 0
 
 
 class Heartbeat(Command):

@@ -14,13 +14,12 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from jobledger.domain import events as ev
+from jobledger.domain.bounds import FINDING_KINDS as FINDING_KINDS  # re-exported
 from jobledger.domain.errors import InvalidCommand, LeaseMismatch, RetryNotDue
 from jobledger.domain.lifecycle import JobStatus, Trigger, lifecycle
 from jobledger.domain.pricing import Charge, Tokens
 from jobledger.domain.results import JobResult, JobType
 from jobledger.domain.values import JobSpec
-
-FINDING_KINDS = ("entities", "relationships", "anomalies", "predictions")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from jobledger.domain import commands as cmd
+from jobledger.domain.bounds import DEFAULT_LEASE_SECONDS, check_version
 from jobledger.domain.errors import (
     ConcurrencyConflict,
     ConfigurationError,
@@ -129,7 +130,7 @@ class Ledger(Application[UUID]):
         meta = meta or CommandMeta()
         kind = parse_job_type(job_type)
         spec = parse_spec(
-            job_type=kind.value,
+            job_type=kind,
             investigation_id=investigation_id,
             priority=priority,
             max_attempts=max_attempts,
@@ -152,7 +153,7 @@ class Ledger(Application[UUID]):
         *,
         agent: str,
         pool: str | None = None,
-        lease_seconds: float = cmd.DEFAULT_LEASE_SECONDS,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         meta: CommandMeta | None = None,
     ) -> Outcome:
         """Take a queued job; the outcome carries the new lease id."""
@@ -166,7 +167,7 @@ class Ledger(Application[UUID]):
         *,
         agent: str,
         pool: str | None = None,
-        lease_seconds: float = cmd.DEFAULT_LEASE_SECONDS,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         meta: CommandMeta | None = None,
     ) -> Outcome | None:
         """Claim the first of ``candidates`` (in the queue's order, which the caller
@@ -288,7 +289,7 @@ class Ledger(Application[UUID]):
             if command.lease_seconds is not None:
                 length = timedelta(seconds=command.lease_seconds)
             else:
-                length = timedelta(seconds=job.lease_seconds or cmd.DEFAULT_LEASE_SECONDS)
+                length = timedelta(seconds=job.lease_seconds or DEFAULT_LEASE_SECONDS)
             job.heartbeat(ctx, lease_id=command.lease_id, lease_expires_at=ctx.timestamp + length)
 
         return self._execute(actor, job_id, meta, command, heartbeat)
@@ -394,8 +395,7 @@ class Ledger(Application[UUID]):
 
     def get(self, job_id: UUID, *, tenant: str | None = None, version: int | None = None) -> Job:
         """The job now, or as it stood at ``version``; another tenant's job is not found."""
-        if version is not None and (not isinstance(version, int) or version < 1):
-            raise InvalidCommand(f"version: must be a whole number from 1, got {version!r}")
+        check_version("version", version)
         try:
             job: object = self.repository.get(job_id, version=version)
         except AggregateNotFoundError:

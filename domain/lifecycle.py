@@ -32,7 +32,6 @@ class JobStatus(StrEnum):
         return self in TERMINAL
 
 
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 LEASED = (JobStatus.CLAIMED, JobStatus.RUNNING, JobStatus.VALIDATING, JobStatus.UPLOADING)
 WORKING = (JobStatus.RUNNING, JobStatus.VALIDATING, JobStatus.UPLOADING)
 
@@ -87,6 +86,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_T.CANCEL, WORKING, None, "cancellation requested"),
     Transition(_T.ACKNOWLEDGE_CANCELLATION, WORKING, _S.CANCELLED, "the worker stops as asked"),
 )
+
+# The states no row leaves: a job there is finished for good.
+TERMINAL: frozenset[JobStatus] = frozenset(JobStatus) - {s for t in TRANSITIONS for s in t.sources}
 
 
 class Lifecycle:

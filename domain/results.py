@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from jobledger.domain.bounds import MAX_COUNT
 from jobledger.domain.errors import InvalidResult, UnknownJobType
 from jobledger.domain.validation import describe
 
@@ -34,6 +35,8 @@ def parse_job_type(value: str) -> JobType:
 
 
 Count = Annotated[int, Field(ge=0)]
+# The read models count findings of each kind: the bound of a preliminary count.
+FindingCount = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -55,10 +58,10 @@ class Finding(_Strict):
 class _ResultBase(_Strict):
     summary: Annotated[str, Field(max_length=10_000)] = ""
     findings: list[Finding] = Field(default_factory=list)
-    entities: Count = 0
-    relationships: Count = 0
-    anomalies: Count = 0
-    predictions: Count = 0
+    entities: FindingCount = 0
+    relationships: FindingCount = 0
+    anomalies: FindingCount = 0
+    predictions: FindingCount = 0
 
 
 class EntityExtractionResult(_ResultBase):

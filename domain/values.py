@@ -9,10 +9,22 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
+from jobledger.domain.bounds import (
+    MAX_INPUTS,
+    Identifier,
+    MaxAttempts,
+    MediaType,
+    Name,
+    Pool,
+    Priority,
+    SizeBytes,
+    Uri,
+    check_version,
+)
 from jobledger.domain.errors import InvalidCommand
+from jobledger.domain.results import JobType
 from jobledger.domain.validation import describe, storable_text
 
-Name = Annotated[str, Field(min_length=1, max_length=256)]
 CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -67,11 +79,7 @@ class CommandMeta:
             not isinstance(command_id, str) or not command_id.strip() or len(command_id) > 256
         ):
             raise InvalidCommand("command_id: must be a non-empty string of at most 256 characters")
-        version = self.expected_version
-        if version is not None and (type(version) is not int or version < 1):
-            raise InvalidCommand(
-                f"expected_version: must be a whole number from 1, got {version!r}"
-            )
+        check_version("expected_version", self.expected_version)
 
 
 class InputRef(BaseModel):
@@ -80,9 +88,9 @@ class InputRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Name
-    media_type: Annotated[str, Field(min_length=3, max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")]
-    size_bytes: Annotated[int, Field(ge=0, le=10**18)]
-    uri: Annotated[str, Field(max_length=2048)] | None = None
+    media_type: MediaType
+    size_bytes: SizeBytes
+    uri: Uri | None = None
 
 
 class JobSpec(BaseModel):
@@ -90,12 +98,12 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    job_type: str
-    investigation_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    priority: Annotated[int, Field(ge=0, le=9)] = 5
-    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
-    pool: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    inputs: list[InputRef] = Field(default_factory=list, max_length=1000)
+    job_type: Annotated[JobType, Field(strict=False)]  # by its value, e.g. "graph_analysis"
+    investigation_id: Identifier | None = None
+    priority: Priority = 5
+    max_attempts: MaxAttempts = 3
+    pool: Pool | None = None
+    inputs: list[InputRef] = Field(default_factory=list, max_length=MAX_INPUTS)
     config: dict[str, JsonValue] = Field(default_factory=dict)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 

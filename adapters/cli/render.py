@@ -13,8 +13,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.history import StatusChange
-from jobledger.domain.job import FINDING_KINDS, Job
+from jobledger.domain.job import Job
 from jobledger.domain.lifecycle import JobStatus
 
 STATUS_STYLES = {

@@ -24,9 +24,9 @@ from jobledger.adapters.sweeper import LeaseSweeper
 from jobledger.domain import events as ev
 from jobledger.domain.errors import JobNotFound
 from jobledger.domain.ledger import Ledger
+from jobledger.domain.lifecycle import JobStatus
 from jobledger.projections.base import Row
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
 RECORDED_JOBS = 10_000
 
 
@@ -99,7 +99,7 @@ class Services:
 
         Neither changes once recorded, so both are kept after the first load."""
         creator = row["created_by"] == principal.subject
-        completed = row["status"] == "completed"
+        completed = row["status"] == JobStatus.COMPLETED
         if not (creator or completed):
             return envelope_of(row, self.currency, result=None, inputs=None)
         job_id = row["job_id"]

@@ -30,10 +30,10 @@ from jobledger.adapters.http.security import (
     may_see,
     only_own,
 )
-from jobledger.adapters.http.services import TERMINAL, ServicesDep
+from jobledger.adapters.http.services import ServicesDep
 from jobledger.adapters.store.sql.read_store import JobQuery, parse_query
 from jobledger.domain.errors import InvalidCommand, JobNotFound
-from jobledger.domain.lifecycle import JobStatus
+from jobledger.domain.lifecycle import TERMINAL, JobStatus
 from jobledger.domain.results import JobType
 from jobledger.domain.values import CommandMeta, new_correlation_id
 

@@ -20,15 +20,24 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    StrictInt,
-    StrictStr,
 )
 from pydantic.alias_generators import to_camel
 
+from jobledger.domain.bounds import (
+    MAX_INPUTS,
+    Identifier,
+    MaxAttempts,
+    MediaType,
+    Name,
+    Pool,
+    Priority,
+    Reason,
+    SizeBytes,
+    Uri,
+)
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType
 
-Text = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -63,12 +72,10 @@ class ApiModel(BaseModel):
 class InputIn(ApiModel):
     """A reference to something the job reads; the ledger never stores the bytes."""
 
-    name: Text
-    media_type: Annotated[
-        StrictStr, Field(min_length=3, max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")
-    ]
-    size_bytes: Annotated[StrictInt, Field(ge=0, le=10**18)]
-    uri: Annotated[StrictStr, Field(max_length=2048)] | None = None
+    name: Name
+    media_type: MediaType
+    size_bytes: SizeBytes
+    uri: Uri | None = None
 
 
 def _storable(value: JsonValue, where: str = "") -> JsonValue:
@@ -97,17 +104,17 @@ Storable = Annotated[dict[str, JsonValue], AfterValidator(_storable)]
 
 class SubmitJob(ApiModel):
     type: JobType
-    investigation_id: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
-    inputs: Annotated[list[InputIn], Field(max_length=1000)] = []
+    investigation_id: Identifier | None = None
+    inputs: Annotated[list[InputIn], Field(max_length=MAX_INPUTS)] = []
     config: Storable = {}
     metadata: Storable = {}
-    priority: Annotated[StrictInt, Field(ge=0, le=9)] = 5
-    max_attempts: Annotated[StrictInt, Field(ge=1, le=20)] = 3
-    pool: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
+    priority: Priority = 5
+    max_attempts: MaxAttempts = 3
+    pool: Pool | None = None
 
 
 class CancelJob(ApiModel):
-    reason: Annotated[StrictStr, Field(max_length=1000)] = ""
+    reason: Reason = ""
 
 
 # -- answers --------------------------------------------------------------------------

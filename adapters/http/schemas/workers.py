@@ -13,13 +13,23 @@ from uuid import UUID
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from jobledger.adapters.http.schemas.jobs import ApiModel, InputOut, Storable, Text
-from jobledger.domain.commands import MAX_LEASE_SECONDS
+from jobledger.adapters.http.schemas.jobs import ApiModel, InputOut, Storable
+from jobledger.domain.bounds import (
+    DEFAULT_LEASE_SECONDS,
+    FINDING_KINDS,
+    Count,
+    ErrorCode,
+    LeaseId,
+    LeaseSeconds,
+    Message,
+    Name,
+    Percent,
+    Pool,
+    Reason,
+)
 from jobledger.domain.ledger import JobState
 from jobledger.domain.results import JobType
 
-LeaseSeconds = Annotated[float, Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
-Count = Annotated[StrictInt, Field(ge=0, le=10**12)]
 CommandId = Annotated[
     StrictStr,
     Field(
@@ -31,8 +41,8 @@ CommandId = Annotated[
 
 
 class ClaimJob(ApiModel):
-    agent: Text = Field(description="the worker's name, recorded on the claim")
-    pool: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = Field(
+    agent: Name = Field(description="the worker's name, recorded on the claim")
+    pool: Pool | None = Field(
         default=None,
         description="the agent's pool: it may take that pool's jobs, and any "
         "job submitted without a pool",
@@ -40,7 +50,7 @@ class ClaimJob(ApiModel):
     types: Annotated[list[JobType], Field(max_length=20)] = Field(
         default=[], description="the job types it handles; empty: any"
     )
-    lease_seconds: LeaseSeconds = 300
+    lease_seconds: LeaseSeconds = DEFAULT_LEASE_SECONDS
     wait_seconds: Annotated[StrictInt, Field(ge=0, le=60)] = Field(
         default=0, description="with nothing to claim, hold the request up to this long"
     )
@@ -52,7 +62,7 @@ class ClaimJob(ApiModel):
 
 
 class LeasedCommand(ApiModel):
-    lease_id: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    lease_id: LeaseId
     command_id: CommandId
 
 
@@ -63,26 +73,28 @@ class Heartbeat(LeasedCommand):
 
 
 class Progress(LeasedCommand):
-    percent: Annotated[StrictInt, Field(ge=0, le=100)]
-    message: Annotated[StrictStr, Field(max_length=4000)] | None = None
+    percent: Percent
+    message: Message | None = None
 
 
 class Usage(LeasedCommand):
-    model: Text
+    model: Name
     input_tokens: Count = 0
     output_tokens: Count = 0
     cached_input_tokens: Count = 0
 
 
 class PreliminaryFindings(LeasedCommand):
+    """One optional count per finding kind (``FINDING_KINDS``; a test holds them equal)."""
+
     entities: Count | None = None
     relationships: Count | None = None
     anomalies: Count | None = None
     predictions: Count | None = None
 
     def counts(self) -> dict[str, int]:
-        kinds = ("entities", "relationships", "anomalies", "predictions")
-        return {kind: getattr(self, kind) for kind in kinds if getattr(self, kind) is not None}
+        given = {kind: getattr(self, kind) for kind in FINDING_KINDS}
+        return {kind: count for kind, count in given.items() if count is not None}
 
 
 class Complete(LeasedCommand):
@@ -90,13 +102,13 @@ class Complete(LeasedCommand):
 
 
 class Fail(LeasedCommand):
-    code: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-    message: Annotated[StrictStr, Field(max_length=4000)] = ""
+    code: ErrorCode
+    message: Message = ""
     retryable: StrictBool = False
 
 
 class Release(LeasedCommand):
-    reason: Annotated[StrictStr, Field(max_length=2000)] = ""
+    reason: Reason = ""
 
 
 class WorkerAnswer(ApiModel):

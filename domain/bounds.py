@@ -1,0 +1,51 @@
+"""The bounds of what commands take, stated once.
+
+The Ledger's commands and value objects use these aliases, and so does every
+surface (the HTTP request bodies reuse them as they are), so a limit cannot drift
+between the API and the domain. Each alias is strict: ``"7"`` is not 7.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field, Strict
+
+from jobledger.domain.errors import InvalidCommand
+
+MAX_COUNT = 10**12  # tokens, or findings of one kind
+MAX_LEASE_SECONDS = 86_400
+DEFAULT_LEASE_SECONDS = 300
+MAX_INPUTS = 1_000
+FIRST_VERSION = 1
+
+Name = Annotated[str, Strict(), Field(min_length=1, max_length=256, pattern=r"\S")]
+Identifier = Annotated[str, Strict(), Field(min_length=1, max_length=128)]
+Pool = Annotated[str, Strict(), Field(min_length=1, max_length=128, pattern=r"\S")]
+LeaseId = Identifier
+Reason = Annotated[str, Strict(), Field(max_length=2_000)]
+Message = Annotated[str, Strict(), Field(max_length=4_000)]
+ErrorCode = Annotated[
+    str, Strict(), Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+MediaType = Annotated[
+    str, Strict(), Field(min_length=3, max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")
+]
+Uri = Annotated[str, Strict(), Field(max_length=2048)]
+SizeBytes = Annotated[int, Strict(), Field(ge=0, le=10**18)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
+Percent = Annotated[int, Strict(), Field(ge=0, le=100)]
+Priority = Annotated[int, Strict(), Field(ge=0, le=9)]
+MaxAttempts = Annotated[int, Strict(), Field(ge=1, le=20)]
+LeaseSeconds = Annotated[float, Strict(), Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
+
+FindingKind = Literal["entities", "relationships", "anomalies", "predictions"]
+FINDING_KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
+
+
+def check_version(field: str, version: object) -> None:
+    """A job version is a whole number from 1 (``True`` is not 1); None means none given."""
+    if version is not None and (type(version) is not int or version < FIRST_VERSION):
+        raise InvalidCommand(
+            f"{field}: must be a whole number from {FIRST_VERSION}, got {version!r}"
+        )
