@@ -200,21 +200,35 @@ def test_reading_roles_do_not_widen_an_analysts_cancel(api: Api, job_of: Callabl
     assert both.post(f"/v1/jobs/{own}/cancel").status_code == 200
 
 
-def test_an_auditor_reads_events_without_other_peoples_inputs(api: Api) -> None:
+def test_an_auditor_reads_events_and_replays_without_what_others_submitted(api: Api) -> None:
     creator = api.as_role(["analyst", "auditor"], "acme", "ina@acme")
     job = creator.post(
         "/v1/jobs",
         json={
             "type": "graph_analysis",
             "inputs": [{"name": "secret.csv", "mediaType": "text/csv", "sizeBytes": 1}],
+            "config": {"prompt": "secret"},
+            "metadata": {"case": "secret"},
         },
     ).json()["id"]
     auditor = api.as_role("auditor")
     submitted = auditor.get(f"/v1/jobs/{job}/events").json()["items"][0]
     assert submitted["type"] == "JobSubmitted"
-    assert submitted["data"]["inputs"] is None
+    private = ("inputs", "config", "metadata")
+    assert [submitted["data"][name] for name in private] == [None, None, None]
+    replayed = auditor.get(f"/v1/jobs/{job}/replay", params={"version": 1}).json()
+    assert [replayed[name] for name in private] == [None, None, None]
     own = creator.get(f"/v1/jobs/{job}/events").json()["items"][0]
     assert own["data"]["inputs"][0]["name"] == "secret.csv"
+    assert (own["data"]["config"], own["data"]["metadata"]) == (
+        {"prompt": "secret"},
+        {"case": "secret"},
+    )
+    own_replay = creator.get(f"/v1/jobs/{job}/replay", params={"version": 1}).json()
+    assert (own_replay["config"], own_replay["metadata"]) == (
+        {"prompt": "secret"},
+        {"case": "secret"},
+    )
 
 
 @pytest.mark.parametrize(
