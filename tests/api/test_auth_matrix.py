@@ -85,8 +85,13 @@ ROUTES = [
         Route("POST", f"/v1/jobs/{{job}}/{action}", frozenset({"worker"}), 409, body)
         for action, body in WORKER_BODIES.items()
     ),
-    Route("GET", "/readyz", frozenset(ROLES), per_job=False),
 ]
+PUBLIC = ("/healthz", "/readyz")  # for probes, which send no token: nothing secret there
+PROBE_TOKENS: dict[str, Callable[[Api], str | None]] = {
+    "no token": lambda api: None,
+    "not a JWT": lambda api: "not-a-token",
+    **{role: (lambda api, role=role: api.token(role)) for role in ROLES},
+}
 
 
 def call(api: Api, route: Route, token: str | None, job: str) -> tuple[int, dict[str, str], str]:
@@ -139,6 +144,14 @@ def test_no_token_is_401(api: Api, route: Route, shared_job: str) -> None:
     status, headers, _ = call(api, route, None, shared_job)
     assert status == 401
     assert headers["www-authenticate"] == 'Bearer realm="jobledger"'
+
+
+@pytest.mark.parametrize("path", PUBLIC)
+@pytest.mark.parametrize("token", list(PROBE_TOKENS))
+def test_probes_answer_whatever_token_comes_or_none(api: Api, path: str, token: str) -> None:
+    probe = Route("GET", path, frozenset(), per_job=False)
+    status, _, body = call(api, probe, PROBE_TOKENS[token](api), "")
+    assert status == 200, body
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
