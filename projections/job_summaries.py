@@ -96,11 +96,14 @@ def _set_error(row: Row, code: str, message: str) -> None:
 
 
 def _requeue(row: Row) -> None:
+    """Back to the queue, as the Job goes: nothing of the last attempt's progress stays."""
     row["attempt"] += 1
     row["progress"] = 0
     row["agent"] = None
     row["lease_expires_at"] = None
     row["attempt_started_at"] = None
+    for kind in FINDING_KINDS:
+        row[kind] = 0
 
 
 def evolve(row: Row, event: ev.JobEvent) -> None:

@@ -1,7 +1,9 @@
 """Commands that read the read models: projections, stats and costs.
 
-Each first catches the projections up with the ledger, so what it shows is
-current (a progress bar appears when there is much to catch up).
+``stats`` and ``costs`` first catch the projections up with the ledger, so what
+they show is current (a progress bar appears when there is much to catch up).
+``projections status`` does not: it shows how far behind the read models are,
+which catching up first would always make zero.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def progress_bar() -> Progress:
 
 @projections_app.command("status")
 def projections_status(db: DbOption = None) -> None:
-    """Each read model's position in the ledger's log, and how far behind it is."""
+    """Each read model's position in the ledger's log and how far behind it is, as they
+    stand (without catching them up): a growing lag means nothing keeps them current."""
     runner = build_runner(open_ledger(db, create=False))
     table = Table("projection", "position", "ledger position", "lag", box=box.SIMPLE_HEAD)
     for column in table.columns[1:]:

@@ -7,8 +7,9 @@ A command's answer is folded from the job's own events with the projection's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from jobledger.adapters.http.schemas.jobs import (
     Findings,
@@ -23,6 +24,30 @@ from jobledger.adapters.http.schemas.jobs import (
 from jobledger.domain import events as ev
 from jobledger.projections.base import Row
 from jobledger.projections.job_summaries import evolve, new_summary
+
+# What the creator handed in beside the job's type: it may name or quote the material under
+# investigation, so it is shown to the creator only, in the envelope and in raw events alike.
+SUBMITTED_PRIVATELY = ("inputs", "config", "metadata")
+
+
+class _Submitted(Protocol):
+    inputs: list[dict[str, Any]]
+    config: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A job's privately submitted part (see ``SUBMITTED_PRIVATELY``); fixed once recorded."""
+
+    inputs: list[dict[str, Any]]
+    config: dict[str, Any]
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, recorded: _Submitted) -> Submission:
+        """From the ``JobSubmitted`` event or the Job, which both hold it."""
+        return cls(list(recorded.inputs), dict(recorded.config), dict(recorded.metadata))
 
 
 def fold_summary(events: Sequence[ev.JobEvent]) -> Row:
@@ -44,11 +69,16 @@ def envelope_of(
     currency: str,
     *,
     result: dict[str, Any] | None,
-    inputs: list[dict[str, Any]] | None,
+    submission: Submission | None,
 ) -> JobEnvelope:
+    """``submission`` None (the caller is not the creator): its fields are ``null``."""
     fields = _summary_fields(row, currency)
     fields["result"] = result if row["status"] == "completed" else None
-    fields["inputs"] = None if inputs is None else [InputOut.model_validate(i) for i in inputs]
+    fields.update(dict.fromkeys(SUBMITTED_PRIVATELY))
+    if submission is not None:
+        fields["inputs"] = [InputOut.model_validate(i) for i in submission.inputs]
+        fields["config"] = submission.config
+        fields["metadata"] = submission.metadata
     return JobEnvelope.model_validate(fields)
 
 
@@ -103,11 +133,11 @@ _ENVELOPE_FIELDS = {
 
 
 def recorded_event(event: ev.JobEvent, *, reader: str) -> RecordedEvent:
-    """An event as stored, its payload in JSON types (Decimal as text). A submission's
-    inputs are shown only to the job's creator, here as everywhere (``null`` otherwise)."""
+    """An event as stored, its payload in JSON types (Decimal as text); a submission's
+    private part is ``null`` unless the reader is the job's creator."""
     data = {k: _json(v) for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS}
     if isinstance(event, ev.JobSubmitted) and event.actor != reader:
-        data["inputs"] = None
+        data.update(dict.fromkeys(SUBMITTED_PRIVATELY))
     return RecordedEvent(
         version=event.originator_version,
         type=type(event).__name__,

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from jobledger.adapters.auth.tokens import Principal, TokenVerifier
 from jobledger.adapters.http.changes import ChangeSource
 from jobledger.adapters.http.dispatch import Dispatcher
-from jobledger.adapters.http.envelope import envelope_of, fold_summary
+from jobledger.adapters.http.envelope import Submission, envelope_of, fold_summary
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
 from jobledger.adapters.http.schemas.jobs import JobEnvelope
@@ -41,8 +41,8 @@ class Services:
     changes: ChangeSource | None = None  # how this process hears the read models moved
     sweeper: LeaseSweeper | None = None  # where this process keeps the read models
     dispatcher: Dispatcher = field(init=False)  # hands out claims
-    # job id -> (inputs, result): both fixed once recorded (see ``envelope``)
-    _recorded: OrderedDict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = field(
+    # job id -> (submission, result): both fixed once recorded (see ``envelope``)
+    _recorded: OrderedDict[str, tuple[Submission, dict[str, Any] | None]] = field(
         default_factory=OrderedDict
     )
 
@@ -91,27 +91,30 @@ class Services:
             row,
             self.currency,
             result=completed[-1].result if completed else None,
-            inputs=first.inputs if creator else None,
+            submission=Submission.of(first) if creator else None,
         )
 
     async def envelope(self, principal: Principal, row: Row) -> JobEnvelope:
-        """The envelope, with the result (once completed) and, for its creator, the inputs.
+        """The envelope, with the result (once completed) and, for its creator, what they
+        submitted (inputs, config, metadata).
 
         Neither changes once recorded, so both are kept after the first load."""
         creator = row["created_by"] == principal.subject
         completed = row["status"] == JobStatus.COMPLETED
         if not (creator or completed):
-            return envelope_of(row, self.currency, result=None, inputs=None)
+            return envelope_of(row, self.currency, result=None, submission=None)
         job_id = row["job_id"]
         known = self._recorded.get(job_id)
         if known is None or (completed and known[1] is None):
             job = await run_in_threadpool(self.ledger.get, UUID(job_id))
-            known = (job.inputs, job.result)
+            known = (Submission.of(job), job.result)
             self._recorded[job_id] = known
             if len(self._recorded) > RECORDED_JOBS:
                 self._recorded.popitem(last=False)
-        inputs, result = known
-        return envelope_of(row, self.currency, result=result, inputs=inputs if creator else None)
+        submission, result = known
+        return envelope_of(
+            row, self.currency, result=result, submission=submission if creator else None
+        )
 
 
 async def services(request: Request) -> Services:

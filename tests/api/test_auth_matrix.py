@@ -85,8 +85,13 @@ ROUTES = [
         Route("POST", f"/v1/jobs/{{job}}/{action}", frozenset({"worker"}), 409, body)
         for action, body in WORKER_BODIES.items()
     ),
-    Route("GET", "/readyz", frozenset(ROLES), per_job=False),
 ]
+PUBLIC = ("/healthz", "/readyz")  # for probes, which send no token: nothing secret there
+PROBE_TOKENS: dict[str, Callable[[Api], str | None]] = {
+    "no token": lambda api: None,
+    "not a JWT": lambda api: "not-a-token",
+    **{role: (lambda api, role=role: api.token(role)) for role in ROLES},
+}
 
 
 def call(api: Api, route: Route, token: str | None, job: str) -> tuple[int, dict[str, str], str]:
@@ -139,6 +144,14 @@ def test_no_token_is_401(api: Api, route: Route, shared_job: str) -> None:
     status, headers, _ = call(api, route, None, shared_job)
     assert status == 401
     assert headers["www-authenticate"] == 'Bearer realm="jobledger"'
+
+
+@pytest.mark.parametrize("path", PUBLIC)
+@pytest.mark.parametrize("token", list(PROBE_TOKENS))
+def test_probes_answer_whatever_token_comes_or_none(api: Api, path: str, token: str) -> None:
+    probe = Route("GET", path, frozenset(), per_job=False)
+    status, _, body = call(api, probe, PROBE_TOKENS[token](api), "")
+    assert status == 200, body
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
@@ -200,21 +213,35 @@ def test_reading_roles_do_not_widen_an_analysts_cancel(api: Api, job_of: Callabl
     assert both.post(f"/v1/jobs/{own}/cancel").status_code == 200
 
 
-def test_an_auditor_reads_events_without_other_peoples_inputs(api: Api) -> None:
+def test_an_auditor_reads_events_and_replays_without_what_others_submitted(api: Api) -> None:
     creator = api.as_role(["analyst", "auditor"], "acme", "ina@acme")
     job = creator.post(
         "/v1/jobs",
         json={
             "type": "graph_analysis",
             "inputs": [{"name": "secret.csv", "mediaType": "text/csv", "sizeBytes": 1}],
+            "config": {"prompt": "secret"},
+            "metadata": {"case": "secret"},
         },
     ).json()["id"]
     auditor = api.as_role("auditor")
     submitted = auditor.get(f"/v1/jobs/{job}/events").json()["items"][0]
     assert submitted["type"] == "JobSubmitted"
-    assert submitted["data"]["inputs"] is None
+    private = ("inputs", "config", "metadata")
+    assert [submitted["data"][name] for name in private] == [None, None, None]
+    replayed = auditor.get(f"/v1/jobs/{job}/replay", params={"version": 1}).json()
+    assert [replayed[name] for name in private] == [None, None, None]
     own = creator.get(f"/v1/jobs/{job}/events").json()["items"][0]
     assert own["data"]["inputs"][0]["name"] == "secret.csv"
+    assert (own["data"]["config"], own["data"]["metadata"]) == (
+        {"prompt": "secret"},
+        {"case": "secret"},
+    )
+    own_replay = creator.get(f"/v1/jobs/{job}/replay", params={"version": 1}).json()
+    assert (own_replay["config"], own_replay["metadata"]) == (
+        {"prompt": "secret"},
+        {"case": "secret"},
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,9 @@ ENVELOPE_KEYS = {
     "maxAttempts", "priority", "tenantId", "investigationId", "createdBy", "agent", "pool",
     "leaseExpiresAt", "notBefore",
     "tokens", "cost", "projectedCost", "estimatedCompletionAt", "cancellationRequested",
-    "findings", "startedAt", "finishedAt", "version", "inputs",
+    "findings", "startedAt", "finishedAt", "version", "inputs", "config", "metadata",
 }  # fmt: skip
+SUMMARY_KEYS = ENVELOPE_KEYS - {"result", "inputs", "config", "metadata"}
 JOB = {
     "type": "entity_extraction",
     "investigationId": "INV-1042",
@@ -52,6 +53,7 @@ def test_submit_answers_202_with_the_envelope_location_and_etag(api: Api) -> Non
     assert job["inputs"] == [
         {"name": "corpus.jsonl", "mediaType": "application/jsonl", "sizeBytes": 52311, "uri": None}
     ]
+    assert (job["config"], job["metadata"]) == ({"language": "en"}, {"ticket": "T-1"})
     events = api.ledger.job_events(UUID(job["id"]))
     assert events[0].actor == "ana@acme"  # the token's subject is the recorded actor
 
@@ -79,7 +81,8 @@ def test_envelope_of_queued_running_completed_and_failed_jobs(api: Api) -> None:
     assert set(shapes) == {"queued", "running", "completed", "failed"}
     for envelope in shapes.values():
         assert set(envelope) == ENVELOPE_KEYS
-        assert envelope["inputs"] is None  # a viewer is not the creator
+        # a viewer is not the creator
+        assert (envelope["inputs"], envelope["config"], envelope["metadata"]) == (None, None, None)
     assert shapes["running"]["progress"] == 40
     assert shapes["running"]["agent"] == "worker-1"
     assert shapes["completed"]["result"]["type"] == "entity_extraction"
@@ -93,13 +96,32 @@ def test_envelope_of_queued_running_completed_and_failed_jobs(api: Api) -> None:
     assert shapes["queued"]["error"] is None
 
 
-def test_only_the_creator_sees_inputs(api: Api) -> None:
-    job = submit(api, sub="creator@acme")
+def test_only_the_creator_sees_inputs_config_and_metadata(api: Api) -> None:
+    job = submit(api, sub="creator@acme", config={"language": "en", "depth": [1, 2]})
     api.wait_for_read_models()
     own = api.as_role("analyst", sub="creator@acme").get(f"/v1/jobs/{job['id']}").json()
     admin = api.as_role("admin").get(f"/v1/jobs/{job['id']}").json()
     assert own["inputs"][0]["name"] == "corpus.jsonl"
-    assert admin["inputs"] is None
+    assert own["config"] == {"language": "en", "depth": [1, 2]}
+    assert own["metadata"] == {"ticket": "T-1"}
+    assert (admin["inputs"], admin["config"], admin["metadata"]) == (None, None, None)
+
+
+def test_a_job_submitted_without_config_or_metadata_shows_them_empty(api: Api) -> None:
+    answer = api.as_role("analyst", sub="bare@acme").post(
+        "/v1/jobs", json={"type": "graph_analysis"}
+    )
+    api.wait_for_read_models()
+    job = api.as_role("analyst", sub="bare@acme").get(f"/v1/jobs/{answer.json()['id']}").json()
+    assert (job["config"], job["metadata"]) == ({}, {})
+
+
+def test_a_list_shows_summaries_without_what_only_the_envelope_carries(api: Api) -> None:
+    submit(api, sub="lister@acme")
+    api.wait_for_read_models()
+    page = api.as_role("analyst", sub="lister@acme").get("/v1/jobs").json()
+    assert page["items"]
+    assert all(set(item) == SUMMARY_KEYS for item in page["items"])
 
 
 def test_idempotency_key_repeat_returns_the_first_answer_and_creates_nothing(api: Api) -> None:

@@ -18,9 +18,11 @@ def test_healthz_needs_no_token(api: Api) -> None:
     assert answer.json()["status"] == "ok"
 
 
-def test_readyz_reports_positions_and_lag(api: Api) -> None:
+def test_readyz_answers_a_probe_without_a_token_with_positions_and_lag(api: Api) -> None:
     api.wait_for_read_models()
-    ready = api.as_role("worker").get("/readyz").json()
+    answer = api.http.get("/readyz")
+    assert answer.status_code == 200
+    ready = answer.json()
     assert ready["status"] == "ok"
     assert ready["lag"] == 0
     assert ready["position"] == ready["ledgerPosition"]
@@ -32,15 +34,21 @@ def lagging(tmp_path: Path) -> Iterator[Api]:
     yield from run_api(tmp_path, projections=False, ready_max_lag=2)
 
 
-def test_readyz_is_503_when_the_read_models_fall_behind(lagging: Api) -> None:
-    client = lagging.as_role("viewer")
-    assert client.get("/readyz").status_code == 200
+def test_readyz_is_503_without_a_token_when_the_read_models_fall_behind(lagging: Api) -> None:
+    assert lagging.http.get("/readyz").status_code == 200
     for _ in range(3):
         lagging.ledger.submit(Actor("a", "acme"), "graph_analysis")
-    answer = client.get("/readyz")
+    answer = lagging.http.get("/readyz")
     assert answer.status_code == 503
     assert answer.json()["lag"] == 3
     assert "3 log entries behind" in answer.json()["detail"]
+
+
+def test_metrics_still_refuse_a_scrape_without_a_token(api: Api) -> None:
+    answer = api.http.get("/metrics")
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert "jobledger_jobs" not in answer.text
 
 
 def test_metrics_count_requests_by_route_and_show_the_tenants_jobs(api: Api) -> None:
@@ -69,6 +77,13 @@ def test_openapi_and_interactive_docs_are_served(api: Api) -> None:
     assert schema["info"]["title"] == "jobledger"
     assert "/v1/jobs/{job_id}" in schema["paths"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    probes = {path: schema["paths"][path]["get"] for path in ("/healthz", "/readyz")}
+    for path, operation in probes.items():
+        assert "security" not in operation, path  # a container probe sends no token
+        assert "401" not in operation["responses"], path
+    scrape = schema["paths"]["/metrics"]["get"]
+    assert scrape["security"] == [{"HTTPBearer": []}]
+    assert "401" in scrape["responses"]
     assert "swagger" in api.http.get("/docs").text.lower()
 
 

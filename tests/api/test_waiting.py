@@ -40,6 +40,16 @@ def test_a_long_poll_returns_as_soon_as_the_job_completes(api: Api) -> None:
     assert 0.4 < waited < 5, waited
 
 
+def test_a_long_poll_answers_the_creator_with_the_jobs_config_and_metadata(api: Api) -> None:
+    creator = api.as_role("analyst", "acme", "poller@acme")
+    body = {"type": "graph_analysis", "config": {"depth": 3}, "metadata": {"ticket": "T-9"}}
+    job = creator.post("/v1/jobs", json=body).json()["id"]
+    threading.Timer(0.3, run_to_end, args=(api.ledger, job)).start()
+    answer = creator.get(f"/v1/jobs/{job}", params={"wait": "true", "timeout": 30}).json()
+    assert answer["status"] == "completed"
+    assert (answer["config"], answer["metadata"]) == ({"depth": 3}, {"ticket": "T-9"})
+
+
 def test_a_long_poll_answers_with_the_current_envelope_when_time_is_up(api: Api) -> None:
     job = submit(api)
     began = time.monotonic()

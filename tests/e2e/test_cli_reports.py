@@ -6,6 +6,7 @@ from pathlib import Path
 
 from jobledger.adapters.bootstrap import build_ledger
 from jobledger.adapters.settings import Settings
+from jobledger.domain.values import Actor
 from tests.conftest import select
 from tests.e2e.test_cli import jobledger
 
@@ -33,6 +34,30 @@ def test_stats_right_after_the_demo_is_current(db_url: str) -> None:
     ]
     assert len(lags) == 4
     assert set(lags) == {"0"}
+
+
+def lags(db_url: str) -> dict[str, int]:
+    status = jobledger("projections", "status", db=db_url)
+    assert status.returncode == 0, status.stderr
+    names = ("job_summaries", "status_history", "statistics", "cost_ledger")
+    rows = [line.split() for line in status.stdout.splitlines()]
+    return {
+        row[0]: int(row[-1].replace(",", "")) for row in rows if row[:1] in ([n] for n in names)
+    }
+
+
+def test_projections_status_shows_the_lag_as_it_is_without_catching_up(db_url: str) -> None:
+    ledger = build_ledger(Settings.load(db=db_url))
+    try:
+        for _ in range(3):
+            ledger.submit(Actor("alice@acme", "acme"), "graph_analysis")
+    finally:
+        ledger.close()
+    behind = dict.fromkeys(("job_summaries", "status_history", "statistics", "cost_ledger"), 3)
+    assert lags(db_url) == behind  # nothing projects these: status says so
+    assert lags(db_url) == behind  # and asking did not catch them up
+    assert jobledger("stats", db=db_url).returncode == 0  # a report catches up first
+    assert set(lags(db_url).values()) == {0}
 
 
 def test_costs_by_each_grouping(db_url: str) -> None:

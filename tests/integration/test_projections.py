@@ -54,6 +54,36 @@ def test_a_retry_starts_the_summary_over_but_keeps_what_was_spent(
     assert (row["error_code"], row["estimated_completion_at"]) == ("rate_limited", None)
 
 
+FINDINGS = ("entities", "relationships", "anomalies", "predictions")
+
+
+def test_a_retry_forgets_the_failed_attempts_preliminary_findings(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger, max_attempts=2)
+    found = {"entities": 4, "relationships": 2, "anomalies": 1, "predictions": 3}
+    ledger.report_progress(WORKER, job_id, lease_id=lease, percent=40, findings=found)
+    ledger.fail(WORKER, job_id, lease_id=lease, code="rate_limited", message="429", retryable=True)
+    runner.catch_up()
+    row = summary(runner, job_id)
+    assert {kind: row[kind] for kind in FINDINGS} == dict.fromkeys(FINDINGS, 0)
+    assert ledger.get(job_id).preliminary_findings == {}
+
+
+def test_a_lapsed_lease_requeues_without_the_lapsed_attempts_findings(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger, max_attempts=2)
+    ledger.report_progress(WORKER, job_id, lease_id=lease, percent=10, findings={"entities": 9})
+    clock.advance(hours=1)
+    ledger.expire_lease(Actor("sweeper", "acme"), job_id)
+    runner.catch_up()
+    row = summary(runner, job_id)
+    assert (row["status"], row["attempt"], row["entities"]) == ("queued", 2, 0)
+
+
 def test_a_running_job_has_an_estimate_from_its_progress_rate(
     ledger: Ledger, clock: MovableClock
 ) -> None:

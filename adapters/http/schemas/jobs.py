@@ -197,10 +197,13 @@ class JobSummary(ApiModel):
 
 
 class JobEnvelope(JobSummary):
-    """The universal job envelope: ``result`` and ``error`` are always present."""
+    """The universal job envelope: ``result`` and ``error`` are always present, and what
+    the creator submitted beside the type (``inputs``, ``config``, ``metadata``)."""
 
     result: dict[str, Any] | None = Field(description="set only when the job has completed")
     inputs: list[InputOut] | None = Field(description="shown only to the job's creator")
+    config: dict[str, Any] | None = Field(description="as submitted; shown only to the creator")
+    metadata: dict[str, Any] | None = Field(description="as submitted; shown only to the creator")
 
 
 class JobPage(ApiModel):
