@@ -14,7 +14,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from jobledger.domain import events as ev
-from jobledger.domain.bounds import FINDING_KINDS as FINDING_KINDS  # re-exported
+from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.errors import InvalidCommand, LeaseMismatch, RetryNotDue
 from jobledger.domain.lifecycle import JobStatus, Trigger, lifecycle
 from jobledger.domain.pricing import Charge, Tokens

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from jobledger.domain import events as ev
-from jobledger.domain.job import FINDING_KINDS
+from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.projections.base import Batch, BatchProjection, Key, Positioned, Row
 from jobledger.projections.schema import JOB_SUMMARIES, Table

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from jobledger.adapters.bootstrap import build_ledger, build_runner
 from jobledger.domain import events as ev
+from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.errors import JobLedgerError
-from jobledger.domain.job import FINDING_KINDS, Job
+from jobledger.domain.job import Job
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.lifecycle import JobStatus, Trigger, lifecycle
 from jobledger.domain.results import JobType
