@@ -27,7 +27,7 @@ from jobledger.adapters.settings import Settings
 from jobledger.projections.runner import BatchSubscription
 from tests.api.conftest import Api, serve
 from tests.conftest import ANALYST, PG_URL, postgres_schema, require_postgres
-from tests.e2e.test_scale_out import rebuilt, tables
+from tests.e2e.test_scale_out import Fleet, rebuilt, tables
 
 ANALYSTS = 3
 
@@ -193,20 +193,25 @@ def test_the_api_projects_serves_and_sweeps_again_after_postgres_restarts(
                     time.sleep(2.0)  # long enough for writes to wait, and some to fail
                     proxy.come_back()
                     after = load.count()
+                    wait_until("writes resume", lambda: load.count() > after, timeout=3)
                     wait_until("submits after the restart", lambda: load.count() >= after + 15)
+                    acknowledged = dict(load.acknowledged)
+                    api.wait_for_read_models(timeout=15)
+                    began = time.monotonic()
+                    unreadable = [  # the first reads since the restart: none waits or fails
+                        key
+                        for key, job_id in acknowledged.items()
+                        if viewer.get(f"/v1/jobs/{job_id}").status_code != 200
+                    ]
+                    read_for = time.monotonic() - began
                 finally:
                     load.stop.set()
                 for analyst_thread in running:
                     analyst_thread.result()
             assert proxy.cuts > 0, "no connection was cut: the test proved nothing"
 
-            api.wait_for_read_models(timeout=15)
-            unreadable = [  # the first reads since the restart: no dead pooled connection
-                key
-                for key, job_id in load.acknowledged.items()
-                if viewer.get(f"/v1/jobs/{job_id}").status_code != 200
-            ]
             assert unreadable == [], f"acknowledged submits that cannot be read: {unreadable}"
+            assert read_for < 5, f"reading them took {read_for:.1f} s"
             wait_until("/readyz ready again", lambda: ready(viewer))
 
             # A job submitted after the restart can be claimed, and the sweeper expires its lease.
@@ -283,3 +288,34 @@ def test_the_runner_backs_off_while_the_store_is_away_and_resumes_from_its_posit
         assert [r.levelname for r in logged] == ["WARNING", "INFO"], [r.message for r in logged]
     finally:
         ledger.close()
+
+
+def test_jobledger_project_keeps_projecting_after_postgres_restarts(tmp_path: Path) -> None:
+    with proxied_schema() as (settings, direct, proxy):
+        writer = build_ledger(direct)
+        fleet = Fleet(settings, tmp_path)
+        try:
+            projector = fleet.start("project")
+            watcher = build_runner(writer)
+
+            def projected() -> bool:
+                assert projector.poll() is None, projector.communicate()[1]
+                end = writer.recorder.max_notification_id() or 0
+                return min(watcher.positions().values()) == end
+
+            writer.submit(ANALYST, "graph_analysis")
+            wait_until("project follows the ledger", projected)
+            proxy.go_down()
+            time.sleep(1.0)
+            writer.submit(ANALYST, "graph_analysis")  # straight to the server
+            proxy.come_back()
+            wait_until("project catches up after the restart", projected, timeout=5)
+            writer.submit(ANALYST, "graph_analysis")
+            wait_until("project follows the ledger live again", projected)
+        finally:
+            fleet.stop_all()
+            writer.close()
+        assert proxy.cuts > 0, "no connection was cut: the test proved nothing"
+        stderr = projector.communicate()[1]
+        assert stderr.count("projections interrupted") == 1, stderr
+        assert stderr.count("projections resumed") == 1, stderr

@@ -105,7 +105,10 @@ def persistence_env(store: PostgresStore, lock_timeout_seconds: int) -> dict[str
         "POSTGRES_LOCK_TIMEOUT": str(lock_timeout_seconds),
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_MAX_OVERFLOW": "8",
-        "POSTGRES_PRE_PING": "y",
+        # Off: psycopg's pool backs off 1, 2, 4 s... between connections that fail the
+        # pre-ping, so after a restart a process waited that long for each dead one; the
+        # recorder's own retries discard a dead connection and take the next at once.
+        "POSTGRES_PRE_PING": "n",
         "SINGLE_ROW_TRACKING": "y",
     }
 
