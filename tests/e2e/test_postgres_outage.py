@@ -119,7 +119,6 @@ class Submitting:
     def __init__(self, api: Api) -> None:
         self.api = api
         self.acknowledged: dict[str, str] = {}  # Idempotency-Key -> job id
-        self.resent = 0
         self.stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -143,8 +142,6 @@ class Submitting:
                         break
                 except httpx.TransportError:
                     pass
-                with self._lock:
-                    self.resent += 1
                 time.sleep(0.05)
             assert answer.status_code == 202, answer.text
             with self._lock:
@@ -319,3 +316,35 @@ def test_jobledger_project_keeps_projecting_after_postgres_restarts(tmp_path: Pa
         stderr = projector.communicate()[1]
         assert stderr.count("projections interrupted") == 1, stderr
         assert stderr.count("projections resumed") == 1, stderr
+
+
+def test_long_polls_on_an_api_without_projections_wake_again_after_postgres_restarts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the development key, shared with the projector started here
+    with proxied_schema() as (settings, _, proxy):
+        fleet = Fleet(settings, tmp_path)
+        try:
+            fleet.start("project")
+            with contextlib.contextmanager(serve)(settings, projections=False) as api:
+                analyst, viewer = api.as_role("analyst"), api.as_role("viewer")
+                first = analyst.post("/v1/jobs", json={"type": "graph_analysis"})
+                assert first.status_code == 202, first.text
+                wait_until("the projector is up", lambda: ready(viewer))
+                proxy.go_down()
+                time.sleep(1.0)
+                proxy.come_back()
+                job = analyst.post("/v1/jobs", json={"type": "graph_analysis"})
+                assert job.status_code == 202, job.text
+                job_id = job.json()["id"]
+                wait_until("the projector and the change channel are back", lambda: ready(viewer))
+                with ThreadPoolExecutor(1) as pool:
+                    polled = pool.submit(viewer.get, f"/v1/jobs/{job_id}?wait=true&timeout=20")
+                    time.sleep(0.3)
+                    began = time.monotonic()
+                    assert analyst.post(f"/v1/jobs/{job_id}/cancel").status_code == 200
+                    assert polled.result().json()["status"] == "cancelled"
+                    assert time.monotonic() - began < 5, "the long poll was not woken"
+        finally:
+            fleet.stop_all()
+        assert proxy.cuts > 0, "no connection was cut: the test proved nothing"
