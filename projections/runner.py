@@ -8,6 +8,7 @@ can be rebuilt while the others stay current.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    InterfaceError,
     Mapper,
     Notification,
     OperationalError,
@@ -32,14 +34,17 @@ from jobledger.projections.base import (
     ReadModelView,
     Row,
 )
+from jobledger.projections.outage import Outage
 from jobledger.projections.schema import Table
 
+log = logging.getLogger("jobledger.projections")
 JOB_EVENT_TOPICS = frozenset(get_topic(t) for t in EVENT_TYPES)
 BATCH_SIZE = 1000
 
 
 class BatchSubscription(Protocol):
-    """A live feed of notifications, handed out in batches."""
+    """A live feed of notifications, handed out in batches. Subscribing, or waiting for
+    the next batch, raises ``OperationalError`` when the store's connection is lost."""
 
     def next_batch(self, limit: int, timeout: float) -> Sequence[Notification]:
         """What has been recorded past the last batch; empty if nothing came in time."""
@@ -82,6 +87,7 @@ class ProjectionRunner:
         self.processed = threading.Condition()
         self.listeners: list[Listener] = []
         self._positions: dict[str, int] = {}
+        self.outage = Outage("projections", log)
 
     def ledger_position(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -166,16 +172,32 @@ class ProjectionRunner:
                 self._positions[projection.name] = last
 
     def follow(self, subscribe: Subscribe, stop: threading.Event, poll: float = 0.25) -> None:
-        """Keep the projections current until ``stop`` is set."""
-        self._retrying(lambda: self.catch_up(stop=stop), stop, poll)
+        """Keep the projections current until ``stop`` is set. While the store is away
+        or busy past its lock timeout, nothing is committed: wait (a growing back-off),
+        then go on from the recorded positions, which are the truth."""
+        while not stop.is_set():
+            try:
+                self._follow_live(subscribe, stop, poll)
+            except (OperationalError, InterfaceError) as error:
+                self._positions = {}
+                stop.wait(self.outage.failed(error))
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether the runner is waiting for the store to come back."""
+        return self.outage.ongoing
+
+    def _follow_live(self, subscribe: Subscribe, stop: threading.Event, poll: float) -> None:
+        self.catch_up(stop=stop)
         if stop.is_set():
             return
         subscription = subscribe(min(self._positions.values(), default=0))
+        self.outage.ended()
         try:
             while not stop.is_set():
                 batch = subscription.next_batch(self.batch_size, timeout=poll)
                 if batch:
-                    self._retrying(lambda: self._process_live(batch), stop, poll)  # noqa: B023
+                    self._process_live(batch)
         finally:
             subscription.stop()
 
@@ -183,17 +205,6 @@ class ProjectionRunner:
         self.process(batch)
         if min(self._positions.values(), default=0) < batch[-1].id:
             self.catch_up(until=batch[-1].id)  # another runner moved a position
-
-    def _retrying(self, work: Callable[[], Any], stop: threading.Event, poll: float) -> None:
-        """The database was busy past its lock timeout: nothing was committed, so wait a
-        moment and go on from the recorded positions."""
-        while not stop.is_set():
-            try:
-                work()
-                return
-            except OperationalError:
-                self._positions = {}
-                stop.wait(poll)
 
     def position(self) -> int:
         """How far every projection has got (as last processed or read)."""

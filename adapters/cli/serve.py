@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -110,7 +111,10 @@ def project(
 ) -> None:
     """Keep the read models current for API processes started with --no-projections, and
     sweep expired leases, until Ctrl-C. Safe to run twice (positions move by compare-and-set;
-    one sweeper acts at a time), safe to kill at any moment (a batch commits with its position)."""
+    one sweeper acts at a time), safe to kill at any moment (a batch commits with its position).
+    A lost or restarted database is waited for and followed again; any other failure ends
+    the process with a non-zero exit code, for its supervisor to restart it."""
+    _log_outages_to_stderr()
     settings = Settings.load(db=db, price_book=price_book)
     ledger = build_ledger(settings)
     runner = build_runner(ledger)
@@ -131,6 +135,16 @@ def project(
     finally:
         stop.set()
         ledger.close()
+
+
+def _log_outages_to_stderr() -> None:
+    """The runner, the sweeper's lock and the store tell of an outage, and of its end,
+    through logging: one line each."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("jobledger")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _report_progress(runner: ProjectionRunner) -> Listener:

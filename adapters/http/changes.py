@@ -28,7 +28,8 @@ class ChangeSource(ABC):
 
     @abstractmethod
     def alive(self) -> bool:
-        """False once it has stopped on its own (``/readyz`` reports it)."""
+        """False once it has stopped on its own, or while it cannot reach the store
+        (``/readyz`` reports it)."""
 
 
 class Projecting(ChangeSource):
@@ -65,7 +66,8 @@ class Projecting(ChangeSource):
             self.runner.listeners.remove(listener)
 
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        running = self._thread is not None and self._thread.is_alive()
+        return running and not self.runner.interrupted
 
 
 Relay = Callable[[set[str] | None, int], None]

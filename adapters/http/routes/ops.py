@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
@@ -19,6 +20,7 @@ from jobledger.adapters.store.sql.read_store import StatsQuery
 
 router = APIRouter(tags=["operations"])
 PROJECTIONS = ("job_summaries", "status_history", "statistics", "cost_ledger")
+READY_TIMEOUT_SECONDS = 3.0  # a store that is down makes connections wait, not fail
 
 
 @router.get("/healthz", summary="The process is alive (no token needed)")
@@ -36,9 +38,12 @@ async def readyz(services: ServicesDep) -> Health | JSONResponse:
     """Open, as container probes send no token: it tells only positions and whether the
     stores answer, nothing of any tenant."""
     try:
-        ledger_position = await run_in_threadpool(_ledger_position, services)
-        async with services.reads.store() as store:
-            positions = [await store.position(name) for name in PROJECTIONS]
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            ledger_position = await run_in_threadpool(_ledger_position, services)
+            async with services.reads.store() as store:
+                positions = [await store.position(name) for name in PROJECTIONS]
+    except TimeoutError:
+        return _unready(f"a store did not answer within {READY_TIMEOUT_SECONDS:g} s")
     except Exception as error:  # readiness reports a broken store, it does not raise
         return _unready(f"a store did not answer: {type(error).__name__}: {error}")
     position = min(positions)

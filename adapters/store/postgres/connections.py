@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification, OperationalError, Tracking
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -33,6 +33,7 @@ from jobledger.adapters.store.sql.read_store import ReadStore, ReadStorePool
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter, postgres
 from jobledger.domain.errors import StoreUnavailable
 from jobledger.projections.base import Positioned
+from jobledger.projections.outage import Outage
 from jobledger.projections.schema import ALL_TABLES, Table
 
 log = logging.getLogger("jobledger.postgres")
@@ -104,7 +105,10 @@ def persistence_env(store: PostgresStore, lock_timeout_seconds: int) -> dict[str
         "POSTGRES_LOCK_TIMEOUT": str(lock_timeout_seconds),
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_MAX_OVERFLOW": "8",
-        "POSTGRES_PRE_PING": "y",
+        # Off: psycopg's pool backs off 1, 2, 4 s... between connections that fail the
+        # pre-ping, so after a restart a process waited that long for each dead one; the
+        # recorder's own retries discard a dead connection and take the next at once.
+        "POSTGRES_PRE_PING": "n",
         "SINGLE_ROW_TRACKING": "y",
     }
 
@@ -125,13 +129,13 @@ class PostgresReadModelWriter(PostgresTrackingRecorder, SqlReadModelWriter):
 
 
 class PostgresSubscription:
-    """Notifications past ``gt``, in batches; waits on the recorder's NOTIFY channel."""
+    """Notifications past ``gt``, in batches; waits on the recorder's NOTIFY channel.
+    A lost connection raises ``OperationalError``: the runner subscribes again."""
 
     def __init__(self, recorder: PostgresApplicationRecorder, conninfo: str, gt: int) -> None:
         self._recorder = recorder
         self._last = gt
-        self._conn = psycopg.connect(conninfo, autocommit=True)
-        self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+        self._conn = listening(conninfo, sql.Identifier(recorder.channel_name))
 
     def next_batch(self, limit: int, timeout: float) -> Sequence[Notification]:
         deadline = time.monotonic() + timeout
@@ -144,11 +148,14 @@ class PostgresSubscription:
                 found: Sequence[Notification] = batch
                 return found
             left = deadline - time.monotonic()
-            if left <= 0 or self._conn.closed:
+            if left <= 0:
                 return []
             # A NOTIFY sent since LISTEN is queued on the connection: none is missed.
-            for _ in self._conn.notifies(timeout=left, stop_after=1):
-                pass
+            try:
+                for _ in self._conn.notifies(timeout=left, stop_after=1):
+                    pass
+            except psycopg.Error as error:
+                raise OperationalError(f"lost the LISTEN connection: {one_line(error)}") from None
 
     def stop(self) -> None:
         self._conn.close()
@@ -187,6 +194,8 @@ class PostgresReadStorePool(ReadStorePool):
             open=False,
             kwargs={"autocommit": True, "row_factory": dict_row},
             configure=configure,
+            # A connection the server dropped (a restart) is replaced, not handed out.
+            check=AsyncConnectionPool.check_connection,
         )
 
     async def open(self) -> None:
@@ -243,32 +252,34 @@ def listen_projected(
     channel = sql.Identifier(projected_channel(schema))
 
     def listen(relay: Callable[[set[str] | None, int], None], stop: threading.Event) -> None:
+        outage = Outage("the change channel", log)
         while not stop.is_set():
             try:
-                with psycopg.connect(conninfo, autocommit=True) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(channel))
+                with listening(conninfo, channel) as conn:
                     relay(None, position())
+                    outage.ended()
                     while not stop.is_set():
                         for notify in conn.notifies(timeout=0.5, stop_after=100):
                             found = json.loads(notify.payload)
                             jobs = found["j"]
                             relay(None if jobs is None else set(jobs), int(found["p"]))
-            except psycopg.Error as error:
-                log.warning("lost the change channel, reconnecting: %s", one_line(error))
-                stop.wait(1.0)
+            except (psycopg.Error, OperationalError) as error:
+                stop.wait(outage.failed(error))
 
     return listen
 
 
 class AdvisoryLock:
     """A session-level advisory lock, held on a connection of its own for as long as
-    that connection lives (so a process that dies lets another take over)."""
+    that connection lives (so a process that dies lets another take over). A lost
+    connection loses the lock; the next ``held`` reconnects and takes it again."""
 
     def __init__(self, conninfo: str, key: str) -> None:
         self.conninfo = conninfo
         self.key = key
         self._conn: psycopg.Connection[Any] | None = None
         self._held = False
+        self._outage = Outage(f"the advisory lock {key}", log)
 
     def held(self) -> bool:
         try:
@@ -282,8 +293,9 @@ class AdvisoryLock:
                     "SELECT pg_try_advisory_lock(hashtext(%s))", [self.key]
                 ).fetchone()
                 self._held = bool(found and found[0])
+            self._outage.ended()
         except psycopg.Error as error:
-            log.warning("lost the advisory lock %s: %s", self.key, one_line(error))
+            self._outage.failed(error)  # the sweeper's interval paces the next attempt
             self.release()
         return self._held
 
@@ -292,3 +304,18 @@ class AdvisoryLock:
             self._conn.close()
         self._conn = None
         self._held = False
+
+
+def listening(conninfo: str, channel: sql.Identifier) -> psycopg.Connection[Any]:
+    """A connection of its own that LISTENs on ``channel``; a store that cannot be
+    reached raises ``OperationalError``, as the ledger's recorder does."""
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as error:
+        raise OperationalError(f"cannot LISTEN: {one_line(error)}") from None
+    try:
+        conn.execute(sql.SQL("LISTEN {}").format(channel))
+    except psycopg.Error as error:
+        conn.close()
+        raise OperationalError(f"cannot LISTEN: {one_line(error)}") from None
+    return conn
