@@ -63,6 +63,10 @@ def build_runner(ledger: Ledger) -> ProjectionRunner:
         with backend.creating_tables():
             _drop_outdated(view, projections)
             view.create_table()
+            stored = view.stored_versions()
+            view.record_versions(
+                {p.name: p.version for p in projections if stored.get(p.name, 0) < p.version}
+            )
     except backend.errors as error:
         message = backend.describe_error(error)
         raise StoreUnavailable(f"cannot create the read models' tables: {message}") from None
@@ -70,15 +74,25 @@ def build_runner(ledger: Ledger) -> ProjectionRunner:
 
 
 def _drop_outdated(view: SqlReadModelWriter, projections: Sequence[BatchProjection]) -> None:
-    """A read model whose stored columns are not the contract's (a table from an older
-    release) is dropped with its position and made anew: the runner rebuilds it from
-    the events, which are the truth."""
+    """A read model from an older release, whose stored columns are not the contract's or
+    whose rows an older version of its rules built, is dropped with its position and made
+    anew: the runner rebuilds it from the events, which are the truth. Rows of a newer
+    version (a newer process shares the store) are left alone."""
+    versions = view.stored_versions()
     for projection in projections:
         tables = projection.tables
         stored = [view.stored_columns(t) for t in tables]
-        if all(s is None or s == list(t.column_names) for s, t in zip(stored, tables, strict=True)):
+        if all(s is None for s in stored):
+            continue  # a new store: nothing to rebuild
+        if any(
+            s is not None and s != list(t.column_names) for s, t in zip(stored, tables, strict=True)
+        ):
+            why = "its tables changed"
+        elif versions.get(projection.name, 1) < projection.version:
+            why = f"its rules changed (version {projection.version})"
+        else:
             continue
-        log.warning("rebuilding the %s read model: its tables changed", projection.name)
+        log.warning("rebuilding the %s read model: %s", projection.name, why)
         view.drop(tables, projection.tracking_name)
 
 

@@ -117,6 +117,9 @@ class BatchProjection(Projection[ReadModelView], ABC):
 
     tables: ClassVar[tuple[Table, ...]]
     handles: ClassVar[tuple[type[JobEvent], ...]]
+    # Raised when a fix changes the rows the same events give: a store built by an older
+    # version is dropped and rebuilt when a process opens it (its rows would be wrong).
+    version: ClassVar[int] = 1
 
     @property
     def tracking_name(self) -> str:

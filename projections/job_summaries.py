@@ -170,6 +170,7 @@ class JobSummaryProjection(BatchProjection):
     name = "job_summaries"
     tables = (JOB_SUMMARIES,)
     handles = ev.EVENT_TYPES
+    version = 2  # 2: a requeued job forgets the failed attempt's preliminary findings
 
     def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:
         return {

@@ -301,6 +301,18 @@ COST_JOBS = Table(
     internal=True,
 )
 
+READ_MODEL_VERSIONS = Table(
+    "read_model_versions",
+    "Internal: the version of each read model's rules its rows were built by; a process "
+    "whose read model is of a newer version drops the rows and rebuilds them from the events.",
+    (
+        _c("name", "text", "the read model (projection) name"),
+        _c("version", "integer", "the version of its rules the rows were built by"),
+    ),
+    key=("name",),
+    internal=True,
+)
+
 ALL_TABLES = (
     JOB_SUMMARIES,
     STATUS_HISTORY,
@@ -312,4 +324,5 @@ ALL_TABLES = (
     COST_ENTRIES,
     COST_ATTEMPTS,
     COST_JOBS,
+    READ_MODEL_VERSIONS,
 )

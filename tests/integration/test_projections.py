@@ -373,3 +373,49 @@ def test_a_read_model_from_an_older_release_is_dropped_and_rebuilt(
     assert reopened.positions()["statistics"] == runner.positions()["statistics"]  # untouched
     reopened.catch_up()
     assert tables(ledger) == current
+
+
+def execute(ledger: Ledger, *statements: str) -> None:
+    """Change the read models' tables directly, as an older release would have left them."""
+    datastore = ledger.factory.datastore  # type: ignore[attr-defined]
+    schema = getattr(datastore, "schema", None)
+    with datastore.transaction(commit=True) as cursor:
+        if schema is not None:
+            cursor.execute(f'SET LOCAL search_path TO "{schema}"')
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def test_rows_built_by_an_older_version_of_a_read_models_rules_are_rebuilt(
+    ledger: Ledger,
+) -> None:
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger, max_attempts=2)
+    ledger.report_progress(WORKER, job_id, lease_id=lease, percent=40, findings={"entities": 4})
+    ledger.fail(WORKER, job_id, lease_id=lease, code="rate_limited", message="429", retryable=True)
+    runner.catch_up()
+    current = tables(ledger)
+    execute(  # the rows version 1 left: the failed attempt's findings kept, no versions
+        ledger,
+        f"UPDATE job_summaries SET entities = 4 WHERE job_id = '{job_id}'",
+        "DROP TABLE read_model_versions",
+    )
+    reopened = build_runner(ledger)
+    assert reopened.positions()["job_summaries"] == 0  # dropped: to be rebuilt
+    assert reopened.positions()["statistics"] == runner.positions()["statistics"]  # untouched
+    reopened.catch_up()
+    assert tables(ledger) == current
+    assert summary(reopened, job_id)["entities"] == 0
+
+
+def test_rows_of_a_newer_version_are_left_to_the_process_that_wrote_them(
+    ledger: Ledger,
+) -> None:
+    runner = build_runner(ledger)
+    running_job(ledger)
+    runner.catch_up()
+    execute(ledger, "UPDATE read_model_versions SET version = 99 WHERE name = 'job_summaries'")
+    reopened = build_runner(ledger)
+    assert reopened.positions() == runner.positions()
+    versions = select(ledger, "SELECT name, version FROM read_model_versions")
+    assert {r["name"]: r["version"] for r in versions}["job_summaries"] == 99

@@ -25,7 +25,7 @@ from eventsourcing.persistence import Tracking
 
 from jobledger.domain.lifecycle import LEASED
 from jobledger.projections.base import Commit, Key, PositionMoved, ReadModelView, Row
-from jobledger.projections.schema import ColumnType, Table
+from jobledger.projections.schema import READ_MODEL_VERSIONS, ColumnType, Table
 
 KEYS_PER_QUERY = 400
 
@@ -221,6 +221,22 @@ class SqlReadModelWriter(ReadModelView):
             cursor.execute(self.dialect.columns_statement, self.dialect.columns_params(table))
             found = [next(iter(dict(row).values())) for row in cursor.fetchall()]
         return found or None
+
+    def stored_versions(self) -> dict[str, int]:
+        """The version each read model's rows were built by (none before versions were kept)."""
+        if self.stored_columns(READ_MODEL_VERSIONS) is None:
+            return {}
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT name, version FROM {self.dialect.name(READ_MODEL_VERSIONS.name)}"
+            )
+            return {row["name"]: int(row["version"]) for row in cursor.fetchall()}
+
+    def record_versions(self, versions: dict[str, int]) -> None:
+        upsert = self._upserts[READ_MODEL_VERSIONS]
+        with self._transaction(commit=True) as cursor:
+            for name, version in versions.items():
+                cursor.execute(upsert, [name, version])
 
     def expired_leases(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """(job id, tenant) of leased jobs whose lease has run out by ``now`` (a lease
