@@ -168,13 +168,16 @@ def ready(client: httpx.Client) -> bool:
 
 
 def unready(client: httpx.Client) -> bool:
-    return client.get("/readyz", timeout=10).status_code == 503
+    answer = client.get("/readyz", timeout=10)
+    if answer.status_code != 503:
+        return False
+    assert "127.0.0.1" not in answer.text, "an open probe must not name the store's host"
+    return True
 
 
 def test_the_api_projects_serves_and_sweeps_again_after_postgres_restarts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # the development key for PostgreSQL is made here
     caplog.set_level(logging.INFO, logger="jobledger")
     with proxied_schema() as (settings, direct, proxy):
         with contextlib.contextmanager(serve)(settings) as api:
@@ -319,9 +322,8 @@ def test_jobledger_project_keeps_projecting_after_postgres_restarts(tmp_path: Pa
 
 
 def test_long_polls_on_an_api_without_projections_wake_again_after_postgres_restarts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # the development key, shared with the projector started here
     with proxied_schema() as (settings, _, proxy):
         fleet = Fleet(settings, tmp_path)
         try:

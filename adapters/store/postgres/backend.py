@@ -14,8 +14,20 @@ from psycopg.conninfo import conninfo_to_dict
 
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.backend import ListenForProjections, StoreBackend
-from jobledger.adapters.store.postgres import connections
+from jobledger.adapters.store.postgres.database import (
+    conninfo_of,
+    creating_tables,
+    ensure_schema,
+    has_ledger,
+    one_line,
+    persistence_env,
+)
+from jobledger.adapters.store.postgres.live import PostgresSubscription
 from jobledger.adapters.store.postgres.location import PostgresStore
+from jobledger.adapters.store.postgres.lock import AdvisoryLock
+from jobledger.adapters.store.postgres.notify import ProjectedNotifier, listen_projected
+from jobledger.adapters.store.postgres.read_store import PostgresReadStorePool
+from jobledger.adapters.store.postgres.writer import PostgresReadModelWriter
 from jobledger.adapters.store.sql.read_store import ReadStorePool
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter
 from jobledger.adapters.sweeper import SweepLock
@@ -44,7 +56,7 @@ class PostgresBackend(StoreBackend):
         factory = ledger.factory
         if not isinstance(factory, PostgresFactory):
             return None
-        found = conninfo_to_dict(connections.conninfo_of(factory.datastore))
+        found = conninfo_to_dict(conninfo_of(factory.datastore))
         store = PostgresStore(
             host=str(found.get("host", "localhost")),
             port=int(found.get("port") or 5432),
@@ -63,41 +75,41 @@ class PostgresBackend(StoreBackend):
         return self.store.conninfo()
 
     def persistence_env(self, settings: Settings) -> dict[str, str]:
-        return connections.persistence_env(self.store, settings.sqlite_lock_timeout_seconds)
+        return persistence_env(self.store, settings.sqlite_lock_timeout_seconds)
 
     def prepare(self, *, create: bool) -> None:
-        if not create and not connections.has_ledger(self.store):
+        if not create and not has_ledger(self.store):
             raise StoreUnavailable(f"no ledger in {self.store}: nothing has been recorded there")
-        connections.ensure_schema(self.store)
+        ensure_schema(self.store)
 
     def creating_tables(self) -> AbstractContextManager[None]:
-        return connections.creating_tables(self.conninfo, self.store.schema)
+        return creating_tables(self.conninfo, self.store.schema)
 
     def read_model_writer(self, ledger: Ledger) -> SqlReadModelWriter:
         factory = ledger.factory
         assert isinstance(factory, PostgresFactory)
-        return connections.PostgresReadModelWriter(factory.datastore)
+        return PostgresReadModelWriter(factory.datastore)
 
     def subscription(self, ledger: Ledger, after: int) -> BatchSubscription:
         recorder = ledger.recorder
         assert isinstance(recorder, PostgresApplicationRecorder)
-        return connections.PostgresSubscription(recorder, self.conninfo, after)
+        return PostgresSubscription(recorder, self.conninfo, after)
 
     def read_pool(self, size: int) -> ReadStorePool:
-        return connections.PostgresReadStorePool(self.conninfo, self.store.schema, size)
+        return PostgresReadStorePool(self.conninfo, self.store.schema, size)
 
     def announcer(self) -> Listener:
-        return connections.ProjectedNotifier(self.conninfo, self.store.schema)
+        return ProjectedNotifier(self.conninfo, self.store.schema)
 
     def projections_elsewhere(self) -> Callable[[Callable[[], int]], ListenForProjections]:
         def listen(reached: Callable[[], int]) -> ListenForProjections:
-            return connections.listen_projected(self.conninfo, self.store.schema, reached)
+            return listen_projected(self.conninfo, self.store.schema, reached)
 
         return listen
 
     def sweep_lock(self) -> SweepLock:
         """Only the holder of the schema's advisory lock sweeps."""
-        return connections.AdvisoryLock(self.conninfo, f"jobledger-sweeper:{self.store.schema}")
+        return AdvisoryLock(self.conninfo, f"jobledger-sweeper:{self.store.schema}")
 
     def dev_key_path(self, state_dir: Path) -> Path:
         """In the user's state folder, named after the server, database and schema: a
@@ -107,4 +119,4 @@ class PostgresBackend(StoreBackend):
         return state_dir / "keys" / f"{s.host}-{s.port}-{s.dbname}-{s.schema}.signing-key.pem"
 
     def describe_error(self, error: BaseException) -> str:
-        return connections.one_line(error)
+        return one_line(error)

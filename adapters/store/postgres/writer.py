@@ -1,0 +1,36 @@
+"""The read models' tables in the ledger's PostgreSQL schema, beside its events."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import (
+    PostgresDatastore,
+    PostgresTrackingRecorder,
+)
+from psycopg import sql
+from psycopg.rows import DictRow
+
+from jobledger.adapters.store.sql.writer import SqlReadModelWriter, postgres
+from jobledger.projections.schema import ALL_TABLES, Table
+
+TRACKING_TABLE = "tracking"  # as on SQLite, so the read store's SQL is the same
+
+
+class PostgresReadModelWriter(PostgresTrackingRecorder, SqlReadModelWriter):
+    def __init__(self, datastore: PostgresDatastore, tables: Sequence[Table] = ALL_TABLES) -> None:
+        super().__init__(datastore, tracking_table_name=TRACKING_TABLE)
+        self.dialect = postgres(datastore.schema)
+        self.sql_create_statements.extend(sql.Composed([sql.SQL(s)]) for s in self._prepare(tables))
+
+    @contextlib.contextmanager
+    def _transaction(self, commit: bool) -> Iterator[psycopg.Cursor[DictRow]]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def _insert_position(self, cursor: Any, tracking: Tracking) -> None:
+        self._insert_tracking(cursor, tracking)
