@@ -27,6 +27,7 @@ from jobledger.domain.errors import (
 )
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import Actor
+from jobledger.projections.outage import Outage
 
 log = logging.getLogger("jobledger.sweeper")
 SWEEPER = "jobledger-sweeper"  # the actor its events record
@@ -73,14 +74,20 @@ class LeaseSweeper:
         return expired
 
     def run(self, stop: threading.Event) -> None:
-        """Sweep every ``interval`` seconds while holding the lock, until ``stop``."""
+        """Sweep every ``interval`` seconds while holding the lock, until ``stop``. A sweep
+        that fails is tried again, never given up: leases would otherwise never lapse."""
+        outage = Outage("the lease sweeper", log)
         try:
             while not stop.is_set():
                 try:
                     if self.lock.held() and (count := self.sweep()):
                         log.info("expired %d lease(s)", count)
-                except PersistenceError as error:  # the store was busy or away: try again
-                    log.warning("sweep failed, retrying: %s", error)
+                except PersistenceError as error:  # the store was busy or away
+                    outage.failed(error)  # logs once an outage; the interval paces retries
+                except Exception:
+                    log.exception("sweep failed; trying again in %g s", self.interval)
+                else:
+                    outage.ended()
                 stop.wait(self.interval)
         finally:
             self.lock.release()

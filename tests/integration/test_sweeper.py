@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -124,3 +128,39 @@ def test_only_one_sweeper_holds_the_lock(
     finally:
         first.lock.release()
         second.lock.release()
+
+
+class FailingOnce:
+    """The real read-model writer, whose first look for expired leases fails."""
+
+    def __init__(self, view: Any) -> None:
+        self.view = view
+        self.failed = False
+
+    def expired_leases(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a bug, or a driver error nobody foresaw")
+        found: list[tuple[str, str]] = self.view.expired_leases(now, limit)
+        return found
+
+
+def test_a_sweep_that_fails_is_tried_again_rather_than_given_up(
+    ledger: Ledger, clock: MovableClock, sweep: tuple[ProjectionRunner, LeaseSweeper]
+) -> None:
+    runner, sweeper = sweep
+    job_id, _ = claimed(ledger)
+    clock.advance(seconds=LEASE + 1)
+    runner.catch_up()
+    flaky = LeaseSweeper(ledger, FailingOnce(sweeper.view), sweeper.lock, interval=0.05)  # type: ignore[arg-type]
+    stop = threading.Event()
+    thread = flaky.start(stop)
+    try:
+        deadline = time.monotonic() + 10
+        while ledger.get(job_id).status is not JobStatus.QUEUED:
+            assert thread.is_alive(), "the sweeper gave up after one failure"
+            assert time.monotonic() < deadline, "the job's lease was never swept"
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(5)
