@@ -69,6 +69,21 @@ def pytest_configure(config: pytest.Config) -> None:
 _BEFORE = pytest.StashKey[set[str] | None]()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``rules`` run on the fast store only: their subject is a rule of the
+    ledger or the API, which the stores' contract tests already show both stores keep."""
+    slow_store = [
+        item
+        for item in items
+        if item.get_closest_marker("rules") is not None
+        and "postgres" in getattr(getattr(item, "callspec", None), "params", {}).values()
+    ]
+    if slow_store:
+        config.hook.pytest_deselected(items=slow_store)
+        dropped = set(slow_store)
+        items[:] = [item for item in items if item not in dropped]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when the tests left a file in the repository (a key, a database)."""
     before = session.config.stash.get(_BEFORE, None)

@@ -15,6 +15,8 @@ import pytest
 
 from tests.api.conftest import Api
 
+pytestmark = pytest.mark.rules  # who may do what: the same on every store
+
 ROLES = ("analyst", "viewer", "admin", "auditor", "worker")
 READERS = {"viewer", "admin", "auditor"}
 BAD_TOKENS: dict[str, Callable[[Api], str]] = {

@@ -12,6 +12,8 @@ import pytest
 
 from tests.api.conftest import Api
 
+pytestmark = pytest.mark.rules  # header rules; the events' round trip is the store contract's
+
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
 

@@ -90,6 +90,7 @@ def test_show_json_is_machine_readable(db_url: str) -> None:
     assert (state["id"], state["status_value"], state["cost"]) == (job_id, "queued", "0")
 
 
+@pytest.mark.rules  # what the CLI says of bad input does not depend on the store
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [

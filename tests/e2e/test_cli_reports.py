@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jobledger.adapters.bootstrap import build_ledger
 from jobledger.adapters.settings import Settings
 from jobledger.domain.values import Actor
@@ -100,6 +102,7 @@ def test_rebuild_gives_the_same_tables(db_url: str, tmp_path: Path) -> None:
     assert snapshot() == before
 
 
+@pytest.mark.rules  # option checks, before the store is read
 def test_bad_report_options_are_one_line(db_url: str) -> None:
     demo(db_url)
     for args, message in (

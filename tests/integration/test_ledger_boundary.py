@@ -11,6 +11,8 @@ from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import CommandMeta
 from tests.conftest import ANALYST, WORKER, running_job
 
+pytestmark = pytest.mark.rules  # input rules: refused before the store is touched
+
 BAD_WORKER_COMMANDS: list[tuple[str, dict[str, Any], str]] = [
     ("record_usage", {"model": "gpt-4o", "input_tokens": 1.5}, "input_tokens"),
     ("record_usage", {"model": "gpt-4o", "input_tokens": "10"}, "input_tokens"),

@@ -19,6 +19,8 @@ from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.values import Actor
 from tests.conftest import ANALYST, OTHER_TENANT, WORKER, MovableClock, running_job
 
+pytestmark = pytest.mark.rules  # the Ledger's rules, not its storage
+
 
 def event_count(ledger: Ledger, job_id: UUID) -> int:
     return len(ledger.job_events(job_id))
