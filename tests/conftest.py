@@ -50,7 +50,7 @@ def files_in_repository() -> set[str] | None:
             cwd=REPOSITORY, capture_output=True, check=True,
         ).stdout  # fmt: skip
         ignored = subprocess.run(
-            ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z"],
+            ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "-z"],
             cwd=REPOSITORY, capture_output=True, check=True,
         ).stdout  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
@@ -60,13 +60,25 @@ def files_in_repository() -> set[str] | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="jobledger-test-state-")
+    """The controller (under xdist, or alone) makes the run's state folder; the workers it
+    starts inherit it with the rest of its environment."""
+    if hasattr(config, "workerinput"):
+        return
+    state = tempfile.mkdtemp(prefix="jobledger-test-state-")
+    os.environ["XDG_STATE_HOME"] = state
     os.environ.pop("JOBLEDGER_STATE_DIR", None)
-    if not hasattr(config, "workerinput"):  # the controller, under xdist or alone
-        config.stash[_BEFORE] = files_in_repository()
+    config.stash[_STATE] = state
+    config.stash[_BEFORE] = files_in_repository()
 
 
 _BEFORE = pytest.StashKey[set[str] | None]()
+_STATE = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
