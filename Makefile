@@ -8,7 +8,7 @@ PACKAGES := domain projections adapters
 
 .PHONY: run demo test lint typecheck unit coverage bench docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -1,3 +1,4 @@
-"""The edges of jobledger: settings, the composition root (``bootstrap.py``), the SQLite
-read-model views and live subscription, the async read store, docs generation and the CLI.
+"""The edges of jobledger: the composition root (``bootstrap.py``), settings, the stores
+(``store/``, one folder each), the HTTP API (``http/``), auth, the CLI, the Python client
+and developer tools. See docs/architecture.md.
 """

@@ -40,8 +40,8 @@ class Settings(BaseModel):
     db: Annotated[str, Field(min_length=1)] = DEFAULT_DB
     price_book: Path | None = None
     sqlite_lock_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 30
-    # Token checking: a PEM public key or a JWKS file; with neither, a development
-    # key pair is made next to the database (see ``adapters/auth/tokens.py``).
+    # Token checking: a PEM public key or a JWKS file; with neither, a development key
+    # pair is made where the store's backend keeps it (``adapters/auth/keys.py``).
     jwt_public_key: Path | None = None
     jwt_jwks: Path | None = None
     jwt_issuer: Annotated[str, Field(min_length=1)] = DEV_ISSUER

@@ -110,7 +110,9 @@ def project(
     price_book: PriceBookOption = None,
 ) -> None:
     """Keep the read models current for API processes started with --no-projections, and
-    sweep expired leases, until Ctrl-C. Safe to run twice (positions move by compare-and-set;
+    sweep expired leases, until Ctrl-C.
+
+    Safe to run twice (positions move by compare-and-set;
     one sweeper acts at a time), safe to kill at any moment (a batch commits with its position).
     A lost or restarted database is waited for and followed again; any other failure ends
     the process with a non-zero exit code, for its supervisor to restart it."""
@@ -168,7 +170,7 @@ def token(
     ttl: Annotated[str, typer.Option(help="Lifetime: 90s, 15m, 1h, 7d (at most 30d)")] = "1h",
     db: DbOption = None,
 ) -> None:
-    """Print a development token signed with the key beside the database."""
+    """Print a development token signed with the ledger's development key."""
     settings = Settings.load(db=db)
     print(_mint(settings, tenant, role, sub or f"{role[0]}@{tenant}", ttl))
 
