@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from jobledger.adapters.price_books import load_price_book
 from jobledger.adapters.settings import Settings
-from jobledger.adapters.store import backend_for, backend_of
+from jobledger.adapters.store import backend_for, backend_of, backends
 from jobledger.adapters.store.sql.read_store import ReadStorePool
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter
 from jobledger.adapters.sweeper import LeaseSweeper
@@ -124,10 +124,11 @@ def announcer(ledger: Ledger) -> Listener | None:
 def check_no_projections(settings: Settings) -> None:
     """``serve --no-projections`` needs a store whose read models another process keeps."""
     backend = backend_for(settings)
-    if backend.projections_elsewhere() is None:
+    if not backend.shares_read_models:
+        sharing = " or ".join(b.example for b in backends() if b.shares_read_models)
         raise ConfigurationError(
-            f"--no-projections needs PostgreSQL: on {backend.schemes[0]}... "
-            "each serve keeps the read models itself"
+            f"--no-projections needs a store whose read models processes share ({sharing}); "
+            f"on {backend.schemes[0]}... each serve keeps the read models itself"
         )
 
 

@@ -41,16 +41,6 @@ class SweepLock(Protocol):
     def release(self) -> None: ...
 
 
-class OnlySweeper:
-    """The lock of a store that one process serves (SQLite)."""
-
-    def held(self) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
-
-
 class LeaseSweeper:
     def __init__(
         self, ledger: Ledger, view: SqlReadModelWriter, lock: SweepLock, interval: float = 5.0

@@ -20,7 +20,7 @@ from typing import ClassVar
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import ReadStorePool
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter
-from jobledger.adapters.sweeper import OnlySweeper, SweepLock
+from jobledger.adapters.sweeper import SweepLock
 from jobledger.domain.ledger import Ledger
 from jobledger.projections.runner import BatchSubscription, Listener
 
@@ -28,6 +28,16 @@ from jobledger.projections.runner import BatchSubscription, Listener
 # it relays (changed job ids or None for "any", position) until the event is set.
 Relay = Callable[[set[str] | None, int], None]
 ListenForProjections = Callable[[Relay, threading.Event], None]
+
+
+class OnlySweeper:
+    """The sweep lock of a store that one process serves: always held."""
+
+    def held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
 
 
 class StoreBackend(ABC):
@@ -38,6 +48,8 @@ class StoreBackend(ABC):
     errors: ClassVar[tuple[type[BaseException], ...]]  # what its drivers raise
     # What its drivers raise while it is busy or out of reach: a 503 to retry, not a 500.
     busy_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    # Whether API processes may leave the read models to another process (``project``).
+    shares_read_models: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

@@ -54,7 +54,8 @@ def test_nothing_outside_the_store_folders_imports_a_store_driver() -> None:
 
 
 def test_nothing_outside_the_store_folders_checks_the_store_type() -> None:
-    """No ``isinstance(x, SQLiteSomething)`` and no branching on a store's name."""
+    """No ``isinstance(x, SQLiteSomething)``, no ``url.startswith("postgres")``, no
+    comparison with a store's name."""
     wrong = []
     for path in outside_the_store_folders():
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
@@ -62,9 +63,17 @@ def test_nothing_outside_the_store_folders_checks_the_store_type() -> None:
                 kinds = ast.unparse(node.args[1]).lower() if len(node.args) > 1 else ""
                 if any(word in kinds for word in STORE_WORDS):
                     wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
-            if isinstance(node, ast.Compare):
-                text = ast.unparse(node).lower()
-                if any(f"'{w}" in text or f'"{w}' in text for w in STORE_WORDS):
+            prefix_check = isinstance(node, ast.Call) and getattr(node.func, "attr", "") in (
+                "startswith",
+                "endswith",
+            )
+            if isinstance(node, ast.Compare) or prefix_check:
+                literals = [
+                    n.value.lower()
+                    for n in ast.walk(node)
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                ]
+                if any(word in s for s in literals for word in STORE_WORDS):
                     wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
     assert wrong == []
 
@@ -72,11 +81,19 @@ def test_nothing_outside_the_store_folders_checks_the_store_type() -> None:
 def test_every_store_folder_exports_a_complete_backend() -> None:
     found = {b.__module__.split(".")[3] for b in backends()}
     folders = {p.name for p in STORE.iterdir() if (p / "backend.py").exists()}
-    assert found == folders == {"sqlite", "postgres"}
+    assert found == folders
+    assert {"sqlite", "postgres"} <= found
     for backend in backends():
         assert issubclass(backend, StoreBackend)
         assert not inspect.isabstract(backend), f"{backend.__name__} leaves methods abstract"
         assert backend.schemes, f"{backend.__name__} answers to no URL scheme"
+        assert backend.example.startswith(backend.schemes), backend.example
+
+
+@pytest.mark.parametrize("url", ["sqlite:///l.db", "postgresql://db/ledgers"])
+def test_a_store_that_shares_its_read_models_says_how_to_hear_of_them(url: str) -> None:
+    backend = backend_for(Settings(db=url))
+    assert (backend.projections_elsewhere() is not None) == backend.shares_read_models
 
 
 @pytest.mark.parametrize(

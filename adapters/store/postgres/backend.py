@@ -41,6 +41,7 @@ class PostgresBackend(StoreBackend):
 
     schemes = ("postgresql://", "postgres://")
     example = "postgresql://user@host:port/database"
+    shares_read_models = True
     errors: ClassVar[tuple[type[BaseException], ...]] = (PersistenceError, psycopg.Error, OSError)
     busy_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.OperationalError,)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError
 from psycopg import sql
 
 from jobledger.adapters.store.postgres.database import one_line
@@ -46,7 +46,12 @@ class ProjectedNotifier:
             self._conn.execute("SELECT pg_notify(%s, %s)", [self.channel, payload])
         except psycopg.Error as error:  # waiters time out as usual; the next batch retries
             log.warning("could not announce position %s: %s", position, one_line(error))
-            self._conn = None
+            self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
 
 
 def listen_projected(
@@ -65,10 +70,20 @@ def listen_projected(
                     outage.ended()
                     while not stop.is_set():
                         for notify in conn.notifies(timeout=0.5, stop_after=100):
-                            found = json.loads(notify.payload)
-                            jobs = found["j"]
-                            relay(None if jobs is None else set(jobs), int(found["p"]))
-            except (psycopg.Error, OperationalError) as error:
+                            relay(*_announced(notify.payload, position))
+            except (psycopg.Error, OperationalError, InterfaceError) as error:
                 stop.wait(outage.failed(error))
 
     return listen
+
+
+def _announced(payload: str, position: Callable[[], int]) -> tuple[set[str] | None, int]:
+    """The jobs and position an announcement names; one that cannot be read (another
+    release's, say) wakes every waiter at the position the read models have reached."""
+    try:
+        found = json.loads(payload)
+        jobs = found["j"]
+        return (None if jobs is None else {str(j) for j in jobs}), int(found["p"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("an announcement could not be read: %.200s", payload)
+        return None, position()

@@ -25,6 +25,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jobledger.adapters.store.sql.writer import from_sql, to_sql
+from jobledger.domain.bounds import Identifier, Name, Subject
 from jobledger.domain.errors import InvalidCommand, JobNotFound
 from jobledger.domain.lifecycle import LEASED, JobStatus
 from jobledger.domain.validation import describe, storable_text
@@ -56,18 +57,25 @@ class _Query(BaseModel):
     _storable = model_validator(mode="after")(storable_text)
 
 
+PageSize = Annotated[int, Field(ge=1, le=500)]
+Cursor = Annotated[str, Field(max_length=1000)]  # opaque; ours are far shorter
+Order = Literal["newest", "oldest"]
+
+
 class JobQuery(_Query):
+    """The list's filters; the HTTP query parameters take their bounds from these."""
+
     tenant: str | None = None
     status: list[JobStatus] | None = None
     job_type: str | None = None
-    investigation_id: str | None = None
-    created_by: str | None = None
-    agent: str | None = None
+    investigation_id: Identifier | None = None
+    created_by: Subject | None = None
+    agent: Name | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
-    limit: Annotated[int, Field(ge=1, le=500)] = 50
-    cursor: str | None = None
-    order: Literal["newest", "oldest"] = "newest"
+    limit: PageSize = 50
+    cursor: Cursor | None = None
+    order: Order = "newest"
 
 
 class StatsQuery(_Query):

@@ -33,9 +33,8 @@ class SQLiteBackend(StoreBackend):
     errors: ClassVar[tuple[type[BaseException], ...]] = (PersistenceError, sqlite3.Error, OSError)
     busy_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.OperationalError,)
 
-    def __init__(self, path: Path, lock_timeout_seconds: int = 30) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.lock_timeout_seconds = lock_timeout_seconds
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> SQLiteBackend:
@@ -43,7 +42,7 @@ class SQLiteBackend(StoreBackend):
         path = url.removeprefix("sqlite:///")
         if not path:
             raise ConfigurationError("JOBLEDGER_DB: sqlite URL has no file path")
-        return cls(Path(path), settings.sqlite_lock_timeout_seconds)
+        return cls(Path(path))
 
     @classmethod
     def of_ledger(cls, ledger: Ledger) -> SQLiteBackend | None:
