@@ -76,6 +76,7 @@ def _lifespan(services: Services):  # type: ignore[no-untyped-def]
             if services.changes is not None:
                 services.changes.stop()
             services.feed.unbind()
+            services.readiness.close()
             await services.reads.close()
 
     return lifespan

@@ -16,6 +16,7 @@ from jobledger.adapters.http.dispatch import Dispatcher
 from jobledger.adapters.http.envelope import Submission, envelope_of, fold_summary
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
+from jobledger.adapters.http.readiness import ReadinessProbe
 from jobledger.adapters.http.schemas.jobs import JobEnvelope
 from jobledger.adapters.http.security import may_see
 from jobledger.adapters.settings import Settings
@@ -41,6 +42,7 @@ class Services:
     changes: ChangeSource | None = None  # how this process hears the read models moved
     sweeper: LeaseSweeper | None = None  # where this process keeps the read models
     dispatcher: Dispatcher = field(init=False)  # hands out claims
+    readiness: ReadinessProbe = field(default_factory=ReadinessProbe)  # /readyz's reads
     # job id -> (submission, result): both fixed once recorded (see ``envelope``)
     _recorded: OrderedDict[str, tuple[Submission, dict[str, Any] | None]] = field(
         default_factory=OrderedDict

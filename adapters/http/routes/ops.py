@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from jobledger.adapters.auth.tokens import Principal
 from jobledger.adapters.http.metrics import ledger_gauges
 from jobledger.adapters.http.problems import responses
+from jobledger.adapters.http.readiness import StillWaiting
 from jobledger.adapters.http.schemas.jobs import Health
 from jobledger.adapters.http.security import READERS, allowed
 from jobledger.adapters.http.services import ServicesDep
@@ -41,9 +42,13 @@ async def readyz(services: ServicesDep) -> Health | JSONResponse:
     stores answer, nothing of any tenant."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            ledger_position = await run_in_threadpool(_ledger_position, services)
+            ledger_position = await services.readiness.read(
+                lambda: _ledger_position(services), READY_TIMEOUT_SECONDS
+            )
             async with services.reads.store() as store:
                 positions = [await store.position(name) for name in PROJECTION_NAMES]
+    except StillWaiting:
+        return _unready("the previous readiness check is still waiting for a store")
     except TimeoutError:
         return _unready(f"a store did not answer within {READY_TIMEOUT_SECONDS:g} s")
     except Exception as error:  # readiness reports a broken store, it does not raise
