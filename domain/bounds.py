@@ -21,6 +21,8 @@ FIRST_VERSION = 1
 
 Name = Annotated[str, Strict(), Field(min_length=1, max_length=256, pattern=r"\S")]
 Identifier = Annotated[str, Strict(), Field(min_length=1, max_length=128)]
+# Who a token names (its subject) and the tenant it acts in: printable, at most 256.
+Subject = Annotated[str, Strict(), Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
 Pool = Annotated[str, Strict(), Field(min_length=1, max_length=128, pattern=r"\S")]
 LeaseId = Identifier
 Reason = Annotated[str, Strict(), Field(max_length=2_000)]

@@ -14,8 +14,9 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import jwt
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from jobledger.domain.bounds import Subject
 from jobledger.domain.errors import JobLedgerError
 from jobledger.domain.validation import describe
 from jobledger.domain.values import Actor
@@ -73,8 +74,8 @@ class Claims(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    sub: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
-    tenant: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
+    sub: Subject
+    tenant: Subject
     roles: Annotated[list[str], BeforeValidator(_as_list)]
 
     def principal(self) -> Principal:

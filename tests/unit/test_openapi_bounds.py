@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from jobledger.adapters.bootstrap import build_services
 from jobledger.adapters.http.app import create_app
 from jobledger.adapters.http.schemas.jobs import CancelJob
 from jobledger.adapters.settings import Settings
+from jobledger.adapters.store.sql.read_store import JobQuery
 from jobledger.domain import commands as cmd
 from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.results import JobType
@@ -146,3 +147,19 @@ def test_the_api_takes_a_cancel_reason_as_long_as_the_domain_does() -> None:
     assert cmd.Cancel.parse(reason=longest).reason == longest
     with pytest.raises(ValidationError, match="reason"):
         CancelJob.model_validate({"reason": longest + "r"})
+
+
+def test_the_job_lists_query_parameters_take_the_read_stores_bounds(openapi: Schema) -> None:
+    """Each filter of ``GET /v1/jobs`` is bounded as the list query it becomes."""
+    components = openapi["components"]["schemas"]
+    stated = JobQuery.model_json_schema(ref_template="#/$defs/{model}")
+    checked = 0
+    for parameter in openapi["paths"]["/v1/jobs"]["get"]["parameters"]:
+        field = to_snake(parameter["name"])
+        if field not in JobQuery.model_fields or field == "status":  # enums: tested above
+            continue
+        assert bounds(parameter["schema"], components) == bounds(
+            stated["properties"][field], stated.get("$defs", {})
+        ), f"GET /v1/jobs?{parameter['name']} drifted from JobQuery.{field}"
+        checked += 1
+    assert checked >= 6  # investigationId, createdBy, agent, limit, cursor, order

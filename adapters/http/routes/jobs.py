@@ -31,7 +31,14 @@ from jobledger.adapters.http.security import (
     only_own,
 )
 from jobledger.adapters.http.services import ServicesDep
-from jobledger.adapters.store.sql.read_store import JobQuery, parse_query
+from jobledger.adapters.store.sql.read_store import (
+    Cursor,
+    JobQuery,
+    Order,
+    PageSize,
+    parse_query,
+)
+from jobledger.domain.bounds import Identifier, Name, Subject
 from jobledger.domain.errors import InvalidCommand, JobNotFound
 from jobledger.domain.lifecycle import TERMINAL, JobStatus
 from jobledger.domain.results import JobType
@@ -102,15 +109,15 @@ async def list_jobs(
     services: ServicesDep,
     status: Annotated[list[JobStatus] | None, Query()] = None,
     type: Annotated[JobType | None, Query()] = None,
-    investigation_id: Annotated[str | None, Query(alias="investigationId", max_length=128)] = None,
-    created_by: Annotated[str | None, Query(alias="createdBy", max_length=256)] = None,
-    agent: Annotated[str | None, Query(max_length=256)] = None,
+    investigation_id: Annotated[Identifier | None, Query(alias="investigationId")] = None,
+    created_by: Annotated[Subject | None, Query(alias="createdBy")] = None,
+    agent: Annotated[Name | None, Query()] = None,
     created_after: Annotated[IsoDateTime | None, Query(alias="createdAfter")] = None,
     created_before: Annotated[IsoDateTime | None, Query(alias="createdBefore")] = None,
     mine: bool = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
-    order: Annotated[str, Query(pattern="^(newest|oldest)$")] = "newest",
+    limit: Annotated[PageSize, Query()] = 50,
+    cursor: Annotated[Cursor | None, Query()] = None,
+    order: Annotated[Order, Query()] = "newest",
 ) -> JobPage:
     """An analyst's list holds only the jobs they created."""
     if mine or only_own(principal):
