@@ -58,6 +58,16 @@ class System:
     note: str = ""
     peer: bool = True
     outcomes: list[Outcome] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def remark(self) -> str:
+        """The note, and the rounds that failed (on a shared server, e.g. out of
+        connections)."""
+        if not self.failures:
+            return self.note
+        failed = f"{len(self.failures)} round(s) failed: {self.failures[0]}"
+        return "; ".join(text for text in (self.note, failed) if text)
 
     def medians(self, jobs: int) -> dict[str, float | None]:
         """The row's figures, each the median over the rounds."""
@@ -117,9 +127,9 @@ def measure(rows: list[System], jobs: int, rounds: int, folder: Path) -> None:
                 assert row.runner is not None
                 try:
                     row.outcomes.append(row.runner(workload))
-                except Exception as error:
+                except Exception as error:  # one failed round must not lose the others
                     traceback.print_exc()
-                    row.runner, row.note = None, f"failed: {type(error).__name__}: {error}"
+                    row.failures.append(f"{type(error).__name__}: {' '.join(str(error).split())}")
 
 
 COLUMNS = (  # key, heading, format, whether more is better
@@ -150,7 +160,7 @@ def table(rows: list[System], jobs: int) -> list[str]:
     for row in rows:
         head = f"  {row.name:<18} {row.mode:<20}"
         if id(row) not in figures:
-            lines.append(f"{head} {row.note}")
+            lines.append(f"{head} {row.remark}")
             continue
         cells = []
         for key, _, form, _ in COLUMNS:
@@ -162,7 +172,7 @@ def table(rows: list[System], jobs: int) -> list[str]:
             head
             + "".join(cells)
             + f" {figures[id(row)]['client_cpu']:>15.2f} {fewest:>9,}"
-            + (f"   {row.note}" if row.note else "")
+            + (f"   {row.remark}" if row.remark else "")
         )
     return lines
 

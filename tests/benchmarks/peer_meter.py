@@ -13,6 +13,9 @@ so that the database's counters hold nothing but the system being measured:
   backend connected to the bench database, sampled every 0.2 s so that backends that come
   and go are caught (a backend that lives less than one sample is missed). PostgreSQL's
   shared background processes (WAL writer, checkpointer, autovacuum) are not counted.
+  Counting starts once the system is ready: the start of ``jobledger serve`` and of the
+  Celery worker is left out, the start of pgqueuer's and procrastinate's in-process
+  workers (a few queries each) is in. The sampling thread's own CPU falls to this process.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 Each runs as its documentation shows, with no tuning beyond the workload's shape:
 
 - pgqueuer: 16 clients enqueue (one job a call, or lists of ``SUBMIT_BATCH``); 16
-  ``QueueManager``s, one connection each, take the jobs one at a time or ``DEQUEUE_BATCH``
-  at a time (pgqueuer's default), and are shut down once every job is logged. Dequeuing
-  marks a job picked (started); the entrypoint returns and the job is logged
-  ``successful``. pgqueuer keeps no result, so there is none.
+  ``QueueManager``s, one connection each (the clients' connections, reused), take the
+  jobs one at a time or ``DEQUEUE_BATCH`` at a time (pgqueuer's default), and are shut
+  down once every job is logged. Dequeuing marks a job picked (started); the entrypoint
+  returns and the job is logged ``successful``. pgqueuer keeps no result, so there is none.
 - procrastinate: 16 clients ``defer_async`` (or ``batch_defer_async`` lists) through one
   pool; one worker with ``concurrency=16`` and ``wait=False`` drains the queue. Fetching
   marks a job ``doing``; the task returns its result, which procrastinate does not keep,
@@ -120,9 +120,12 @@ async def _pgqueuer(workload: Workload, batched: bool) -> Outcome:
 
         return manager
 
-    clients = [await connect(database, schema) for _ in range(workload.clients)]
-    connections = [await connect(database, schema) for _ in range(workload.workers)]
-    workers = [manager(conn) for conn in connections]
+    # Worker n takes over client n's connection: half as many on a server others share.
+    connections = [
+        await connect(database, schema) for _ in range(max(workload.clients, workload.workers))
+    ]
+    clients = connections[: workload.clients]
+    workers = [manager(conn) for conn in connections[: workload.workers]]
     watcher = await connect(database, schema)
     outcome = Outcome()
     before = settled_transactions(database)
@@ -142,7 +145,7 @@ async def _pgqueuer(workload: Workload, batched: bool) -> Outcome:
                 worker.shutdown.set()
             await asyncio.gather(*running)
     finally:
-        for conn in (*clients, watcher, *connections):
+        for conn in (*connections, watcher):
             await conn.close()
     phases.settle(outcome, meter, workers_here=True)
     outcome.transactions = transactions_since(database, before) - polls
