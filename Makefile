@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 TYPING := $(VENV)/typing/jobledger
 PACKAGES := domain projections adapters
 
@@ -42,7 +43,12 @@ coverage: $(STAMP)
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+# The benchmark-only extra (the peer job queues), which `make test` does not need.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m tests.benchmarks
 
 docs: $(STAMP)
