@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from jobledger.adapters.client import JobledgerClient, Worker
 from tests.api.conftest import Api, run_api
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,6 +70,14 @@ class Tab:
     errors: list[str] = field(default_factory=list)
     requested: list[str] = field(default_factory=list)
 
+    def refused(self, status: int) -> None:
+        """The API refused a call the page made, as the test meant it to: Chromium logs
+        each refusal as a console error, which is then expected, not a fault."""
+        refusal = f"the server responded with a status of {status}"
+        assert self.errors, f"the page logged no refusal ({status})"
+        assert all(refusal in error for error in self.errors), self.errors
+        self.errors.clear()
+
     def open(self, path: str, token: str | None = None) -> Page:
         """Open ``path`` signed in with ``token`` (through the URL fragment, as the
         links ``serve --demo`` prints do)."""
@@ -76,6 +86,23 @@ class Tab:
             self.page.wait_for_url(re.compile(r"/jobs"))
         self.page.goto(f"{self.url}{path}")
         return self.page
+
+
+def worker(api: Api, tenant: str, agent: str = "gpu-1") -> Worker:
+    """A worker of ``tenant`` calling the server over HTTP, as real workers do."""
+    client = JobledgerClient(api.url, api.token("worker", tenant, f"{agent}@{tenant}"))
+    api.clients.append(client.http)
+    return Worker(client, agent)
+
+
+def submitted(api: Api, tenant: str, subject: str, **fields: Any) -> dict[str, Any]:
+    """A job submitted over HTTP by the analyst ``subject``; its envelope."""
+    answer = api.as_role("analyst", tenant, subject).post(
+        "/v1/jobs", json={"type": "graph_analysis", **fields}
+    )
+    assert answer.status_code == 202, answer.text
+    job: dict[str, Any] = answer.json()
+    return job
 
 
 @pytest.fixture
