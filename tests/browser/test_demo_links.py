@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,24 @@ from tests.e2e.test_serve import free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow  # a `serve --demo` process of its own
 LINK = re.compile(r"^\s+(http://\S+/#token=\S+)$")
+
+
+def _links(server: subprocess.Popen[str], seconds: float) -> list[str]:
+    """The sign-in links ``serve`` prints, read in a thread so a missing one cannot hang."""
+    found: list[str] = []
+    assert server.stdout is not None
+    lines = server.stdout
+
+    def read() -> None:
+        for line in lines:
+            if match := LINK.match(line):
+                found.append(match.group(1))
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + seconds
+    while len(found) < 3 and time.monotonic() < deadline and server.poll() is None:
+        time.sleep(0.05)
+    return found[:3]
 
 
 def test_the_printed_links_sign_each_demo_user_into_the_dashboard(
@@ -28,13 +48,7 @@ def test_the_printed_links_sign_each_demo_user_into_the_dashboard(
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=stderr, text=True,
         )  # fmt: skip
     try:
-        assert server.stdout is not None
-        links = []
-        for line in server.stdout:
-            if match := LINK.match(line):
-                links.append(match.group(1))
-            if len(links) == 3:
-                break
+        links = _links(server, seconds=20)
         assert len(links) == 3, (tmp_path / "stderr.txt").read_text()
         wait_until_serving(f"http://127.0.0.1:{port}", server)
         context = browser.new_context()
