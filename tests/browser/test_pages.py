@@ -60,3 +60,21 @@ def test_a_completed_job_notifies_its_creator(api: Api, tab: Tab) -> None:
     ((title, body),) = page.evaluate("window.__notified")
     assert title == "Job completed"
     assert job["id"][:6] in body
+
+
+def test_the_overview_counts_the_tenants_jobs_and_charts_their_cost(api: Api, tab: Tab) -> None:
+    submitted(api, "t-overview", "lee@t-overview")
+    submitted(api, "t-overview", "lee@t-overview", investigationId="INV-9")
+    claimed = worker(api, "t-overview").claim()
+    assert claimed is not None
+    with claimed:
+        claimed.start()
+        claimed.usage("gpt-4o", input_tokens=10_000, output_tokens=1_000)
+        claimed.complete(sample_result(JobType.GRAPH_ANALYSIS, random.Random(3)))
+    api.wait_for_read_models()
+    page = tab.open("/overview", api.token("viewer", "t-overview"))
+    numbers = page.locator("#numbers")
+    expect(numbers.locator("div", has_text="Queued").locator("dd")).to_have_text("1")
+    expect(numbers.locator("div", has_text="Submitted").locator("dd")).to_have_text("2")
+    expect(page.locator("#by-status svg")).to_contain_text("completed")
+    expect(page.locator("#by-model svg")).to_contain_text("gpt-4o")

@@ -41,6 +41,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "jobledger/adapters/http/static/vendor/swagger-ui-dist-5.35.0/LICENSE",
         "jobledger/adapters/http/static/vendor/redoc-2.5.4/redoc.standalone.js",
         "jobledger/adapters/http/static/vendor/redoc-2.5.4/LICENSE",
+        "jobledger/adapters/http/static/dashboard/pages/jobs.html",
+        "jobledger/adapters/http/static/dashboard/jobs.js",
     ):
         assert needed in names, f"the wheel lacks {needed}"
     run(sys.executable, "-m", "venv", work / "venv")
@@ -87,6 +89,9 @@ def test_the_wheel_installs_and_serves_jobs_submitted_with_its_client(
         bundle = httpx.get(f"{url}/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js")
         assert bundle.status_code == 200
         assert b"SwaggerUIBundle" in bundle.content
+        dashboard = httpx.get(f"{url}/", follow_redirects=True)
+        assert dashboard.status_code == 200
+        assert "/static/dashboard/jobs.js" in dashboard.text
     finally:
         server.terminate()
         server.wait(timeout=30)
