@@ -3,7 +3,7 @@ server (uvicorn in this process) while real workers move jobs over HTTP.
 
 Without Chromium the browser tests are skipped with the reason, unless
 ``JOBLEDGER_REQUIRE_BROWSER=1`` (as in CI), which makes them fail instead. Each test
-keeps a screenshot of its page, in the run's temporary folder (never the repository).
+keeps a screenshot of its page (see ``artefacts``), never in the repository.
 """
 
 from __future__ import annotations
@@ -57,8 +57,14 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 @pytest.fixture(scope="session")
 def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Screenshots of the pages the tests saw, kept with the run's temporary files."""
-    return tmp_path_factory.mktemp("screenshots", numbered=False)
+    """Screenshots of the pages the tests saw: in ``JOBLEDGER_ARTEFACTS`` when set (CI
+    keeps them there), else with the run's temporary files (pytest keeps the last runs')."""
+    chosen = os.environ.get("JOBLEDGER_ARTEFACTS")
+    if not chosen:
+        return tmp_path_factory.mktemp("screenshots", numbered=False)
+    folder = Path(chosen) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @dataclass

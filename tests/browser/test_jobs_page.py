@@ -105,3 +105,17 @@ def test_submit_from_the_dialog_adds_the_job_to_the_table(api: Api, tab: Tab) ->
     (job,) = api.as_role("viewer", "t-add").get("/v1/jobs").json()["items"]
     assert job["investigationId"] == "INV-7"
     expect(page.locator(f'#jobs tr[data-job="{job["id"]}"]')).to_contain_text("INV-7")
+
+
+def test_submit_with_a_config_that_is_not_json_is_stopped_before_sending(
+    api: Api, tab: Tab
+) -> None:
+    page = tab.open("/jobs", api.token("analyst", "t-json", "gus@t-json"))
+    page.get_by_role("button", name="Submit a job").click()
+    dialog = page.locator("#submit-dialog")
+    dialog.get_by_label("Config (JSON object)").fill("{depth: 2")
+    sent = len(tab.requested)
+    dialog.get_by_role("button", name="Submit", exact=True).click()
+    expect(dialog.locator('[data-error="config"]')).to_contain_text("not valid JSON")
+    assert tab.requested[sent:] == []
+    assert api.as_role("viewer", "t-json").get("/v1/jobs").json()["items"] == []
