@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 err = Console(stderr=True)
 DEMO_TENANT = "acme-bank"
+DEMO_USERS = (  # role, subject (alice is one of the demo's analysts), what they see
+    ("viewer", "demo-viewer@acme", "every job of the tenant, read only"),
+    ("analyst", "alice@acme", "her own jobs; submit and cancel them"),
+    ("admin", "demo-admin@acme", "every job of the tenant; cancel any"),
+)
 
 
 def serve(
@@ -75,20 +80,31 @@ def serve(
         threading.Thread(
             target=_demo_traffic, args=(server, settings, services, stop), name="demo", daemon=True
         ).start()
-        viewer = _mint(settings, DEMO_TENANT, ["viewer"], "demo-viewer@acme", "8h")
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        err.print(
-            f"jobledger serves http://{shown}:{port} (API docs: http://{shown}:{port}/docs)\n"
-            f"Demo traffic for tenants acme-bank and globex-insurance is running.\n"
-            f"A viewer token for {DEMO_TENANT} (8 hours):\n"
-        )
-        print(viewer, flush=True)
-        err.print(f'\nTry: curl -H "Authorization: Bearer $TOKEN" http://{shown}:{port}/v1/jobs\n')
+        _print_demo_links(settings, f"http://{shown}:{port}")
     try:
         server.run()
     finally:
         stop.set()
         services.ledger.close()
+
+
+def _print_demo_links(settings: Settings, url: str) -> None:
+    """Sign-in links for the dashboard, one per kind of user: the token rides in the URL
+    fragment, which the browser keeps to itself (no server or log sees it)."""
+    err.print(
+        f"jobledger serves {url} (API docs: {url}/docs)\n"
+        f"Demo traffic for tenants acme-bank and globex-insurance is running.\n"
+        f"Open the dashboard, signed in to {DEMO_TENANT} for 8 hours, as:"
+    )
+    for role, subject, what in DEMO_USERS:
+        token = _mint(settings, DEMO_TENANT, [role], subject, "8h")
+        err.print(f"  {role} {subject}: {what}")
+        print(f"    {url}/#token={token}", flush=True)
+    viewer = _mint(settings, DEMO_TENANT, ["viewer"], DEMO_USERS[0][1], "8h")
+    err.print("\nOr call the API with this viewer token:")
+    print(viewer, flush=True)
+    err.print(f'Try: curl -H "Authorization: Bearer $TOKEN" {url}/v1/jobs\n', soft_wrap=True)
 
 
 def _demo_traffic(

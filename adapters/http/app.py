@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobledger.adapters.http import problems
+from jobledger.adapters.http import api_docs, assets, pages, problems
 from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
 from jobledger.adapters.http.routes import audit as routes_audit
@@ -48,11 +48,16 @@ def create_app(services: Services) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=_lifespan(services),
+        docs_url=None,  # served from the package by api_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.services = services
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(api_docs.router)
+    app.include_router(pages.router)
+    assets.mount(app)
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     return app

@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import REPOSITORY
@@ -33,7 +34,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", work / "dist", source)
     (wheel,) = (work / "dist").glob("jobledger-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for needed in ("jobledger/adapters/http/app.py", "jobledger/adapters/default_price_book.toml"):
+    for needed in (
+        "jobledger/adapters/http/app.py",
+        "jobledger/adapters/default_price_book.toml",
+        "jobledger/adapters/http/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js",
+        "jobledger/adapters/http/static/vendor/swagger-ui-dist-5.35.0/LICENSE",
+        "jobledger/adapters/http/static/vendor/redoc-2.5.4/redoc.standalone.js",
+        "jobledger/adapters/http/static/vendor/redoc-2.5.4/LICENSE",
+        "jobledger/adapters/http/static/dashboard/pages/jobs.html",
+        "jobledger/adapters/http/static/dashboard/jobs.js",
+    ):
         assert needed in names, f"the wheel lacks {needed}"
     run(sys.executable, "-m", "venv", work / "venv")
     bin_ = work / "venv" / "bin"
@@ -74,6 +84,14 @@ def test_the_wheel_installs_and_serves_jobs_submitted_with_its_client(
         )
         status = run(installed / "python", "-c", script, url, token, cwd=tmp_path)
         assert status.strip() == "queued"
+        docs = httpx.get(f"{url}/docs").text
+        assert "/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js" in docs
+        bundle = httpx.get(f"{url}/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js")
+        assert bundle.status_code == 200
+        assert b"SwaggerUIBundle" in bundle.content
+        dashboard = httpx.get(f"{url}/", follow_redirects=True)
+        assert dashboard.status_code == 200
+        assert "/static/dashboard/jobs.js" in dashboard.text
     finally:
         server.terminate()
         server.wait(timeout=30)

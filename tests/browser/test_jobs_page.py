@@ -1,0 +1,121 @@
+"""The jobs page as analysts and viewers use it, against a real server and workers."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from playwright.sync_api import expect
+
+from jobledger.adapters.cli.samples import sample_result
+from jobledger.domain.results import JobType
+from tests.api.conftest import Api
+from tests.browser.conftest import Tab, submitted, worker
+
+
+def rows_of(tab: Tab) -> list[str]:
+    tab.page.locator("#jobs tbody tr").first.wait_for()
+    return sorted(
+        tab.page.locator("#jobs tbody tr").evaluate_all("rs => rs.map(r => r.dataset.job)")
+    )
+
+
+def test_an_analyst_sees_only_their_own_jobs_and_no_all_jobs_tab(api: Api, tab: Tab) -> None:
+    own = submitted(api, "t-mine", "alice@t-mine")
+    submitted(api, "t-mine", "bob@t-mine")
+    api.wait_for_read_models()
+    page = tab.open("/jobs", api.token("analyst", "t-mine", "alice@t-mine"))
+    assert rows_of(tab) == [own["id"]]
+    expect(page.locator("#tabs")).to_be_hidden()
+    expect(page.get_by_role("tab", name="All Jobs")).to_be_hidden()
+
+
+def test_a_viewer_sees_the_tenants_jobs_and_never_another_tenants(api: Api, tab: Tab) -> None:
+    alices = submitted(api, "t-view", "alice@t-view")
+    bobs = submitted(api, "t-view", "bob@t-view")
+    submitted(api, "t-other", "alice@t-other")
+    api.wait_for_read_models()
+    page = tab.open("/jobs", api.token("viewer", "t-view"))
+    page.get_by_role("tab", name="All Jobs").click()
+    page.wait_for_url(re.compile(r"view=all"))
+    assert rows_of(tab) == sorted([alices["id"], bobs["id"]])
+
+
+def test_a_running_job_moves_on_the_page_without_a_reload_until_completed(
+    api: Api, tab: Tab
+) -> None:
+    page = tab.open("/jobs", api.token("analyst", "t-live", "carol@t-live"))
+    expect(page.locator("#live")).to_have_text("live")
+    job = submitted(api, "t-live", "carol@t-live")
+    row = page.locator(f'#jobs tr[data-job="{job["id"]}"]')
+    expect(row).to_have_attribute("data-status", "queued")  # appeared without a reload
+    claimed = worker(api, "t-live").claim()
+    assert claimed is not None
+    with claimed:
+        claimed.start()
+        claimed.progress(40)
+        expect(row.locator("progress")).to_have_attribute("value", "40")
+        expect(row).to_have_attribute("data-status", "running")
+        claimed.usage("gpt-4o", input_tokens=12_000, output_tokens=3_000)
+        claimed.complete(sample_result(JobType.GRAPH_ANALYSIS, random.Random(1)))
+    expect(row).to_have_attribute("data-status", "completed")
+    expect(row.locator(".cost")).to_contain_text("15,000")
+    cost = api.as_role("viewer", "t-live").get(f"/v1/jobs/{job['id']}").json()["cost"]
+    assert float(cost["amount"]) > 0
+    expect(row.locator(".cost")).to_contain_text(f"{float(cost['amount']):.4f}")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+def test_cancel_from_the_table_records_a_cancellation(api: Api, tab: Tab) -> None:
+    job = submitted(api, "t-cancel", "dan@t-cancel")
+    api.wait_for_read_models()
+    page = tab.open("/jobs", api.token("analyst", "t-cancel", "dan@t-cancel"))
+    row = page.locator(f'#jobs tr[data-job="{job["id"]}"]')
+    row.get_by_role("button", name=f"Cancel job {job['id']}").click()
+    expect(row).to_have_attribute("data-status", "cancelled")
+    answer = api.as_role("viewer", "t-cancel").get(f"/v1/jobs/{job['id']}").json()
+    assert answer["status"] == "cancelled"
+    history = api.as_role("viewer", "t-cancel").get(f"/v1/jobs/{job['id']}/history").json()
+    assert history["items"][-1]["actor"] == "dan@t-cancel"
+
+
+def test_submit_with_a_config_that_is_not_an_object_shows_the_field_error_and_creates_nothing(
+    api: Api, tab: Tab
+) -> None:
+    page = tab.open("/jobs", api.token("analyst", "t-submit", "erin@t-submit"))
+    page.get_by_role("button", name="Submit a job").click()
+    dialog = page.locator("#submit-dialog")
+    dialog.get_by_label("Config (JSON object)").fill("[1, 2]")
+    dialog.get_by_role("button", name="Submit", exact=True).click()
+    expect(dialog.locator('[data-error="config"]')).to_contain_text("config")
+    expect(dialog).to_be_visible()
+    tab.refused(422)
+    listed = api.as_role("viewer", "t-submit").get("/v1/jobs").json()
+    assert listed["items"] == []
+
+
+def test_submit_from_the_dialog_adds_the_job_to_the_table(api: Api, tab: Tab) -> None:
+    page = tab.open("/jobs", api.token("analyst", "t-add", "fay@t-add"))
+    page.get_by_role("button", name="Submit a job").click()
+    dialog = page.locator("#submit-dialog")
+    dialog.get_by_label("Investigation").fill("INV-7")
+    dialog.get_by_label("Config (JSON object)").fill('{"depth": 2}')
+    dialog.get_by_role("button", name="Submit", exact=True).click()
+    expect(dialog).to_be_hidden()
+    (job,) = api.as_role("viewer", "t-add").get("/v1/jobs").json()["items"]
+    assert job["investigationId"] == "INV-7"
+    expect(page.locator(f'#jobs tr[data-job="{job["id"]}"]')).to_contain_text("INV-7")
+
+
+def test_submit_with_a_config_that_is_not_json_is_stopped_before_sending(
+    api: Api, tab: Tab
+) -> None:
+    page = tab.open("/jobs", api.token("analyst", "t-json", "gus@t-json"))
+    page.get_by_role("button", name="Submit a job").click()
+    dialog = page.locator("#submit-dialog")
+    dialog.get_by_label("Config (JSON object)").fill("{depth: 2")
+    sent = len(tab.requested)
+    dialog.get_by_role("button", name="Submit", exact=True).click()
+    expect(dialog.locator('[data-error="config"]')).to_contain_text("not valid JSON")
+    assert tab.requested[sent:] == []
+    assert api.as_role("viewer", "t-json").get("/v1/jobs").json()["items"] == []

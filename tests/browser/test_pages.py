@@ -1,0 +1,80 @@
+"""Every page loads with no console error (the fixture fails on one), under a strict
+Content-Security-Policy, and notifications reach the job's creator."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from playwright.sync_api import expect
+
+from jobledger.adapters.cli.samples import sample_result
+from jobledger.domain.results import JobType
+from tests.api.conftest import Api
+from tests.browser.conftest import Tab, submitted, worker
+
+RECORD_NOTIFICATIONS = """
+window.__notified = [];
+const Shown = window.Notification;
+window.Notification = class extends Shown {
+  constructor(title, options) {
+    super(title, options);
+    window.__notified.push([title, options.body]);
+  }
+};
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "ready"),
+    [
+        ("/jobs?view=all", "#jobs tbody tr"),
+        ("/jobs/{id}", "#history tbody tr"),
+        ("/overview", "#numbers dd"),
+        ("/sign-in", "#token"),
+    ],
+)
+def test_the_page_loads_with_no_console_error(api: Api, tab: Tab, path: str, ready: str) -> None:
+    job = submitted(api, "t-pages", "ida@t-pages")
+    api.wait_for_read_models()
+    page = tab.open(path.format(id=job["id"]), api.token("viewer", "t-pages"))
+    page.locator(ready).first.wait_for()
+    policy = page.request.get(page.url).headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
+def test_a_completed_job_notifies_its_creator(api: Api, tab: Tab) -> None:
+    tab.page.context.grant_permissions(["notifications"])
+    tab.page.add_init_script(RECORD_NOTIFICATIONS)
+    page = tab.open("/jobs", api.token("analyst", "t-notify", "jo@t-notify"))
+    expect(page.locator("#live")).to_have_text("live")
+    job = submitted(api, "t-notify", "jo@t-notify")
+    claimed = worker(api, "t-notify").claim()
+    assert claimed is not None
+    with claimed:
+        claimed.start()
+        claimed.complete(sample_result(JobType.GRAPH_ANALYSIS, random.Random(2)))
+    expect(page.locator("#toasts")).to_contain_text("completed")
+    page.wait_for_function("window.__notified.length > 0")
+    ((title, body),) = page.evaluate("window.__notified")
+    assert title == "Job completed"
+    assert job["id"][:6] in body
+
+
+def test_the_overview_counts_the_tenants_jobs_and_charts_their_cost(api: Api, tab: Tab) -> None:
+    submitted(api, "t-overview", "lee@t-overview")
+    submitted(api, "t-overview", "lee@t-overview", investigationId="INV-9")
+    claimed = worker(api, "t-overview").claim()
+    assert claimed is not None
+    with claimed:
+        claimed.start()
+        claimed.usage("gpt-4o", input_tokens=10_000, output_tokens=1_000)
+        claimed.complete(sample_result(JobType.GRAPH_ANALYSIS, random.Random(3)))
+    api.wait_for_read_models()
+    page = tab.open("/overview", api.token("viewer", "t-overview"))
+    numbers = page.locator("#numbers")
+    expect(numbers.locator("div", has_text="Queued").locator("dd")).to_have_text("1")
+    expect(numbers.locator("div", has_text="Submitted").locator("dd")).to_have_text("2")
+    expect(page.locator("#by-status svg")).to_contain_text("completed")
+    expect(page.locator("#by-model svg")).to_contain_text("gpt-4o")
