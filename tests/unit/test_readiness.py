@@ -29,10 +29,16 @@ def test_a_hanging_store_holds_one_thread_and_later_probes_answer_at_once() -> N
         for _ in range(5):
             with pytest.raises(StillWaiting):
                 await probe.read(hanging_read, timeout=5)
-        assert time.monotonic() - started < 0.5  # answered at once, not after 5 s
+        assert time.monotonic() - started < 2.5  # answered at once, not after 5 x 5 s
         store_answers.set()
-        await asyncio.sleep(0.1)
-        assert await probe.read(lambda: 42, timeout=1) == 42
+        deadline = time.monotonic() + 5
+        while True:  # once the store answers, the next probe reads again
+            try:
+                assert await probe.read(lambda: 42, timeout=1) == 42
+                break
+            except StillWaiting:
+                assert time.monotonic() < deadline, "the probe never read again"
+                await asyncio.sleep(0.02)
 
     try:
         asyncio.run(scenario())
