@@ -102,10 +102,20 @@ class Batch:
         return self.put(table, row)
 
     def put(self, table: Table, row: Row) -> Row:
-        key = tuple(row[name] for name in table.key)
+        key = table.key_of(row)
         self._looked_up[table].add(key)
         self._rows[table][key] = row
         self._changed[table][key] = row
+        return row
+
+    def tally(self, table: Table, key: Key, fixed: Mapping[str, Any]) -> Row:
+        """The row of what this batch adds to a stored row's counters (``table.counters``,
+        from 0): the store adds them up, so the stored row is never read."""
+        row = self._changed[table].get(key)
+        if row is None:
+            row = {**dict(zip(table.key, key, strict=True)), **fixed}
+            row.update(dict.fromkeys(table.counters, 0))
+            self._changed[table][key] = row
         return row
 
     def changes(self) -> dict[Table, list[Row]]:

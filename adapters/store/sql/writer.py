@@ -96,11 +96,16 @@ class Dialect:
 
     def upsert(self, table: Table) -> str:
         names = table.column_names
-        updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in table.key)
+        stored = self.name(table.name)
+        updates = ", ".join(
+            f"{n} = {stored}.{n} + excluded.{n}" if n in table.counters else f"{n} = excluded.{n}"
+            for n in names
+            if n not in table.key
+        )
         conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         marks = ", ".join([self.mark] * len(names))
         return (
-            f"INSERT INTO {self.name(table.name)} ({', '.join(names)}) VALUES ({marks}) "
+            f"INSERT INTO {stored} ({', '.join(names)}) VALUES ({marks}) "
             f"ON CONFLICT ({', '.join(table.key)}) {conflict}"
         )
 
