@@ -34,6 +34,7 @@ from jobledger.projections.base import (
     ReadModelView,
     Row,
 )
+from jobledger.projections.decoding import fast_mapper
 from jobledger.projections.outage import Outage
 from jobledger.projections.schema import Table
 
@@ -81,7 +82,7 @@ class ProjectionRunner:
         # The application that owns the recorder closes it when collected: hold on to it.
         self.owner = owner
         self.recorder = recorder
-        self.mapper = mapper
+        self.mapper = fast_mapper(mapper)
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
         self.processed = threading.Condition()
