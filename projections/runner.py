@@ -40,7 +40,9 @@ from jobledger.projections.schema import Table
 
 log = logging.getLogger("jobledger.projections")
 JOB_EVENT_TOPICS = frozenset(get_topic(t) for t in EVENT_TYPES)
-BATCH_SIZE = 1000
+# Per batch: one read per table, one transaction and one fsync; 5,000 events made
+# catch-up about a fifth faster than 1,000, at a few megabytes of memory.
+BATCH_SIZE = 5000
 
 
 class BatchSubscription(Protocol):
