@@ -12,12 +12,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
-from jobledger.domain.events import JobEvent
+from jobledger.domain.events import EVENT_TYPES, JobEvent
 from jobledger.projections.schema import Table
 
 Row = dict[str, Any]
@@ -102,10 +103,20 @@ class Batch:
         return self.put(table, row)
 
     def put(self, table: Table, row: Row) -> Row:
-        key = tuple(row[name] for name in table.key)
+        key = table.key_of(row)
         self._looked_up[table].add(key)
         self._rows[table][key] = row
         self._changed[table][key] = row
+        return row
+
+    def tally(self, table: Table, key: Key, fixed: Mapping[str, Any]) -> Row:
+        """The row of what this batch adds to a stored row's counters (``table.counters``,
+        from 0): the store adds them up, so the stored row is never read."""
+        row = self._changed[table].get(key)
+        if row is None:
+            row = {**dict(zip(table.key, key, strict=True)), **fixed}
+            row.update(dict.fromkeys(table.counters, 0))
+            self._changed[table][key] = row
         return row
 
     def changes(self) -> dict[Table, list[Row]]:
@@ -141,13 +152,21 @@ class BatchProjection(Projection[ReadModelView], ABC):
 
     def fold(self, events: Sequence[Positioned]) -> dict[Table, list[Row]]:
         """The rows these events change, computed in memory; nothing is written."""
-        relevant = [p for p in events if isinstance(p.event, self.handles)]
+        handled = self._handled_types()
+        relevant = [p for p in events if type(p.event) in handled]
         batch = Batch(self.view, self.tables)
         batch.prefetch(self.keys(relevant))
         self.prepare(relevant, batch)
         for positioned in relevant:
             self.apply(positioned, batch)
         return batch.changes()
+
+    @classmethod
+    @cache
+    def _handled_types(cls) -> frozenset[type[JobEvent]]:
+        """The event classes ``handles`` covers, for a set lookup per event (an
+        ``isinstance`` against the tuple was a twentieth of a catch-up)."""
+        return frozenset(t for t in EVENT_TYPES if issubclass(t, cls.handles))
 
     @abstractmethod
     def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:

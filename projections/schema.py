@@ -8,8 +8,11 @@ Types are logical: ``decimal`` is exact (stored as text), ``timestamp`` is ISO
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from operator import itemgetter
+from typing import Any, Literal
 
 ColumnType = Literal["text", "integer", "decimal", "timestamp", "boolean"]
 
@@ -32,10 +35,21 @@ class Table:
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
     internal: bool = field(default=False)
+    # Integer columns a batch adds to rather than sets: the store sums them, so counting
+    # needs no read of the stored row first.
+    counters: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @cached_property
+    def key_of(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """A row's primary key, as a tuple (computed for every row a batch changes)."""
+        if len(self.key) > 1:
+            return itemgetter(*self.key)
+        name = self.key[0]
+        return lambda row: (row[name],)
 
 
 def _c(name: str, type_: ColumnType, meaning: str, nullable: bool = False) -> Column:
@@ -177,6 +191,7 @@ JOB_STATUS_COUNTS = Table(
         _c("jobs", "integer", "jobs in it now"),
     ),
     key=("tenant", "job_type", "status"),
+    counters=("jobs",),
 )
 
 JOB_DAILY_STATISTICS = Table(
@@ -219,6 +234,7 @@ JOB_DURATION_HISTOGRAM = Table(
         _c("jobs", "integer", "completed jobs in the bucket"),
     ),
     key=("tenant", "job_type", "day", "measure", "bucket"),
+    counters=("jobs",),
 )
 
 STATISTICS_JOBS = Table(

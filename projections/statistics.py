@@ -90,7 +90,8 @@ class StatisticsProjection(BatchProjection):
         return {STATISTICS_JOBS: {(p.job_id,) for p in events}}
 
     def prepare(self, events: Sequence[Positioned], batch: Batch) -> None:
-        """Prefetch the counters and daily rows of every (tenant, type) the batch touches."""
+        """Prefetch the daily rows of every (tenant, type, day) the batch touches (they hold
+        money, summed exactly in Decimal); the counters are summed by the store."""
         types: dict[str, str] = {}
         for p in events:
             job_id = p.job_id
@@ -98,17 +99,12 @@ class StatisticsProjection(BatchProjection):
                 types[job_id] = p.event.job_type
             elif job_id not in types and (known := batch.get(STATISTICS_JOBS, (job_id,))):
                 types[job_id] = known["job_type"]
-        touched = [
+        days = {
             (p.event.tenant, types[p.job_id], day_of(p.event.timestamp))
             for p in events
             if p.job_id in types
-        ]
-        batch.prefetch(
-            {
-                JOB_STATUS_COUNTS: {(t, jt, s.value) for t, jt, _ in touched for s in JobStatus},
-                JOB_DAILY_STATISTICS: set(touched),
-            }
-        )
+        }
+        batch.prefetch({JOB_DAILY_STATISTICS: days})
 
     def apply(self, positioned: Positioned, batch: Batch) -> None:
         event = positioned.event
@@ -158,7 +154,7 @@ class StatisticsProjection(BatchProjection):
     @staticmethod
     def _count(batch: Batch, job: Row, status: JobStatus, delta: int) -> None:
         key = (job["tenant"], job["job_type"], status.value)
-        batch.get_or_add(JOB_STATUS_COUNTS, key, {"jobs": 0})["jobs"] += delta
+        batch.tally(JOB_STATUS_COUNTS, key, {})["jobs"] += delta
 
     @staticmethod
     def _daily(batch: Batch, job: Row, event: ev.JobEvent) -> Row:
@@ -187,7 +183,5 @@ class StatisticsProjection(BatchProjection):
             daily["run_ms_total" if measure == "run" else "queue_wait_ms_total"] += ms
             bucket = bucket_of(ms)
             key = (job["tenant"], job["job_type"], day_of(event.timestamp), measure, bucket)
-            row = batch.get_or_add(
-                JOB_DURATION_HISTOGRAM, key, {"lower_ms": lower_bound_ms(bucket), "jobs": 0}
-            )
-            row["jobs"] += 1
+            counted = batch.tally(JOB_DURATION_HISTOGRAM, key, {"lower_ms": lower_bound_ms(bucket)})
+            counted["jobs"] += 1

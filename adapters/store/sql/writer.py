@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -28,6 +29,7 @@ from jobledger.projections.base import Commit, Key, PositionMoved, ReadModelView
 from jobledger.projections.schema import READ_MODEL_VERSIONS, ColumnType, Table
 
 KEYS_PER_QUERY = 400
+CONVERTED: frozenset[ColumnType] = frozenset({"decimal", "timestamp", "boolean"})
 
 
 def to_sql(kind: ColumnType, value: Any) -> Any:
@@ -96,11 +98,16 @@ class Dialect:
 
     def upsert(self, table: Table) -> str:
         names = table.column_names
-        updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in table.key)
+        stored = self.name(table.name)
+        updates = ", ".join(
+            f"{n} = {stored}.{n} + excluded.{n}" if n in table.counters else f"{n} = excluded.{n}"
+            for n in names
+            if n not in table.key
+        )
         conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         marks = ", ".join([self.mark] * len(names))
         return (
-            f"INSERT INTO {self.name(table.name)} ({', '.join(names)}) VALUES ({marks}) "
+            f"INSERT INTO {stored} ({', '.join(names)}) VALUES ({marks}) "
             f"ON CONFLICT ({', '.join(table.key)}) {conflict}"
         )
 
@@ -271,5 +278,17 @@ class SqlReadModelWriter(ReadModelView):
 
 
 def _row_converter(table: Table) -> Callable[[Row], list[Any]]:
-    columns = [(c.name, c.type) for c in table.columns]
-    return lambda row: [to_sql(kind, row[name]) for name, kind in columns]
+    """A row's values in column order; only decimals, timestamps and booleans are
+    converted (text and integers go as they are: most values, in every written row)."""
+    names = table.column_names
+    values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    converted = [(i, c.type) for i, c in enumerate(table.columns) if c.type in CONVERTED]
+
+    def convert(row: Row) -> list[Any]:
+        found = list(values(row))
+        for index, kind in converted:
+            if found[index] is not None:
+                found[index] = to_sql(kind, found[index])
+        return found
+
+    return convert
