@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.api.conftest import Api
@@ -16,6 +18,7 @@ def test_the_creator_sees_the_inputs_and_a_viewer_does_not(api: Api, tab: Tab) -
     page = tab.open(f"/jobs/{job['id']}", api.token("analyst", "t-inputs", "gil@t-inputs"))
     expect(page.locator("#inputs")).to_contain_text("corpus.jsonl")
     page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/sign-in"))  # signed out before the next one signs in
     page = tab.open(f"/jobs/{job['id']}", api.token("viewer", "t-inputs"))
     expect(page.locator("#facts")).to_contain_text(job["id"])
     expect(page.locator("#inputs-section")).to_be_hidden()

@@ -85,6 +85,7 @@ export function authorization() {
 
 /** A JSON call to the API; a refused token (401) signs out with the API's reason. */
 export async function api(path, { method = "GET", body } = {}) {
+  if (!token()) return new Promise(() => {}); // signed out, the page is leaving: ask nothing
   const headers = authorization();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {

@@ -1,7 +1,7 @@
 // Server-Sent Events read with fetch(): EventSource cannot send an Authorization header.
 // A dropped stream is opened again with Last-Event-ID, so nothing is missed or repeated.
 
-import { authorization, signOut } from "./session.js";
+import { authorization, signOut, token } from "./session.js";
 
 const RETRY_MS = 2000;
 
@@ -27,6 +27,10 @@ export function follow(path, { after = null, onMessage, onState = () => {} }) {
   let controller = null;
 
   async function once() {
+    if (!token()) {
+      stopped = true; // signed out, the page is leaving: a call now would only be refused
+      return;
+    }
     controller = new AbortController();
     const headers = { ...authorization(), Accept: "text/event-stream" };
     if (last !== null) headers["Last-Event-ID"] = String(last);
