@@ -24,9 +24,10 @@ moments = st.datetimes(
 money = st.decimals(min_value=0, max_value=10**6, places=8, allow_nan=False)
 counts = st.integers(min_value=0, max_value=2**40)
 text = st.text(max_size=20)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+scalars = st.none() | st.booleans() | st.integers() | finite | text
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | text,  # fmt: skip
+    scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
     max_leaves=10,
 )
