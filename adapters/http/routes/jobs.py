@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Forbidden, Principal, Role
 from jobledger.adapters.http.answers import json_answer
@@ -31,9 +32,10 @@ from jobledger.adapters.http.security import (
     may_see,
     only_own,
 )
-from jobledger.adapters.http.services import ServicesDep
+from jobledger.adapters.http.services import Services, ServicesDep
 from jobledger.adapters.store.sql.read_store import JobQuery, parse_query
 from jobledger.domain.errors import InvalidCommand, JobNotFound
+from jobledger.domain.ledger import Outcome
 from jobledger.domain.lifecycle import TERMINAL, JobStatus
 from jobledger.domain.results import JobType
 from jobledger.domain.values import CommandMeta, new_correlation_id
@@ -59,7 +61,7 @@ def _etag(response: Response, version: int) -> None:
     response_model=JobEnvelope,
     responses=responses(400, *AUTH, 409, 413, 422),
 )
-def submit(
+async def submit(
     body: SubmitJob,
     principal: Submitter,
     services: ServicesDep,
@@ -75,6 +77,22 @@ def submit(
         if not KEY.match(idempotency_key):
             raise InvalidCommand("Idempotency-Key: 1 to 200 printable ASCII characters")
         command_id = f"submit:{caller_key(principal)}:{idempotency_key}"
+    meta = CommandMeta(
+        correlation_id=echo(response, correlation_id or new_correlation_id()),
+        command_id=command_id,
+    )
+    outcome, envelope = await run_in_threadpool(_submit, services, principal, body, meta)
+    response.headers["Location"] = f"/v1/jobs/{outcome.job_id}"
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    _etag(response, envelope["version"])
+    return json_answer(envelope, response, 202)
+
+
+def _submit(
+    services: Services, principal: Principal, body: SubmitJob, meta: CommandMeta
+) -> tuple[Outcome, dict[str, Any]]:
+    """What blocks on the store, in one worker thread: the submit, then its answer."""
     outcome = services.ledger.submit(
         principal.actor,
         body.type.value,
@@ -85,17 +103,9 @@ def submit(
         inputs=[i.model_dump(exclude_none=True) for i in body.inputs],
         config=body.config,
         metadata=body.metadata,
-        meta=CommandMeta(
-            correlation_id=echo(response, correlation_id or new_correlation_id()),
-            command_id=command_id,
-        ),
+        meta=meta,
     )
-    envelope = services.envelope_at(principal, outcome.job_id, outcome.version)
-    response.headers["Location"] = f"/v1/jobs/{outcome.job_id}"
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    _etag(response, envelope["version"])
-    return json_answer(envelope, response, 202)
+    return outcome, services.envelope_at(principal, outcome.job_id, outcome.version)
 
 
 @router.get("", summary="List jobs", response_model=JobPage, responses=responses(*AUTH, 422))
@@ -211,7 +221,7 @@ async def history(job_id: UUID, principal: Reader, services: ServicesDep) -> Job
         **responses(400, *AUTH, 404, 409, 412, 413, 422),
     },
 )
-def cancel(
+async def cancel(
     job_id: UUID,
     principal: Canceller,
     services: ServicesDep,
@@ -222,6 +232,25 @@ def cancel(
         str | None, Header(description='cancel only if the job is still at this ETag, e.g. "3"')
     ] = None,
 ) -> Response:
+    correlation = echo(response, correlation_id or new_correlation_id())
+    reason = (body or CancelJob()).reason
+    envelope = await run_in_threadpool(
+        _cancel, services, principal, job_id, reason, correlation, if_match
+    )
+    _etag(response, envelope["version"])
+    # asked to stop: the worker acknowledges
+    return json_answer(envelope, response, 200 if envelope["status"] in TERMINAL else 202)
+
+
+def _cancel(
+    services: Services,
+    principal: Principal,
+    job_id: UUID,
+    reason: str,
+    correlation_id: str,
+    if_match: str | None,
+) -> dict[str, Any]:
+    """What blocks on the store, in one worker thread: the checks, the cancel, its answer."""
     job = services.ledger.get(job_id, tenant=principal.tenant)
     if not may_see(principal, job.tenant, job.created_by):
         raise JobNotFound(job_id)
@@ -231,16 +260,10 @@ def cancel(
     outcome = services.ledger.cancel(
         principal.actor,
         job_id,
-        reason=(body or CancelJob()).reason,
-        meta=CommandMeta(
-            correlation_id=echo(response, correlation_id or new_correlation_id()),
-            expected_version=expected,
-        ),
+        reason=reason,
+        meta=CommandMeta(correlation_id=correlation_id, expected_version=expected),
     )
-    envelope = services.envelope_at(principal, job_id, outcome.version)
-    _etag(response, envelope["version"])
-    # asked to stop: the worker acknowledges
-    return json_answer(envelope, response, 200 if envelope["status"] in TERMINAL else 202)
+    return services.envelope_at(principal, job_id, outcome.version)
 
 
 def _expected_version(if_match: str | None, job_id: UUID, version: int) -> int | None:
