@@ -75,9 +75,7 @@ async def claim(
     assert outcome.state is not None
     assert outcome.lease_id is not None
     answer = wm.WorkerAnswer.of(outcome.job_id, outcome.version, outcome.state)
-    workflow = await run_in_threadpool(
-        job_workflow, services.ledger, outcome.job_id, principal.tenant
-    )
+    workflow = claimed.workflow
     echo(response, correlation_id or workflow)
     return wm.ClaimedJob(
         **answer.model_dump(),
