@@ -39,7 +39,7 @@ def trace_id(traceparent: str) -> str | None:
     return trace
 
 
-def requested_correlation_id(
+async def requested_correlation_id(
     x_correlation_id: Annotated[
         str | None,
         Header(
@@ -53,7 +53,7 @@ def requested_correlation_id(
         Header(description="W3C trace context: without X-Correlation-ID, its trace id is used"),
     ] = None,
 ) -> str | None:
-    """The correlation id the caller named, if any."""
+    """The correlation id the caller named, if any (async: quick work, no worker thread)."""
     if x_correlation_id is not None:
         return check_correlation_id(x_correlation_id, HEADER)
     if traceparent is not None:

@@ -49,6 +49,7 @@ class ClaimRequest:
 class Claimed:
     outcome: Outcome
     job: Job  # as the claim left it: inputs, config, type
+    workflow: str  # the correlation id the job was submitted with
 
 
 class Dispatcher:
@@ -87,16 +88,17 @@ class Dispatcher:
             for job_id in mine:
                 self._pending[job_id] = RESERVED
             try:
-                outcome = await run_in_threadpool(
+                won = await run_in_threadpool(
                     self._claim_first, actor, [UUID(job_id) for job_id in mine], request
                 )
             finally:
                 for job_id in mine:
                     del self._pending[job_id]
-            if outcome is not None:
+            if won is not None:
+                outcome, workflow = won
                 assert outcome.job is not None
                 self._settle(mine, str(outcome.job_id), outcome.position or 0)
-                return Claimed(outcome, outcome.job)
+                return Claimed(outcome, outcome.job, workflow)
             self._settle(mine, None, 0)
             if len(found) < limit and len(free) <= len(mine):
                 return None  # every candidate was tried: others won them all
@@ -104,9 +106,10 @@ class Dispatcher:
 
     def _claim_first(
         self, actor: Actor, candidates: list[UUID], request: ClaimRequest
-    ) -> Outcome | None:
+    ) -> tuple[Outcome, str] | None:
         """The ledger's ``claim_next``, each claim under the worker's correlation id or
-        else its job's workflow, so that a whole job reads as one workflow."""
+        else its job's workflow, so that a whole job reads as one workflow; with the
+        workflow, which the answer names (found in this worker thread, not another)."""
 
         def claim_next(jobs: list[UUID], meta: CommandMeta) -> Outcome | None:
             return self.ledger.claim_next(
@@ -120,16 +123,22 @@ class Dispatcher:
 
         command_id, given = request.command_id, request.correlation_id
         if given is not None or not candidates:  # with no candidates only a repeat matches
-            return claim_next(candidates, CommandMeta(given or new_correlation_id(), command_id))
+            meta = CommandMeta(given or new_correlation_id(), command_id)
+            outcome = claim_next(candidates, meta)
+            return None if outcome is None else (outcome, self._workflow(actor, outcome))
         for job_id in candidates:
             try:
                 workflow = job_workflow(self.ledger, job_id, actor.tenant)
             except JobNotFound:
                 continue
             outcome = claim_next([job_id], CommandMeta(workflow, command_id))
-            if outcome is not None:
-                return outcome
+            if outcome is not None:  # a repeated command id answers its first claim's job
+                same = outcome.job_id == job_id
+                return outcome, workflow if same else self._workflow(actor, outcome)
         return None
+
+    def _workflow(self, actor: Actor, outcome: Outcome) -> str:
+        return job_workflow(self.ledger, outcome.job_id, actor.tenant)
 
     def _settle(self, tried: list[str], won: str | None, position: int) -> None:
         """Pass over the job won until the read models show its claim, and those lost

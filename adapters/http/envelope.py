@@ -2,6 +2,12 @@
 
 A command's answer is folded from the job's own events with the projection's
 ``evolve``, so it has exactly the shape a later read of the read model gives.
+
+A job's summary and envelope are built as plain JSON-ready dicts under the answer
+models' JSON names (``shaped``), not as models: the data is the ledger's own, already
+checked when it was recorded, and validating it again on every read cost more than the
+rest of the answer. The models still describe the answers in OpenAPI, and a test holds
+every dict built here valid against its model.
 """
 
 from __future__ import annotations
@@ -9,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from jobledger.adapters.http.schemas.jobs import (
     Findings,
@@ -60,8 +69,9 @@ def fold_summary(events: Sequence[ev.JobEvent]) -> Row:
     return row
 
 
-def summary_of(row: Row, currency: str) -> JobSummary:
-    return JobSummary.model_validate(_summary_fields(row, currency))
+def summary_of(row: Row, currency: str) -> dict[str, Any]:
+    """A job as lists and streams show it (``JobSummary``), JSON-ready."""
+    return shaped(JobSummary, _summary_fields(row, currency))
 
 
 def envelope_of(
@@ -70,16 +80,37 @@ def envelope_of(
     *,
     result: dict[str, Any] | None,
     submission: Submission | None,
-) -> JobEnvelope:
-    """``submission`` None (the caller is not the creator): its fields are ``null``."""
+) -> dict[str, Any]:
+    """The job's envelope (``JobEnvelope``), JSON-ready; ``submission`` None (the caller
+    is not the creator): its fields are ``null``."""
     fields = _summary_fields(row, currency)
     fields["result"] = result if row["status"] == "completed" else None
     fields.update(dict.fromkeys(SUBMITTED_PRIVATELY))
     if submission is not None:
-        fields["inputs"] = [InputOut.model_validate(i) for i in submission.inputs]
+        fields["inputs"] = [_input(recorded) for recorded in submission.inputs]
         fields["config"] = submission.config
         fields["metadata"] = submission.metadata
-    return JobEnvelope.model_validate(fields)
+    return shaped(JobEnvelope, fields)
+
+
+def shaped(model: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` (by the model's field names) under the JSON names the model gives them."""
+    names = _json_names(model)
+    return {names[name]: value for name, value in fields.items()}
+
+
+@cache
+def _json_names(model: type[BaseModel]) -> dict[str, str]:
+    return {name: field.alias or name for name, field in model.model_fields.items()}
+
+
+def _input(recorded: dict[str, Any]) -> dict[str, Any]:
+    """An input as recorded (its ``uri`` left out when it had none)."""
+    return shaped(InputOut, {name: recorded.get(name) for name in InputOut.model_fields})
+
+
+def _money(amount: Decimal, currency: str) -> dict[str, Any]:
+    return shaped(Money, {"amount": format(amount, "f"), "currency": currency})
 
 
 def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
@@ -91,7 +122,10 @@ def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
         "status": row["status"],
         "created_at": row["created_at"],
         "updated_at": row["last_event_at"],
-        "error": JobError(code=row["error_code"] or "failed", message=row["error_message"] or "")
+        "error": shaped(
+            JobError,
+            {"code": row["error_code"] or "failed", "message": row["error_message"] or ""},
+        )
         if failed
         else None,
         "progress": row["progress"],
@@ -105,16 +139,26 @@ def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
         "lease_expires_at": row["lease_expires_at"],
         "not_before": row["not_before"],
         "pool": row["pool"],
-        "tokens": Tokens.of(row),
-        "cost": Money.of(row["cost"], currency),
-        "projected_cost": None if projected is None else Money.of(projected, currency),
+        "tokens": shaped(
+            Tokens,
+            {
+                "input": row["input_tokens"],
+                "output": row["output_tokens"],
+                "cached_input": row["cached_input_tokens"],
+            },
+        ),
+        "cost": _money(row["cost"], currency),
+        "projected_cost": None if projected is None else _money(projected, currency),
         "estimated_completion_at": row["estimated_completion_at"],
         "cancellation_requested": row["cancellation_requested"],
-        "findings": Findings(
-            entities=row["entities"],
-            relationships=row["relationships"],
-            anomalies=row["anomalies"],
-            predictions=row["predictions"],
+        "findings": shaped(
+            Findings,
+            {
+                "entities": row["entities"],
+                "relationships": row["relationships"],
+                "anomalies": row["anomalies"],
+                "predictions": row["predictions"],
+            },
         ),
         "started_at": row["started_at"],
         "finished_at": row["finished_at"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -28,6 +29,23 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # A metric's child for a set of labels, looked up once: ``labels()`` costs several
+        # times what the count or the observation does.
+        self._timers: dict[tuple[str, str], Any] = {}
+        self._counters: dict[tuple[str, str, int], Any] = {}
+
+    def time(self, method: str, route: str, seconds: float) -> None:
+        timer = self._timers.get((method, route))
+        if timer is None:
+            timer = self._timers[method, route] = self.latency.labels(method, route)
+        timer.observe(seconds)
+
+    def count(self, method: str, route: str, status: int) -> None:
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = self.requests.labels(method, route, str(status))
+            self._counters[method, route, status] = counter
+        counter.inc()
 
     def page(self, gauges: Iterable[Metric]) -> bytes:
         """The request metrics, then the caller's gauges, in the text format."""
@@ -94,13 +112,11 @@ class RequestMetrics:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 route = getattr(scope.get("route"), "path", "unmatched")
-                self.metrics.latency.labels(scope["method"], route).observe(
-                    time.perf_counter() - started
-                )
+                self.metrics.time(scope["method"], route, time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.count(scope["method"], route, status)

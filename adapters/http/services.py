@@ -17,7 +17,6 @@ from jobledger.adapters.http.envelope import Submission, envelope_of, fold_summa
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
 from jobledger.adapters.http.readiness import ReadinessProbe
-from jobledger.adapters.http.schemas.jobs import JobEnvelope
 from jobledger.adapters.http.security import may_see
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import Answer, ReadStorePool
@@ -76,7 +75,7 @@ class Services:
 
     def envelope_at(
         self, principal: Principal, job_id: UUID, version: int | None = None
-    ) -> JobEnvelope:
+    ) -> dict[str, Any]:
         """The envelope folded from the job's events (up to ``version``): what a command
         answers, and what an auditor's replay shows."""
         events = self.ledger.job_events(job_id, tenant=principal.tenant)
@@ -96,7 +95,7 @@ class Services:
             submission=Submission.of(first) if creator else None,
         )
 
-    async def envelope(self, principal: Principal, row: Row) -> JobEnvelope:
+    async def envelope(self, principal: Principal, row: Row) -> dict[str, Any]:
         """The envelope, with the result (once completed) and, for its creator, what they
         submitted (inputs, config, metadata).
 

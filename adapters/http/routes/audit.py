@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from jobledger.adapters.auth.tokens import Principal, Role
+from jobledger.adapters.http.answers import json_answer
 from jobledger.adapters.http.envelope import recorded_event
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas.jobs import IsoDateTime, JobEnvelope, JobEvents
@@ -34,15 +35,17 @@ def events(job_id: UUID, principal: Auditor, services: ServicesDep) -> JobEvents
 @router.get(
     "/{job_id}/replay",
     summary="A job as it stood at a version or a moment, rebuilt from its events",
+    response_model=JobEnvelope,
     responses=responses(401, 403, 404, 422),
 )
 def replay(
     job_id: UUID,
     principal: Auditor,
     services: ServicesDep,
+    response: Response,
     version: Annotated[int | None, Query(ge=1)] = None,
     as_of: Annotated[IsoDateTime | None, Query(alias="asOf")] = None,
-) -> JobEnvelope:
+) -> Response:
     if (version is None) == (as_of is None):
         raise InvalidCommand("give exactly one of version or asOf")
     if as_of is not None:
@@ -51,4 +54,4 @@ def replay(
         newest = services.ledger.get(job_id, tenant=principal.tenant).version
         if version is not None and version > newest:
             raise InvalidCommand(f"version: job {job_id} has versions 1 to {newest}")
-    return services.envelope_at(principal, job_id, version)
+    return json_answer(services.envelope_at(principal, job_id, version), response)

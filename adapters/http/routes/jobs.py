@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Forbidden, Principal, Role
+from jobledger.adapters.http.answers import json_answer
 from jobledger.adapters.http.correlation import RequestedCorrelationId, echo
-from jobledger.adapters.http.envelope import summary_of
+from jobledger.adapters.http.envelope import shaped, summary_of
 from jobledger.adapters.http.problems import PreconditionFailed, responses
 from jobledger.adapters.http.schemas.jobs import (
     CancelJob,
@@ -30,7 +32,7 @@ from jobledger.adapters.http.security import (
     may_see,
     only_own,
 )
-from jobledger.adapters.http.services import ServicesDep
+from jobledger.adapters.http.services import Services, ServicesDep
 from jobledger.adapters.store.sql.read_store import (
     Cursor,
     JobQuery,
@@ -40,6 +42,7 @@ from jobledger.adapters.store.sql.read_store import (
 )
 from jobledger.domain.bounds import Identifier, Name, Subject
 from jobledger.domain.errors import InvalidCommand, JobNotFound
+from jobledger.domain.ledger import Outcome
 from jobledger.domain.lifecycle import TERMINAL, JobStatus
 from jobledger.domain.results import JobType
 from jobledger.domain.values import CommandMeta, new_correlation_id
@@ -62,9 +65,10 @@ def _etag(response: Response, version: int) -> None:
     "",
     status_code=202,
     summary="Submit a job",
+    response_model=JobEnvelope,
     responses=responses(400, *AUTH, 409, 413, 422),
 )
-def submit(
+async def submit(
     body: SubmitJob,
     principal: Submitter,
     services: ServicesDep,
@@ -74,12 +78,28 @@ def submit(
         str | None,
         Header(description="repeat a submit safely: the same key and body give the first answer"),
     ] = None,
-) -> JobEnvelope:
+) -> Response:
     command_id = None
     if idempotency_key is not None:
         if not KEY.match(idempotency_key):
             raise InvalidCommand("Idempotency-Key: 1 to 200 printable ASCII characters")
         command_id = f"submit:{caller_key(principal)}:{idempotency_key}"
+    meta = CommandMeta(
+        correlation_id=echo(response, correlation_id or new_correlation_id()),
+        command_id=command_id,
+    )
+    outcome, envelope = await run_in_threadpool(_submit, services, principal, body, meta)
+    response.headers["Location"] = f"/v1/jobs/{outcome.job_id}"
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    _etag(response, envelope["version"])
+    return json_answer(envelope, response, 202)
+
+
+def _submit(
+    services: Services, principal: Principal, body: SubmitJob, meta: CommandMeta
+) -> tuple[Outcome, dict[str, Any]]:
+    """What blocks on the store, in one worker thread: the submit, then its answer."""
     outcome = services.ledger.submit(
         principal.actor,
         body.type.value,
@@ -90,23 +110,16 @@ def submit(
         inputs=[i.model_dump(exclude_none=True) for i in body.inputs],
         config=body.config,
         metadata=body.metadata,
-        meta=CommandMeta(
-            correlation_id=echo(response, correlation_id or new_correlation_id()),
-            command_id=command_id,
-        ),
+        meta=meta,
     )
-    envelope = services.envelope_at(principal, outcome.job_id, outcome.version)
-    response.headers["Location"] = f"/v1/jobs/{outcome.job_id}"
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    _etag(response, envelope.version)
-    return envelope
+    return outcome, services.envelope_at(principal, outcome.job_id, outcome.version)
 
 
-@router.get("", summary="List jobs", responses=responses(*AUTH, 422))
+@router.get("", summary="List jobs", response_model=JobPage, responses=responses(*AUTH, 422))
 async def list_jobs(
     principal: Reader,
     services: ServicesDep,
+    response: Response,
     status: Annotated[list[JobStatus] | None, Query()] = None,
     type: Annotated[JobType | None, Query()] = None,
     investigation_id: Annotated[Identifier | None, Query(alias="investigationId")] = None,
@@ -118,11 +131,11 @@ async def list_jobs(
     limit: Annotated[PageSize, Query()] = 50,
     cursor: Annotated[Cursor | None, Query()] = None,
     order: Annotated[Order, Query()] = "newest",
-) -> JobPage:
+) -> Response:
     """An analyst's list holds only the jobs they created."""
     if mine or only_own(principal):
         if created_by not in (None, principal.subject):  # an analyst sees no one else's jobs
-            return JobPage(items=[], next_cursor=None, position=services.feed.position)
+            return json_answer(_page([], None, services.feed.position), response)
         created_by = principal.subject
     query = parse_query(
         JobQuery,
@@ -140,16 +153,18 @@ async def list_jobs(
     )
     async with services.reads.store() as store:
         page = await store.list_jobs(query)
-    return JobPage(
-        items=[summary_of(row, services.currency) for row in page.items],
-        next_cursor=page.next_cursor,
-        position=page.position,
-    )
+    items = [summary_of(row, services.currency) for row in page.items]
+    return json_answer(_page(items, page.next_cursor, page.position), response)
+
+
+def _page(items: list[dict[str, Any]], next_cursor: str | None, position: int) -> dict[str, Any]:
+    return shaped(JobPage, {"items": items, "next_cursor": next_cursor, "position": position})
 
 
 @router.get(
     "/{job_id}",
     summary="Get a job (optionally waiting until it finishes)",
+    response_model=JobEnvelope,
     responses=responses(*AUTH, 404, 422),
 )
 async def get_job(
@@ -159,13 +174,13 @@ async def get_job(
     response: Response,
     wait: Annotated[bool, Query(description="hold the request until the job is terminal")] = False,
     timeout: Annotated[int, Query(ge=1, le=300, description="seconds to wait at most")] = 30,
-) -> JobEnvelope:
+) -> Response:
     if not wait:
         row, _, _ = await services.visible_job(principal, job_id)
     else:
         row = await _wait_until_terminal(services, principal, job_id, timeout)
     _etag(response, row["version"])
-    return await services.envelope(principal, row)
+    return json_answer(await services.envelope(principal, row), response)
 
 
 async def _wait_until_terminal(
@@ -207,12 +222,13 @@ async def history(job_id: UUID, principal: Reader, services: ServicesDep) -> Job
 @router.post(
     "/{job_id}/cancel",
     summary="Cancel a job (a running one is asked to stop)",
+    response_model=JobEnvelope,
     responses={
         202: {"model": JobEnvelope, "description": "Running: its worker is asked to stop"},
         **responses(400, *AUTH, 404, 409, 412, 413, 422),
     },
 )
-def cancel(
+async def cancel(
     job_id: UUID,
     principal: Canceller,
     services: ServicesDep,
@@ -222,7 +238,26 @@ def cancel(
     if_match: Annotated[
         str | None, Header(description='cancel only if the job is still at this ETag, e.g. "3"')
     ] = None,
-) -> JobEnvelope:
+) -> Response:
+    correlation = echo(response, correlation_id or new_correlation_id())
+    reason = (body or CancelJob()).reason
+    envelope = await run_in_threadpool(
+        _cancel, services, principal, job_id, reason, correlation, if_match
+    )
+    _etag(response, envelope["version"])
+    # asked to stop: the worker acknowledges
+    return json_answer(envelope, response, 200 if envelope["status"] in TERMINAL else 202)
+
+
+def _cancel(
+    services: Services,
+    principal: Principal,
+    job_id: UUID,
+    reason: str,
+    correlation_id: str,
+    if_match: str | None,
+) -> dict[str, Any]:
+    """What blocks on the store, in one worker thread: the checks, the cancel, its answer."""
     job = services.ledger.get(job_id, tenant=principal.tenant)
     if not may_see(principal, job.tenant, job.created_by):
         raise JobNotFound(job_id)
@@ -232,17 +267,10 @@ def cancel(
     outcome = services.ledger.cancel(
         principal.actor,
         job_id,
-        reason=(body or CancelJob()).reason,
-        meta=CommandMeta(
-            correlation_id=echo(response, correlation_id or new_correlation_id()),
-            expected_version=expected,
-        ),
+        reason=reason,
+        meta=CommandMeta(correlation_id=correlation_id, expected_version=expected),
     )
-    envelope = services.envelope_at(principal, job_id, outcome.version)
-    _etag(response, envelope.version)
-    if envelope.status not in TERMINAL:
-        response.status_code = 202  # asked to stop: the worker acknowledges
-    return envelope
+    return services.envelope_at(principal, job_id, outcome.version)
 
 
 def _expected_version(if_match: str | None, job_id: UUID, version: int) -> int | None:

@@ -11,7 +11,6 @@ no gap, no repeat.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Principal
@@ -112,9 +112,9 @@ class Follower:
         data = {
             "position": position,
             "event": type(event).__name__ if event is not None else "Snapshot",
-            "job": summary_of(row, self.services.currency).model_dump(mode="json", by_alias=True),
+            "job": summary_of(row, self.services.currency),
         }
-        return f"id: {position}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+        return f"id: {position}\ndata: {to_json(data).decode()}\n\n"
 
     def snapshot(self, row: Row) -> str:
         self.rows[row["job_id"]] = dict(row)

@@ -8,7 +8,7 @@ no correlation id continues the job's workflow (the id it was submitted with).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -75,9 +75,7 @@ async def claim(
     assert outcome.state is not None
     assert outcome.lease_id is not None
     answer = wm.WorkerAnswer.of(outcome.job_id, outcome.version, outcome.state)
-    workflow = await run_in_threadpool(
-        job_workflow, services.ledger, outcome.job_id, principal.tenant
-    )
+    workflow = claimed.workflow
     echo(response, correlation_id or workflow)
     return wm.ClaimedJob(
         **answer.model_dump(),
@@ -209,11 +207,11 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def _endpoint(command: Command) -> Callable[..., wm.WorkerAnswer]:
+def _endpoint(command: Command) -> Callable[..., Awaitable[wm.WorkerAnswer]]:
     """The route function of one command: it runs under the caller's command id and
     correlation id (else the job's workflow) and answers where the job stands."""
 
-    def endpoint(
+    async def endpoint(
         job_id: UUID,
         body: wm.LeasedCommand,
         principal: Worker,
@@ -221,12 +219,10 @@ def _endpoint(command: Command) -> Callable[..., wm.WorkerAnswer]:
         response: Response,
         correlation_id: RequestedCorrelationId,
     ) -> wm.WorkerAnswer:
-        workflow = correlation_id or job_workflow(services.ledger, job_id, principal.tenant)
-        meta = CommandMeta(
-            correlation_id=echo(response, workflow),
-            command_id=_scoped(principal, str(job_id), body.command_id),
+        workflow, outcome = await run_in_threadpool(
+            _record, command, services.ledger, principal, job_id, body, correlation_id
         )
-        outcome = command.run(services.ledger, principal.actor, job_id, body, meta)
+        echo(response, workflow)
         if outcome.replayed:
             response.headers["Idempotent-Replayed"] = "true"
         assert outcome.state is not None
@@ -235,6 +231,23 @@ def _endpoint(command: Command) -> Callable[..., wm.WorkerAnswer]:
 
     endpoint.__annotations__["body"] = command.body  # FastAPI reads the body model here
     return endpoint
+
+
+def _record(
+    command: Command,
+    ledger: Ledger,
+    principal: Principal,
+    job_id: UUID,
+    body: wm.LeasedCommand,
+    correlation_id: str | None,
+) -> tuple[str, Outcome]:
+    """What blocks on the store, in one worker thread: the job's workflow (unless the
+    caller named one), then the command."""
+    workflow = correlation_id or job_workflow(ledger, job_id, principal.tenant)
+    meta = CommandMeta(
+        correlation_id=workflow, command_id=_scoped(principal, str(job_id), body.command_id)
+    )
+    return workflow, command.run(ledger, principal.actor, job_id, body, meta)
 
 
 for _action, _command in COMMANDS.items():
