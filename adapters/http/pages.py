@@ -60,10 +60,26 @@ def _roles_of(dependency: object) -> tuple[Role, ...]:
     return allowed.roles
 
 
+# Each page: its title, and whether it has the signed-in bar (sign-in has not). A page's
+# file holds only its own content; the head and the bar are shared (``_head.html``,
+# ``_bar.html``), and its script is ``/static/dashboard/<page>.js``.
+TITLES = {
+    "sign-in": ("Sign in", False),
+    "jobs": ("Jobs", True),
+    "job": ("Job", True),
+    "overview": ("Overview", True),
+}
+
+
 @functools.cache
 def _shell(name: str) -> str:
-    shell = (PAGES / f"{name}.html").read_text(encoding="utf-8")
-    return shell.replace("<body>", f"<body {_rules()}>")
+    title, with_bar = TITLES[name]
+    head = (PAGES / "_head.html").read_text(encoding="utf-8")
+    head = head.replace("{{title}}", title).replace("{{page}}", name)
+    bar = (PAGES / "_bar.html").read_text(encoding="utf-8") if with_bar else ""
+    content = (PAGES / f"{name}.html").read_text(encoding="utf-8")
+    page = head.replace("<body>", f"<body {_rules()}>") + bar + content
+    return page + "</body>\n</html>\n"
 
 
 def _page(name: str) -> HTMLResponse:
