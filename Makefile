@@ -34,12 +34,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	MYPYPATH=$(VENV)/typing $(BIN)/mypy -p jobledger.domain -p jobledger.projections -p jobledger.adapters
 
-# Tests run side by side, one process per core; `make coverage` adds line coverage.
+# Tests run side by side in four processes: much of their time goes on waiting for
+# subprocesses, servers and the database, so four keep two cores busy (measured: 6:15
+# against 6:51 with two). `make coverage` adds line coverage.
+XDIST := -n 4 --dist worksteal
+
 unit: $(STAMP)
-	$(BIN)/pytest -q -n auto --dist worksteal
+	$(BIN)/pytest -q $(XDIST)
 
 coverage: $(STAMP)
-	$(BIN)/pytest -q -n auto --dist worksteal --cov=jobledger --cov-report=term:skip-covered
+	$(BIN)/pytest -q $(XDIST) --cov=jobledger --cov-report=term:skip-covered
 
 test: lint typecheck unit
 
