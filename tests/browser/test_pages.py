@@ -78,3 +78,15 @@ def test_the_overview_counts_the_tenants_jobs_and_charts_their_cost(api: Api, ta
     expect(numbers.locator("div", has_text="Submitted").locator("dd")).to_have_text("2")
     expect(page.locator("#by-status svg")).to_contain_text("completed")
     expect(page.locator("#by-model svg")).to_contain_text("gpt-4o")
+
+
+def test_an_analyst_is_told_the_overview_is_not_theirs_and_no_call_is_refused(
+    api: Api, tab: Tab
+) -> None:
+    """The page asks the API nothing it would refuse (the fixture fails on a logged 403)."""
+    page = tab.open("/jobs", api.token("analyst", "t-overview-analyst", "mo@t-overview-analyst"))
+    expect(page.get_by_role("link", name="Overview")).to_be_hidden()
+    page.goto(f"{api.url}/overview")
+    expect(page.locator("#refused")).to_contain_text("viewer")
+    expect(page.locator("#figures")).to_be_hidden()
+    assert not any("/v1/stats" in url or "/v1/costs" in url for url in tab.requested)

@@ -2,7 +2,7 @@
 // status and cost by model and by investigation as bar charts drawn in SVG, each bar
 // labelled with its name and number so colour is never the only cue.
 
-import { api, frame, requireCaller } from "./session.js";
+import { api, frame, requireCaller, rules } from "./session.js";
 import { el } from "./format.js";
 
 const caller = requireCaller();
@@ -38,9 +38,22 @@ function number(list, term, value) {
   list.append(el("div", {}, el("dt", { text: term }), el("dd", { text: value })));
 }
 
+function refuse(message) {
+  const refused = document.getElementById("refused");
+  refused.hidden = false;
+  refused.textContent = message;
+  document.getElementById("figures").hidden = true;
+}
+
 async function start() {
   if (!caller) return;
   frame(caller, "overview");
+  const { readers } = rules();
+  if (!caller.hasAny(readers)) {
+    // The API would refuse: say so rather than ask it (and log three refusals).
+    refuse(`The overview shows the whole tenant's figures, which ${readers.join(", ")} may read.`);
+    return;
+  }
   let stats, byModel, byInvestigation;
   try {
     [stats, byModel, byInvestigation] = await Promise.all([
@@ -49,9 +62,7 @@ async function start() {
       api("/v1/costs?groupBy=investigation"),
     ]);
   } catch (error) {
-    const refused = document.getElementById("refused");
-    refused.hidden = false;
-    refused.textContent = error.message;
+    refuse(error.message);
     return;
   }
   const sum = (name) => stats.items.reduce((total, item) => total + item[name], 0);

@@ -109,4 +109,6 @@ export function frame(caller, current) {
   document.getElementById("sign-out").addEventListener("click", () => signOut());
   const link = document.querySelector(`[data-nav="${current}"]`);
   if (link) link.setAttribute("aria-current", "page");
+  // The overview holds the tenant's figures: offered only to roles that may read them.
+  document.querySelector('[data-nav="overview"]').hidden = !caller.hasAny(rules().readers);
 }
