@@ -35,8 +35,10 @@ VIEWPORT = {"width": 1280, "height": 800}
 WAIT_MS = 5_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module, not per session: Playwright's sync API keeps an event loop running in
+    this thread while it is open, and a later test's ``asyncio.run`` would then fail."""
     if not CHROMIUM.is_file():
         reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("JOBLEDGER_REQUIRE_BROWSER") == "1":
