@@ -2,3 +2,6 @@
 
 Imports nothing from ``projections`` or ``adapters`` and opens no database.
 """
+
+# The event catalogue first: ``events`` completes it with the task events, which extend it.
+from jobledger.domain import events as _events  # noqa: F401

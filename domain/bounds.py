@@ -41,6 +41,14 @@ Priority = Annotated[int, Strict(), Field(ge=0, le=9)]
 MaxAttempts = Annotated[int, Strict(), Field(ge=1, le=20)]
 LeaseSeconds = Annotated[float, Strict(), Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
 
+# Tasks: a job analysed by named workers, each scoring it (see task_lifecycle.py).
+MAX_TASK_WORKERS = 50
+MAX_ANALYSES = 100
+UNCERTAIN = -1  # the score of an uncertain result
+TaskScore = Annotated[int, Strict(), Field(ge=UNCERTAIN, le=100)]
+TaskSubject = Annotated[str, Strict(), Field(min_length=1, max_length=512, pattern=r"\S")]
+AnalysisId = Identifier
+
 FindingKind = Literal["entities", "relationships", "anomalies", "predictions"]
 FINDING_KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
 

@@ -131,3 +131,18 @@ class StoreUnavailable(JobLedgerError):
     """The event store cannot be opened or written."""
 
     code = "store_unavailable"
+
+
+class TaskNotFound(JobNotFound):
+    code = "task_not_found"
+
+    def __init__(self, job_id: UUID | str, task_id: str) -> None:
+        super().__init__(job_id)
+        self.args = (f"task {task_id} of job {job_id} not found",)
+        self.task_id = task_id
+
+
+class NotNamedWorker(JobLedgerError):
+    """Only the worker a task is named for may claim or update it (HTTP 403)."""
+
+    code = "not_named_worker"

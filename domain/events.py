@@ -330,6 +330,9 @@ class CancellationAcknowledged(JobEvent):
         _finish(job, self)
 
 
+# The task events extend these classes; the package imports this module first (__init__.py).
+from jobledger.domain.task_events import TASK_EVENT_TYPES  # noqa: E402
+
 # Worker commands that renew the lease to their ``lease_expires_at`` (heartbeats too).
 RENEWING = (JobStarted, ProgressReported, UsageRecorded, ValidationStarted, UploadStarted)
 
@@ -350,4 +353,5 @@ EVENT_TYPES: tuple[type[JobEvent], ...] = (
     JobCancelled,
     CancellationRequested,
     CancellationAcknowledged,
+    *TASK_EVENT_TYPES,
 )

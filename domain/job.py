@@ -14,8 +14,9 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from jobledger.domain import events as ev
+from jobledger.domain import task_work
 from jobledger.domain.bounds import FINDING_KINDS
-from jobledger.domain.errors import InvalidCommand, LeaseMismatch, RetryNotDue
+from jobledger.domain.errors import IllegalTransition, InvalidCommand, LeaseMismatch, RetryNotDue
 from jobledger.domain.lifecycle import JobStatus, Trigger, lifecycle
 from jobledger.domain.pricing import Charge, Tokens
 from jobledger.domain.results import JobResult, JobType
@@ -73,6 +74,9 @@ class Job(Aggregate):
         self.unpriced_usage = False
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
+        self.subject: str | None = None  # what a job of tasks analyses
+        self.tasks: dict[str, dict[str, Any]] = {}  # by task id (task_work.py)
+        self.verdict: dict[str, Any] | None = None
 
     @property
     def status(self) -> JobStatus:
@@ -109,6 +113,10 @@ class Job(Aggregate):
         lease_expires_at: datetime,
     ) -> None:
         self._check(Trigger.CLAIM)
+        if self.tasks:  # its named workers claim their tasks instead
+            raise IllegalTransition(
+                self.id, self.status.value, Trigger.CLAIM.value, [Trigger.CLAIM_TASK.value]
+            )
         _require_text("agent", agent)
         if self.not_before is not None and ctx.timestamp < self.not_before:
             raise RetryNotDue(self.id, self.not_before)
@@ -273,11 +281,15 @@ class Job(Aggregate):
         )
 
     def cancel(self, ctx: EventContext, *, reason: str) -> None:
-        """Immediate if nobody works on the job yet; else ask its worker, once."""
+        """Immediate if nobody works on the job yet, or for a job of tasks (its open
+        tasks are cancelled with it); else ask its worker, once."""
         self._check(Trigger.CANCEL)
         if self.cancellation_requested:
             return  # already asked: nothing new to record
-        if self.status in (JobStatus.QUEUED, JobStatus.CLAIMED):
+        if self.tasks:
+            task_work.cancel_tasks(self, ctx, reason)
+            self._record(ev.JobCancelled, ctx, reason=reason)
+        elif self.status in (JobStatus.QUEUED, JobStatus.CLAIMED):
             self._record(ev.JobCancelled, ctx, reason=reason)
         else:
             self._record(ev.CancellationRequested, ctx, reason=reason)
@@ -296,7 +308,7 @@ class Job(Aggregate):
         that, whatever the new holder is doing."""
         held_by_another = self.lease_id is not None and lease_id not in (None, self.lease_id)
         if not held_by_another:
-            lifecycle().check(self.id, self.status, trigger)
+            lifecycle().check(self.id, self.status, trigger, of_tasks=bool(self.tasks))
         if lease_id is not None and lease_id != self.lease_id:
             raise LeaseMismatch(
                 self.id, lease_id, self.lease_id, self.status.value, self.lease_expires_at

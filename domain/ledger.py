@@ -17,6 +17,7 @@ from typing import Any, ClassVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from jobledger.domain import commands as cmd
@@ -38,10 +39,16 @@ from jobledger.domain.pricing import PriceBook, Tokens
 from jobledger.domain.receipts import CommandReceipt, fingerprint, receipt_id
 from jobledger.domain.results import parse_job_type, validate_result
 from jobledger.domain.retries import RetryPolicy
+from jobledger.domain.subject_results import SubjectResults
+from jobledger.domain.task_commands import CreateTasks
+from jobledger.domain.task_events import TaskClaimed
+from jobledger.domain.task_ledger import TaskCommands
+from jobledger.domain.task_work import create_tasks
 from jobledger.domain.values import Actor, CommandMeta, parse_spec
 
 Clock = Callable[[], datetime]
-Change = Callable[[Job, EventContext], None]
+# A change records on the job; it may return other aggregates to save in the same write.
+Change = Callable[[Job, EventContext], Sequence[Aggregate] | None]
 RACE_RETRIES = 5
 # Why a claim of a candidate can fail that another candidate may still succeed.
 CLAIM_LOST = (IllegalTransition, ConcurrencyConflict, RetryNotDue, JobNotFound)
@@ -94,7 +101,7 @@ class Outcome:
 
 
 class Ledger(Application[UUID]):
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Job: 100}
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Job: 100, SubjectResults: 100}
 
     def __init__(
         self,
@@ -110,6 +117,7 @@ class Ledger(Application[UUID]):
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.draw = draw  # the jitter of retry back-offs, in [0, 1)
+        self.tasks = TaskCommands(self)  # the commands of jobs of tasks
 
     # -- commands ---------------------------------------------------------------
 
@@ -125,8 +133,11 @@ class Ledger(Application[UUID]):
         inputs: Sequence[Mapping[str, Any]] = (),
         config: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        subject: str | None = None,
+        workers: Sequence[str] = (),
         meta: CommandMeta | None = None,
     ) -> Outcome:
+        """With ``subject`` and ``workers``, a job of tasks: one task per named worker."""
         meta = meta or CommandMeta()
         kind = parse_job_type(job_type)
         spec = parse_spec(
@@ -139,11 +150,19 @@ class Ledger(Application[UUID]):
             config=dict(config or {}),
             metadata=dict(metadata or {}),
         )
-        digest = self._digest(meta, {"command": "Submit", **spec.model_dump(mode="json")})
+        tasks = None
+        payload = {"command": "Submit", **spec.model_dump(mode="json")}
+        if subject is not None or workers:
+            tasks = CreateTasks.parse(subject=subject, workers=list(workers)).check()
+            payload["tasks"] = tasks.model_dump(mode="json")
+        digest = self._digest(meta, payload)
         earlier = self._earlier_outcome(actor, meta, digest)
         if earlier is not None:
             return earlier
-        job = Job.submit(self._context(actor, meta), spec, kind)
+        ctx = self._context(actor, meta)
+        job = Job.submit(ctx, spec, kind)
+        if tasks is not None:
+            create_tasks(job, ctx, tasks.subject, tasks.workers)
         return self._save(actor, job, meta, digest)
 
     def claim(
@@ -477,23 +496,27 @@ class Ledger(Application[UUID]):
             job = self.get(job_id, tenant=actor.tenant)
             if meta.expected_version is not None and job.version != meta.expected_version:
                 raise ConcurrencyConflict(job_id, meta.expected_version, job.version)
-            change(job, self._context(actor, meta))
+            also = change(job, self._context(actor, meta)) or ()
             try:
-                return self._save(actor, job, meta, digest)
+                return self._save(actor, job, meta, digest, *also)
             except ConcurrencyConflict:
                 if attempt == tries:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _save(self, actor: Actor, job: Job, meta: CommandMeta, digest: str) -> Outcome:
+    def _save(
+        self, actor: Actor, job: Job, meta: CommandMeta, digest: str, *also: Aggregate
+    ) -> Outcome:
         lease_id = job.lease_id if job.pending_events else None
+        granted = [e.lease_id for e in job.pending_events if isinstance(e, TaskClaimed)]
+        lease_id = lease_id or (granted[0] if granted else None)  # a task's claim
         receipt = None
         if meta.command_id is not None:
             receipt = CommandReceipt.accept(
                 actor.tenant, meta.command_id, digest, job.id, job.version, lease_id
             )
         try:
-            recordings = self.save(job, receipt)
+            recordings = self.save(job, receipt, *also)
         except IntegrityError:
             earlier = self._earlier_outcome(actor, meta, digest)
             if earlier is not None:

@@ -19,6 +19,7 @@ from jobledger.adapters.http.security import Allowed, authenticated
 from jobledger.adapters.tools import architecture
 from jobledger.domain.events import EVENT_TYPES, JobEvent
 from jobledger.domain.lifecycle import markdown_table, mermaid_diagram
+from jobledger.domain.task_lifecycle import FINAL, TASK_TRANSITIONS
 from jobledger.projections.schema import ALL_TABLES, Table
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -74,6 +75,16 @@ FIELD_NOTES = {
     "code": "a machine-readable error code, e.g. rate_limited",
     "retryable": "whether the worker said a retry could succeed",
     "outcome": "where the job went: requeued, failed or cancelled",
+    "subject": "what a job of tasks analyses (a sample's sha256, an input reference)",
+    "workers": "the named workers, one task each",
+    "task_ids": "the tasks' ids, in the order of `workers`",
+    "task_id": "the task (of this job) the event is about",
+    "worker": "the worker the task is named for",
+    "score": "0 to 100, or -1 for an uncertain result (on VerdictReached: the verdict)",
+    "analyses": "ids of the analyses the task produced",
+    "counted": "every score the verdict counted: worker, task, score, and its source "
+    "(`task`: this task's own result; `earlier`: task `source_task_id` of the earlier job "
+    "`source_job_id`, standing in for a failed or timed-out task)",
 }
 
 
@@ -86,8 +97,42 @@ def lifecycle_doc() -> str:
         "carry the current lease id; a stale one is refused with `LeaseMismatch`. A trigger the\n"
         "table does not allow is refused with `IllegalTransition`, which names the job, its\n"
         "state, the trigger and the triggers allowed now; nothing is recorded.\n\n"
-        "```mermaid\n" + mermaid_diagram() + "```\n\n" + markdown_table()
+        "```mermaid\n"
+        + mermaid_diagram()
+        + "```\n\n"
+        + markdown_table()
+        + TASKS_SECTION
+        + "```mermaid\n"
+        + mermaid_diagram(TASK_TRANSITIONS, sorted(FINAL))
+        + "```\n\n"
+        + markdown_table(TASK_TRANSITIONS)
     )
+
+
+TASKS_SECTION = """
+## Tasks
+
+<!-- Generated from domain/task_lifecycle.py. -->
+
+A job submitted with a `subject` and a list of `workers` holds exactly one task per named
+worker, and its own status follows its tasks by the `*_task` and `decide` rows above: it
+is `running` once a task executes (`claim_task`); when every task is final the verdict is
+decided in the same write (`decide`): `completed` with the verdict as its result when a
+score counted, `failed` with `no_verdict` when none did. Cancelling the job cancels every
+task not yet final. A job of tasks is never claimed whole (`claim` is refused).
+
+Final task states: cancelled, failed, successful, timeout. A task command must come from
+the worker the task is named for (`NotNamedWorker` otherwise) and carry the task's current
+lease id; a trigger the table does not allow is refused with `IllegalTaskTransition`.
+
+The verdict (`domain/verdict.py`): a successful task's score counts; a failed or timed-out
+task counts the most recent successful result of the same worker on the same subject from
+an earlier job (submitted before this one), if there is one; a cancelled task is left out.
+The verdict is the highest counted score other than -1; -1 (uncertain) when every counted
+score is -1; no verdict when nothing counts. `VerdictReached` lists every counted score and
+where it came from.
+
+"""
 
 
 def _event_section(event: type[JobEvent]) -> str:

@@ -18,7 +18,7 @@ def lease_of(ledger: Ledger, job_id: UUID) -> str:
 
 
 def write_every_event(ledger: Ledger, advance_clock: object) -> list[UUID]:
-    """Five jobs whose histories together hold all sixteen event types."""
+    """Jobs whose histories together hold every event type."""
     inputs = [
         {"name": "a.pdf", "media_type": "application/pdf", "size_bytes": 10, "uri": "s3://b/a"}
     ]
@@ -85,4 +85,71 @@ def write_every_event(ledger: Ledger, advance_clock: object) -> list[UUID]:
     ledger.start(WORKER, acknowledged, lease_id=lease_of(ledger, acknowledged))
     ledger.cancel(ANALYST, acknowledged, reason="wrong corpus")
     ledger.acknowledge_cancellation(WORKER, acknowledged, lease_id=lease_of(ledger, acknowledged))
-    return [done, failed, expired, cancelled, acknowledged]
+    return [
+        done,
+        failed,
+        expired,
+        cancelled,
+        acknowledged,
+        *write_task_events(ledger, advance_clock),
+    ]
+
+
+def write_task_events(ledger: Ledger, advance_clock: object) -> list[UUID]:
+    """Jobs of tasks: a verdict (success, failure, renewal, timeout), no verdict, a cancel."""
+    from jobledger.domain.task_work import task_id_of
+
+    def named(worker: str) -> Actor:
+        return Actor(worker, "acme")
+
+    def lease(job_id: UUID, worker: str) -> str:
+        granted = ledger.tasks.claim(named(worker), job_id, lease_seconds=30).lease_id
+        assert granted is not None
+        return granted
+
+    decided = ledger.submit(
+        ANALYST, "threat_modelling", subject="sha256:ab", workers=["yara", "av", "box"]
+    ).job_id
+    held = lease(decided, "yara")
+    ledger.tasks.update(
+        named("yara"), decided, task_id_of(decided, "yara"), lease_id=held, state="executing"
+    )
+    ledger.tasks.update(
+        named("yara"),
+        decided,
+        task_id_of(decided, "yara"),
+        lease_id=held,
+        state="successful",
+        score=80,
+        analyses=["an-1"],
+    )
+    ledger.tasks.update(
+        named("av"),
+        decided,
+        task_id_of(decided, "av"),
+        lease_id=lease(decided, "av"),
+        state="failed",
+        error_code="crashed",
+        error_message="oom",
+    )
+    lease(decided, "box")
+    advance_clock(seconds=31)  # type: ignore[operator]
+    ledger.tasks.expire_lease(Actor("sweeper", "acme"), decided, task_id_of(decided, "box"))
+
+    undecided = ledger.submit(
+        ANALYST, "threat_modelling", subject="sha256:cd", workers=["yara"]
+    ).job_id
+    ledger.tasks.update(
+        named("yara"),
+        undecided,
+        task_id_of(undecided, "yara"),
+        lease_id=lease(undecided, "yara"),
+        state="failed",
+        error_code="crashed",
+    )
+
+    dropped = ledger.submit(
+        ANALYST, "threat_modelling", subject="sha256:ef", workers=["yara"]
+    ).job_id
+    ledger.cancel(ANALYST, dropped, reason="not needed")
+    return [decided, undecided, dropped]

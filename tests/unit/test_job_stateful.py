@@ -27,7 +27,7 @@ from jobledger.domain import events as ev
 from jobledger.domain.errors import IllegalTransition, InvalidCommand, LeaseMismatch
 from jobledger.domain.job import EventContext, Job
 from jobledger.domain.ledger import Ledger
-from jobledger.domain.lifecycle import LEASED, TRANSITIONS, JobStatus, Trigger
+from jobledger.domain.lifecycle import LEASED, TASK_TRIGGERS, TRANSITIONS, JobStatus, Trigger
 from jobledger.domain.pricing import PriceBook, Tokens
 from jobledger.domain.results import JobType, validate_result
 from jobledger.domain.values import JobSpec
@@ -43,7 +43,8 @@ MOVES: dict[tuple[JobStatus, Trigger], set[JobStatus]] = {}
 for _row in TRANSITIONS:
     for _source in _row.sources:
         MOVES.setdefault((_source, _row.trigger), set()).add(_row.dest or _source)
-COMMAND_TRIGGERS = sorted(t for t in Trigger if t is not Trigger.SUBMIT)
+# A job without tasks; a job of tasks is walked in test_worker_protocol_stateful.py.
+COMMAND_TRIGGERS = sorted(t for t in Trigger if t is not Trigger.SUBMIT and t not in TASK_TRIGGERS)
 WALK_STEPS = 8
 
 
