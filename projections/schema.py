@@ -181,6 +181,64 @@ STATUS_HISTORY_JOBS = Table(
     internal=True,
 )
 
+TASKS = Table(
+    "tasks",
+    "One row per task of a job of tasks: the named worker's state, score and error.",
+    (
+        _JOB_ID,
+        _c("task_id", "text", "the task id (UUID, derived from the job and the worker)"),
+        _TENANT,
+        _c("subject", "text", "what the job analyses (a sample's sha256, an input reference)"),
+        _c("worker", "text", "the worker the task is named for"),
+        _c("state", "text", "enqueued, executing, successful, timeout, failed or cancelled"),
+        _c("score", "integer", "0-100, or -1 uncertain; set when successful", nullable=True),
+        _c("analyses", "text", "JSON array of the analysis ids of a successful task"),
+        _c("error_code", "text", "why a failed task failed", nullable=True),
+        _c("error_message", "text", "the failed task's message", nullable=True),
+        _c("created_at", "timestamp", "when the job (and its tasks) was submitted"),
+        _c("started_at", "timestamp", "when the worker claimed it", nullable=True),
+        _c("finished_at", "timestamp", "when it became final", nullable=True),
+        _c("lease_expires_at", "timestamp", "when an executing task's lease lapses", nullable=True),
+        _c("version", "integer", "the job version of the last event applied to this row"),
+        _POSITION,
+    ),
+    key=("job_id", "task_id"),
+    indexes=(("tenant", "worker", "state"), ("tenant", "subject"), ("state", "lease_expires_at")),
+)
+
+VERDICTS = Table(
+    "verdicts",
+    "One row per decided job of tasks: its verdict, or none (no_verdict), and what counted.",
+    (
+        _JOB_ID,
+        _TENANT,
+        _c("subject", "text", "what the job analysed"),
+        _c(
+            "score",
+            "integer",
+            "the verdict: 0-100, or -1 uncertain; null: no verdict",
+            nullable=True,
+        ),
+        _c(
+            "counted",
+            "text",
+            "JSON array: each counted score with its worker and source (task, or task of an earlier job)",
+        ),
+        _c("decided_at", "timestamp", "when the last task became final"),
+        _POSITION,
+    ),
+    key=("job_id",),
+    indexes=(("tenant", "subject"),),
+)
+
+TASK_SUBJECTS = Table(
+    "task_subjects",
+    "Internal to the tasks projection: each job of tasks' subject and submission time.",
+    (_JOB_ID, _c("subject", "text", "the subject"), _c("created_at", "timestamp", "submitted")),
+    key=("job_id",),
+    internal=True,
+)
+
 JOB_STATUS_COUNTS = Table(
     "job_status_counts",
     "Statistics: how many jobs are in each status now (queue depth is status = queued).",
@@ -333,6 +391,9 @@ ALL_TABLES = (
     JOB_SUMMARIES,
     STATUS_HISTORY,
     STATUS_HISTORY_JOBS,
+    TASKS,
+    VERDICTS,
+    TASK_SUBJECTS,
     JOB_STATUS_COUNTS,
     JOB_DAILY_STATISTICS,
     JOB_DURATION_HISTOGRAM,

@@ -31,6 +31,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     AUDITOR = "auditor"
     WORKER = "worker"
+    ANALYZER = "analyzer"
 
 
 class Unauthenticated(JobLedgerError):

@@ -24,6 +24,7 @@ from jobledger.adapters.http.routes import jobs as routes_jobs
 from jobledger.adapters.http.routes import ops as routes_ops
 from jobledger.adapters.http.routes import reports as routes_reports
 from jobledger.adapters.http.routes import streams as routes_streams
+from jobledger.adapters.http.routes import tasks as routes_tasks
 from jobledger.adapters.http.routes import workers as routes_workers
 from jobledger.adapters.http.services import Services
 
@@ -32,6 +33,8 @@ ROUTERS = (
     *(m.router for m in (routes_jobs, routes_audit, routes_streams, routes_reports)),
     routes_workers.claims,
     routes_workers.router,
+    routes_tasks.claims,
+    routes_tasks.router,
     routes_ops.router,
 )
 

@@ -27,6 +27,7 @@ from jobledger.domain.errors import (
     JobLedgerError,
     JobNotFound,
     LeaseMismatch,
+    NotNamedWorker,
     RetryNotDue,
     StoreUnavailable,
 )
@@ -49,6 +50,7 @@ class PreconditionFailed(JobLedgerError):
 STATUSES: dict[type[JobLedgerError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
+    NotNamedWorker: 403,
     JobNotFound: 404,
     IllegalTransition: 409,
     LeaseMismatch: 409,

@@ -7,6 +7,7 @@
 | admin   | what a viewer may, and cancel any job of their tenant |
 | auditor | what a viewer may, and read raw events and replays |
 | worker  | claim jobs of their tenant and report on them under the claim's lease |
+| analyzer | claim and update the tasks named for them (the token's subject is the worker) |
 
 A job the caller may not see is answered exactly as one that does not exist (404).
 """

@@ -20,6 +20,7 @@ from jobledger.adapters.tools import architecture
 from jobledger.domain.events import EVENT_TYPES, JobEvent
 from jobledger.domain.lifecycle import markdown_table, mermaid_diagram
 from jobledger.domain.task_lifecycle import FINAL, TASK_TRANSITIONS
+from jobledger.projections.catalog import PROJECTION_NAMES
 from jobledger.projections.schema import ALL_TABLES, Table
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -203,7 +204,8 @@ def projections_doc() -> str:
         "order), `boolean` is 0 or 1.\n\n"
         "Each projection writes its rows and its position in the ledger's log in one\n"
         "transaction, in the `tracking` table (`application_name` is the projection:\n"
-        "`job_summaries`, `status_history`, `statistics`, `cost_ledger`; `notification_id` is\n"
+        + ", ".join(f"`{name}`" for name in PROJECTION_NAMES)
+        + "; `notification_id` is\n"
         "the position). `jobledger projections status` shows how far behind each is;\n"
         "`jobledger projections rebuild [NAME]` drops and replays one or all.\n\n"
         "## Tables\n\n" + "\n".join(_table_section(t) for t in public) + "\n## Internal tables\n\n"

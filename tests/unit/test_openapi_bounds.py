@@ -20,6 +20,7 @@ from jobledger.adapters.http.schemas.jobs import CancelJob
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import JobQuery
 from jobledger.domain import commands as cmd
+from jobledger.domain import task_commands as task_cmd
 from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.results import JobType
 from jobledger.domain.values import InputRef, JobSpec
@@ -50,7 +51,13 @@ COUNTERPARTS: dict[str, type[BaseModel]] = {
     "Complete": cmd.Complete,
     "Fail": cmd.Fail,
     "Release": cmd.Release,
+    "ClaimTask": task_cmd.ClaimTask,
+    "UpdateTask": task_cmd.UpdateTask,
 }
+# Bodies whose other fields go to a second domain model: a job of tasks' subject, workers.
+ALSO: dict[str, type[BaseModel]] = {"SubmitJob": task_cmd.CreateTasks}
+# Where a nested HTTP object holds domain fields (checked below).
+NESTED = {("UpdateTask", "error")}
 # Where the HTTP name is not the camelCase of the domain's.
 RENAMED = {("SubmitJob", "type"): "job_type"}
 # Fields that exist only at the HTTP boundary: the command id (an idempotency key, the
@@ -112,8 +119,14 @@ def test_request_body_bounds_equal_the_domains(openapi: Schema, body: str) -> No
     domain_fields = {to_camel(name): name for name in domain_model.model_fields} | {
         http: domain_name for (owner, http), domain_name in RENAMED.items() if owner == body
     }
+    also = ALSO.get(body)
+    also_schema = also.model_json_schema(ref_template="#/$defs/{model}") if also else {}
     for name, published in components[body]["properties"].items():
-        if name in HTTP_ONLY:
+        if name in HTTP_ONLY or (body, name) in NESTED:
+            continue
+        if name not in domain_fields and to_snake(name) in also_schema.get("properties", {}):
+            stated = also_schema["properties"][to_snake(name)]
+            assert bounds(published, components) == bounds(stated, also_schema.get("$defs", {}))
             continue
         assert name in domain_fields, f"{body}.{name} has no field in {domain_model.__name__}"
         stated = domain["properties"][domain_fields[name]]
@@ -163,3 +176,11 @@ def test_the_job_lists_query_parameters_take_the_read_stores_bounds(openapi: Sch
         ), f"GET /v1/jobs?{parameter['name']} drifted from JobQuery.{field}"
         checked += 1
     assert checked >= 6  # investigationId, createdBy, agent, limit, cursor, order
+
+
+def test_a_task_updates_error_takes_the_domains_bounds(openapi: Schema) -> None:
+    components = openapi["components"]["schemas"]
+    published = components["TaskError"]["properties"]
+    stated = task_cmd.UpdateTask.model_json_schema()["properties"]
+    assert bounds(published["code"], components) == bounds(stated["error_code"], {})
+    assert bounds(published["message"], components) == bounds(stated["error_message"], {})

@@ -110,6 +110,8 @@ def _submit(
         inputs=[i.model_dump(exclude_none=True) for i in body.inputs],
         config=body.config,
         metadata=body.metadata,
+        subject=body.subject,
+        workers=body.workers or (),
         meta=meta,
     )
     return outcome, services.envelope_at(principal, outcome.job_id, outcome.version)

@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from jobledger.domain.bounds import (
     MAX_INPUTS,
+    MAX_TASK_WORKERS,
     Identifier,
     MaxAttempts,
     MediaType,
@@ -33,6 +34,8 @@ from jobledger.domain.bounds import (
     Priority,
     Reason,
     SizeBytes,
+    Subject,
+    TaskSubject,
     Uri,
 )
 from jobledger.domain.lifecycle import JobStatus
@@ -111,6 +114,12 @@ class SubmitJob(ApiModel):
     priority: Priority = 5
     max_attempts: MaxAttempts = 3
     pool: Pool | None = None
+    subject: TaskSubject | None = Field(
+        default=None, description="a job of tasks: what its named workers each analyse"
+    )
+    workers: Annotated[list[Subject], Field(min_length=1, max_length=MAX_TASK_WORKERS)] | None = (
+        Field(default=None, description="a job of tasks: one task per named worker")
+    )
 
 
 class CancelJob(ApiModel):

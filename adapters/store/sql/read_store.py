@@ -200,6 +200,10 @@ class ReadStore(ABC):
         try them: highest priority, then oldest. An agent of a pool may take that pool's
         jobs and those submitted without one; an agent of no pool, only the latter."""
         clauses = ["tenant = ?", "status = 'queued'", "(not_before IS NULL OR not_before <= ?)"]
+        # A job of tasks is claimed task by task, by its named workers.
+        clauses.append(
+            f"NOT EXISTS (SELECT 1 FROM {schema.TASKS.name} t WHERE t.job_id = s.job_id)"
+        )
         params: list[Any] = [tenant, to_sql("timestamp", _aware(now, "now"))]
         if types:
             clauses.append(f"job_type IN ({', '.join('?' * len(types))})")
@@ -210,7 +214,7 @@ class ReadStore(ABC):
             clauses.append("(pool IS NULL OR pool = ?)")
             params.append(pool)
         records = await self._rows(
-            f"SELECT job_id, version FROM {schema.JOB_SUMMARIES.name} "
+            f"SELECT job_id, version FROM {schema.JOB_SUMMARIES.name} s "
             f"WHERE {' AND '.join(clauses)} "
             f"ORDER BY priority DESC, created_at, job_id LIMIT {int(limit)}",
             params,
