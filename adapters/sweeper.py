@@ -1,6 +1,7 @@
 """The lease sweeper: records the expiry of every lease whose deadline has passed.
 
-Candidates come from the job summaries (``lease_expires_at``); the Job decides
+Candidates come from the job summaries (``lease_expires_at``), and for the tasks of
+jobs of tasks from the tasks read model (an expired task times out); the Job decides
 what an expiry means: back to the queue for another attempt, failed with
 ``lease_expired`` on the last one, or cancelled when a cancel was asked and never
 acknowledged. A stale read model is harmless: the Job refuses a lease that still
@@ -60,6 +61,17 @@ class LeaseSweeper:
                 continue  # renewed or moved on since the read model saw it
             except ConcurrencyConflict:
                 continue  # a worker wrote first: the next sweep looks again
+            expired += 1
+        return expired + self.sweep_tasks()
+
+    def sweep_tasks(self) -> int:
+        """Time out every executing task whose lease ran out (from the tasks read model)."""
+        expired = 0
+        for job_id, task_id, tenant in self.view.expired_task_leases(self.ledger.clock(), BATCH):
+            try:
+                self.ledger.tasks.expire_lease(Actor(SWEEPER, tenant), UUID(job_id), task_id)
+            except (InvalidCommand, IllegalTransition, JobNotFound, ConcurrencyConflict):
+                continue  # renewed, finished or cancelled since the read model saw it
             expired += 1
         return expired
 

@@ -40,7 +40,7 @@ from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.results import JobType
 from jobledger.domain.values import Actor
 from jobledger.projections.base import Key, Row
-from jobledger.projections.schema import JOB_SUMMARIES
+from jobledger.projections.schema import JOB_SUMMARIES, TASKS
 from tests.conftest import ANALYST, STORES, MovableClock, fresh_store, require_postgres
 
 AGENTS = ("worker-1", "worker-2", "worker-3")
@@ -451,9 +451,12 @@ class WorkerProtocol(RuleBasedStateMachine):
             if row["status"] in LEASED and row["lease_expires_at"] <= now
         }
         expiring = [j for j in self.jobs.values() if j.job_id in candidates and j.expirable(now)]
-        assert self.sweeper.sweep() == len(expiring)
+        assert self.sweeper.sweep() == self.expected_sweeps(len(expiring))
         for job in expiring:
             job.expire()
+
+    def expected_sweeps(self, jobs: int) -> int:
+        return jobs
 
     def settle(self) -> None:
         """Every lease lapses and the sweeper runs: each job is queued or finished."""
@@ -524,6 +527,271 @@ class WorkerProtocol(RuleBasedStateMachine):
             assert holders == expected, "a job is held by one worker at most, the one it names"
 
 
+# -- jobs of tasks: named workers claim, renew, finish; the sweeper times tasks out ------
+
+SUBJECTS = ("sha256:aa", "sha256:bb")
+TASK_UPDATES = ("executing", "successful", "failed")
+MAX_OPEN_TASK_JOBS = 3
+
+
+@dataclass
+class TaskModel:
+    worker: str
+    task_id: str
+    state: str = "enqueued"
+    lease: str | None = None
+    lease_until: datetime | None = None
+    lease_length: timedelta | None = None
+    score: int | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state not in ("enqueued", "executing")
+
+    def settle(self, state: str) -> None:
+        self.state, self.lease, self.lease_until = state, None, None
+
+
+@dataclass
+class TaskJobModel:
+    job_id: UUID
+    subject: str
+    created_at: datetime
+    tasks: dict[str, TaskModel]
+    status: JobStatus = QUEUED
+    verdict: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskGrant:
+    worker: str
+    job_id: UUID
+    task_id: str
+    lease: str
+
+
+class TaskWorkerProtocol(WorkerProtocol):
+    """The protocol above, with jobs of tasks beside the plain jobs: a named worker
+    claims its task (oldest first), renews, succeeds or fails under its lease; a late
+    worker is fenced out; the sweeper times out lapsed tasks; a cancel cancels the open
+    tasks; and the last final task decides the job by the verdict rule written here."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.task_jobs: dict[UUID, TaskJobModel] = {}
+        self.task_grants: list[TaskGrant] = []
+        self.results: list[tuple[str, str, datetime, UUID, int]] = []  # subject, worker, ...
+
+    def open_task_jobs(self) -> list[TaskJobModel]:
+        return [j for j in self.task_jobs.values() if not j.status.is_terminal]
+
+    @precondition(lambda self: len(self.open_task_jobs()) < MAX_OPEN_TASK_JOBS)
+    @rule(
+        workers=st.lists(st.sampled_from(AGENTS), min_size=1, max_size=3, unique=True),
+        subject=st.sampled_from(SUBJECTS),
+    )
+    def analyst_submits_tasks(self, workers: list[str], subject: str) -> None:
+        self.clock.advance(seconds=0.001)
+        outcome = self.ledger.submit(ANALYST, "threat_modelling", subject=subject, workers=workers)
+        job = outcome.job
+        assert job is not None
+        tasks = {t["task_id"]: TaskModel(t["worker"], t["task_id"]) for t in job.tasks.values()}
+        assert sorted(t.worker for t in tasks.values()) == sorted(workers)
+        self.task_jobs[job.id] = TaskJobModel(job.id, subject, self.clock.now, tasks)
+
+    @rule(agent=st.sampled_from(AGENTS), lease_seconds=st.sampled_from(LEASE_LENGTHS))
+    def analyzer_claims_a_task(self, agent: str, lease_seconds: float) -> None:
+        self.catch_up()
+        from jobledger.adapters.store.sql.task_reads import claimable_tasks
+
+        async def candidates() -> list[str]:
+            async with self.reads.store() as store:
+                return await claimable_tasks(store, ANALYST.tenant, agent, 16)
+
+        found = self.loop.run_until_complete(candidates())
+        expected = sorted(
+            (
+                j
+                for j in self.open_task_jobs()
+                for t in j.tasks.values()
+                if t.worker == agent and t.state == "enqueued"
+            ),
+            key=lambda j: (j.created_at, str(j.job_id)),
+        )
+        outcome = self.ledger.tasks.claim_next(
+            Actor(agent, ANALYST.tenant), [UUID(c) for c in found], lease_seconds=lease_seconds
+        )
+        if not expected:
+            assert outcome is None
+            return
+        assert outcome is not None
+        assert outcome.lease_id is not None
+        job = expected[0]
+        assert outcome.job_id == job.job_id
+        task = next(t for t in job.tasks.values() if t.worker == agent)
+        task.state, task.lease = "executing", outcome.lease_id
+        task.lease_length = timedelta(seconds=lease_seconds)
+        task.lease_until = self.clock.now + task.lease_length
+        job.status = RUNNING
+        self.task_grants.append(TaskGrant(agent, job.job_id, task.task_id, outcome.lease_id))
+
+    def task_of(self, grant: TaskGrant) -> tuple[TaskJobModel, TaskModel]:
+        job = self.task_jobs[grant.job_id]
+        return job, job.tasks[grant.task_id]
+
+    def holding_tasks(self) -> list[TaskGrant]:
+        return [g for g in self.task_grants if self.task_of(g)[1].lease == g.lease]
+
+    @precondition(lambda self: self.task_grants)
+    @rule(
+        data=st.data(),
+        state=st.sampled_from(TASK_UPDATES),
+        score=st.integers(min_value=-1, max_value=100),
+        pause=st.sampled_from(PAUSES),
+    )
+    def analyzer_updates_its_task(
+        self, data: st.DataObject, state: str, score: int, pause: float
+    ) -> None:
+        """Mostly under a lease it holds; now and then a late one, fenced out."""
+        grants = self.holding_tasks() * 3 + self.task_grants[-4:]
+        grant = data.draw(st.sampled_from(grants), label="task grant")
+        job, task = self.task_of(grant)
+        self.clock.advance(seconds=pause)
+        fields: dict[str, Any] = {}
+        if state == "successful":
+            fields = {"score": score, "analyses": ["an-1"]}
+        elif state == "failed":
+            fields = {"error_code": "crashed", "error_message": "oom"}
+
+        def call() -> object:
+            return self.ledger.tasks.update(
+                Actor(grant.worker, ANALYST.tenant),
+                job.job_id,
+                task.task_id,
+                lease_id=grant.lease,
+                state=state,
+                **fields,
+            )
+
+        if task.lease != grant.lease:  # finished, timed out or cancelled: a task is claimed once
+            self.refused(job, call, IllegalTransition)
+            return
+        call()
+        now = self.clock.now
+        if state == "executing":
+            assert task.lease_length is not None
+            task.lease_until = now + task.lease_length
+            return
+        task.settle(state)
+        if state == "successful":
+            task.score = score
+            self.results.append((job.subject, task.worker, job.created_at, job.job_id, score))
+        self.decide(job)
+
+    @precondition(lambda self: self.task_jobs)
+    @rule(data=st.data())
+    def analyst_cancels_a_job_of_tasks(self, data: st.DataObject) -> None:
+        job = data.draw(st.sampled_from(list(self.task_jobs.values())[-4:]), label="job")
+
+        def cancel() -> object:
+            return self.ledger.cancel(ANALYST, job.job_id, reason="not needed")
+
+        if job.status.is_terminal:
+            self.refused(job, cancel, IllegalTransition)
+            return
+        cancel()
+        for task in job.tasks.values():
+            if not task.final:
+                task.settle("cancelled")
+        job.status = CANCELLED
+
+    def decide(self, job: TaskJobModel) -> None:
+        """The verdict rule, plainly: once every task is final."""
+        if not all(t.final for t in job.tasks.values()):
+            return
+        counted = []
+        for task in job.tasks.values():
+            if task.state == "successful":
+                counted.append(task.score)
+            elif task.state in ("failed", "timeout"):
+                earlier = [
+                    r[4]
+                    for r in self.results
+                    if r[0] == job.subject and r[1] == task.worker and r[2] < job.created_at
+                ]
+                if earlier:
+                    counted.append(earlier[-1])
+        if not counted:
+            job.status, job.verdict = FAILED, None
+            return
+        certain = [c for c in counted if c != -1]
+        job.status, job.verdict = COMPLETED, max(certain) if certain else -1
+
+    def sweeper_sweeps(self, caught_up: bool) -> None:
+        """Plain jobs as above, and the tasks whose lease has run out as the tasks read
+        model shows them: a stale row may miss a lapse, never end a lease still running."""
+        now = self.clock.now
+        if caught_up:
+            self.catch_up()
+        view = self.runner.projection("tasks").view
+        rows = view.fetch(
+            TASKS,
+            [(str(j.job_id), t.task_id) for j in self.task_jobs.values() for t in j.tasks.values()],
+        )
+        lapsing = [
+            (job, task)
+            for job in self.task_jobs.values()
+            for task in job.tasks.values()
+            if (row := rows.get((str(job.job_id), task.task_id))) is not None
+            and row["state"] == "executing"
+            and row["lease_expires_at"] <= now
+            and task.state == "executing"
+            and task.lease_until is not None
+            and task.lease_until <= now
+        ]
+        self.expected_task_expiries = len(lapsing)
+        super().sweeper_sweeps(caught_up=False)
+        for job, task in lapsing:
+            task.settle("timeout")
+            self.decide(job)
+
+    def expected_sweeps(self, jobs: int) -> int:
+        return jobs + getattr(self, "expected_task_expiries", 0)
+
+    def settle(self) -> None:
+        last = max(
+            (
+                t.lease_until
+                for j in self.task_jobs.values()
+                for t in j.tasks.values()
+                if t.lease_until
+            ),
+            default=self.clock.now,
+        )
+        self.clock.advance(seconds=max((last - self.clock.now).total_seconds(), 0))
+        super().settle()
+        for job in self.task_jobs.values():
+            status = self.ledger.get(job.job_id).status
+            assert status in (QUEUED, RUNNING) or status.is_terminal
+            assert not any(t.state == "executing" for t in job.tasks.values())
+
+    @invariant()
+    def each_job_of_tasks_stands_where_the_reference_says(self) -> None:
+        for model in self.task_jobs.values():
+            job = self.ledger.get(model.job_id)
+            assert job.status is model.status, model
+            for task in model.tasks.values():
+                stored = job.tasks[task.task_id]
+                assert (stored["state"], stored["lease_id"], stored["lease_expires_at"]) == (
+                    task.state,
+                    task.lease,
+                    task.lease_until,
+                ), task
+            if model.status is COMPLETED:
+                assert job.verdict is not None
+                assert job.verdict["score"] == model.verdict
+
+
 PROTOCOL_SETTINGS = settings(
     max_examples=30,
     stateful_step_count=50,
@@ -536,4 +804,4 @@ PROTOCOL_SETTINGS = settings(
 def test_workers_never_share_a_job_and_every_job_settles(kind: str) -> None:
     if kind == "postgres":
         require_postgres()
-    run_state_machine_as_test(lambda: WorkerProtocol(kind), settings=PROTOCOL_SETTINGS)  # type: ignore[arg-type]
+    run_state_machine_as_test(lambda: TaskWorkerProtocol(kind), settings=PROTOCOL_SETTINGS)  # type: ignore[arg-type]

@@ -259,6 +259,18 @@ class SqlReadModelWriter(ReadModelView):
             )
             return [(row["job_id"], row["tenant"]) for row in cursor.fetchall()]
 
+    def expired_task_leases(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        """(job id, task id, tenant) of executing tasks whose lease has run out by ``now``."""
+        mark = self.dialect.mark
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT job_id, task_id, tenant FROM {self.dialect.name('tasks')} "
+                f"WHERE state = 'executing' AND lease_expires_at <= {mark} "
+                f"ORDER BY lease_expires_at LIMIT {int(limit)}",
+                [to_sql("timestamp", now)],
+            )
+            return [(row["job_id"], row["task_id"], row["tenant"]) for row in cursor.fetchall()]
+
     def drop(self, tables: Iterable[Table], tracking_name: str) -> None:
         """Remove the tables and forget the position: the next catch-up rebuilds them."""
         self._clear("DROP TABLE IF EXISTS", tables, tracking_name)
