@@ -30,9 +30,13 @@ from jobledger.adapters.http.schemas.jobs import (
     RecordedEvent,
     Tokens,
 )
+from jobledger.adapters.http.schemas.tasks import Task, Verdict
+from jobledger.adapters.store.sql.task_reads import JobTasks, decoded
 from jobledger.domain import events as ev
+from jobledger.domain.task_events import TasksCreated
 from jobledger.projections.base import Row
 from jobledger.projections.job_summaries import evolve, new_summary
+from jobledger.projections.tasks import fold_tasks
 
 # What the creator handed in beside the job's type: it may name or quote the material under
 # investigation, so it is shown to the creator only, in the envelope and in raw events alike.
@@ -80,17 +84,41 @@ def envelope_of(
     *,
     result: dict[str, Any] | None,
     submission: Submission | None,
+    tasks: JobTasks | None = None,
 ) -> dict[str, Any]:
     """The job's envelope (``JobEnvelope``), JSON-ready; ``submission`` None (the caller
     is not the creator): its fields are ``null``."""
     fields = _summary_fields(row, currency)
     fields["result"] = result if row["status"] == "completed" else None
     fields.update(dict.fromkeys(SUBMITTED_PRIVATELY))
+    fields.update(tasks_fields(tasks))
     if submission is not None:
         fields["inputs"] = [_input(recorded) for recorded in submission.inputs]
         fields["config"] = submission.config
         fields["metadata"] = submission.metadata
     return shaped(JobEnvelope, fields)
+
+
+def tasks_fields(found: JobTasks | None) -> dict[str, Any]:
+    """A job of tasks' subject, tasks and verdict, JSON-ready (all null for other jobs)."""
+    if found is None or not found.tasks:
+        return {"subject": None, "tasks": None, "verdict": None}
+    verdict = found.verdict
+    return {
+        "subject": found.tasks[0]["subject"],
+        "tasks": [Task.of(t).model_dump(mode="json", by_alias=True) for t in found.tasks],
+        "verdict": None
+        if verdict is None
+        else Verdict.of(verdict).model_dump(mode="json", by_alias=True),
+    }
+
+
+def fold_job_tasks(events: Sequence[ev.JobEvent]) -> JobTasks | None:
+    """The job's tasks and verdict folded from its events; None for a job without tasks."""
+    if len(events) < 2 or not isinstance(events[1], TasksCreated):
+        return None
+    tasks, verdict = fold_tasks(events)
+    return JobTasks([decoded(t) for t in tasks], None if verdict is None else decoded(verdict))
 
 
 def shaped(model: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:

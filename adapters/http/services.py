@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -13,13 +14,19 @@ from starlette.concurrency import run_in_threadpool
 from jobledger.adapters.auth.tokens import Principal, TokenVerifier
 from jobledger.adapters.http.changes import ChangeSource
 from jobledger.adapters.http.dispatch import Dispatcher
-from jobledger.adapters.http.envelope import Submission, envelope_of, fold_summary
+from jobledger.adapters.http.envelope import (
+    Submission,
+    envelope_of,
+    fold_job_tasks,
+    fold_summary,
+)
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.http.metrics import Metrics
 from jobledger.adapters.http.readiness import ReadinessProbe
 from jobledger.adapters.http.security import may_see
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import Answer, ReadStorePool
+from jobledger.adapters.store.sql.task_reads import JobTasks, job_tasks
 from jobledger.adapters.sweeper import LeaseSweeper
 from jobledger.domain import events as ev
 from jobledger.domain.errors import JobNotFound
@@ -46,6 +53,8 @@ class Services:
     _recorded: OrderedDict[str, tuple[Submission, dict[str, Any] | None]] = field(
         default_factory=OrderedDict
     )
+    _without_tasks: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    _asking_tasks: dict[str, asyncio.Future[Answer[JobTasks]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.dispatcher = Dispatcher(self.ledger, self.reads, self.feed)
@@ -93,6 +102,7 @@ class Services:
             self.currency,
             result=completed[-1].result if completed else None,
             submission=Submission.of(first) if creator else None,
+            tasks=fold_job_tasks(events),
         )
 
     async def envelope(self, principal: Principal, row: Row) -> dict[str, Any]:
@@ -102,8 +112,9 @@ class Services:
         Neither changes once recorded, so both are kept after the first load."""
         creator = row["created_by"] == principal.subject
         completed = row["status"] == JobStatus.COMPLETED
+        tasks = await self.job_tasks(row)
         if not (creator or completed):
-            return envelope_of(row, self.currency, result=None, submission=None)
+            return envelope_of(row, self.currency, result=None, submission=None, tasks=tasks)
         job_id = row["job_id"]
         known = self._recorded.get(job_id)
         if known is None or (completed and known[1] is None):
@@ -114,8 +125,37 @@ class Services:
                 self._recorded.popitem(last=False)
         submission, result = known
         return envelope_of(
-            row, self.currency, result=result, submission=submission if creator else None
+            row,
+            self.currency,
+            result=result,
+            submission=submission if creator else None,
+            tasks=tasks,
         )
+
+    async def _read_tasks(self, job_id: str, tenant: str) -> Answer[JobTasks]:
+        async with self.reads.store() as store:
+            return await job_tasks(store, UUID(job_id), tenant)
+
+    async def job_tasks(self, row: Row) -> JobTasks | None:
+        """A job of tasks' tasks and verdict from the read model. Whether a job has tasks
+        never changes, so a job found without them (once the tasks read model has seen
+        as far as its summary) is not asked about again."""
+        job_id = row["job_id"]
+        if job_id in self._without_tasks:
+            return None
+        asking = self._asking_tasks.get(job_id)
+        if asking is None:  # many answers of one job at once (long polls) ask once
+            asking = asyncio.ensure_future(self._read_tasks(job_id, row["tenant"]))
+            self._asking_tasks[job_id] = asking
+            asking.add_done_callback(lambda _: self._asking_tasks.pop(job_id, None))
+        answer = await asyncio.shield(asking)
+        if answer.value.tasks:
+            return answer.value
+        if answer.position >= row["position"]:
+            self._without_tasks[job_id] = None
+            if len(self._without_tasks) > RECORDED_JOBS:
+                self._without_tasks.popitem(last=False)
+        return None
 
 
 async def services(request: Request) -> Services:

@@ -17,8 +17,17 @@ ENVELOPE_KEYS = {
     "leaseExpiresAt", "notBefore",
     "tokens", "cost", "projectedCost", "estimatedCompletionAt", "cancellationRequested",
     "findings", "startedAt", "finishedAt", "version", "inputs", "config", "metadata",
+    "subject", "tasks", "verdict",
 }  # fmt: skip
-SUMMARY_KEYS = ENVELOPE_KEYS - {"result", "inputs", "config", "metadata"}
+SUMMARY_KEYS = ENVELOPE_KEYS - {
+    "result",
+    "inputs",
+    "config",
+    "metadata",
+    "subject",
+    "tasks",
+    "verdict",
+}
 JOB = {
     "type": "entity_extraction",
     "investigationId": "INV-1042",

@@ -50,6 +50,8 @@ def version(api: Api, job: str) -> int:
 
 def test_a_job_of_tasks_runs_to_its_verdict_over_http(api: Api) -> None:
     job = submit(api, "av-1", "av-2")
+    submitted = api.as_role("analyst").get(f"/v1/jobs/{job}").json()
+    assert [t["state"] for t in submitted["tasks"]] == ["enqueued", "enqueued"]
     first = claim(api, "av-1")
     assert first["task"]["jobId"] == job
     assert first["jobStatus"] == "running"
@@ -100,6 +102,11 @@ def test_a_job_of_tasks_runs_to_its_verdict_over_http(api: Api) -> None:
     envelope = viewer.get(f"/v1/jobs/{job}").json()
     assert envelope["status"] == "completed"
     assert envelope["result"]["findings"][0]["kind"] == "verdict"
+    assert envelope["subject"] == "sha256:feed"
+    assert envelope["verdict"]["score"] == 60
+    assert [t["worker"] for t in envelope["tasks"]] == ["av-1", "av-2"]
+    plain = api.as_role("analyst").post("/v1/jobs", json={"type": "graph_analysis"}).json()
+    assert (plain["subject"], plain["tasks"], plain["verdict"]) == (None, None, None)
 
 
 def test_nothing_to_claim_is_204(api: Api) -> None:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Principal, Role
 from jobledger.adapters.http.correlation import RequestedCorrelationId, echo, job_workflow
+from jobledger.adapters.http.envelope import fold_job_tasks
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas import tasks as tm
 from jobledger.adapters.http.security import JOB_READERS, allowed, caller_key
@@ -201,8 +202,8 @@ def _answer(
 
 def _folded(services: Services, principal: Principal, job_id: UUID) -> JobTasks:
     """A job the read model has not reached yet, from its events."""
-    tasks, verdict = fold_tasks(services.ledger.job_events(job_id, tenant=principal.tenant))
-    return JobTasks([decoded(t) for t in tasks], None if verdict is None else decoded(verdict))
+    events = services.ledger.job_events(job_id, tenant=principal.tenant)
+    return fold_job_tasks(events) or JobTasks([], None)
 
 
 async def _check_visible(

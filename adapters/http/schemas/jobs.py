@@ -213,6 +213,13 @@ class JobEnvelope(JobSummary):
     inputs: list[InputOut] | None = Field(description="shown only to the job's creator")
     config: dict[str, Any] | None = Field(description="as submitted; shown only to the creator")
     metadata: dict[str, Any] | None = Field(description="as submitted; shown only to the creator")
+    subject: str | None = Field(default=None, description="a job of tasks: what it analyses")
+    tasks: list[Task] | None = Field(
+        default=None, description="a job of tasks: one per named worker; null for other jobs"
+    )
+    verdict: Verdict | None = Field(
+        default=None, description="a job of tasks: its verdict once every task is final"
+    )
 
 
 class JobPage(ApiModel):
@@ -322,3 +329,9 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     code: str
+
+
+# The task models extend these (a cycle, closed here): the envelope can name them now.
+from jobledger.adapters.http.schemas.tasks import Task, Verdict  # noqa: E402
+
+JobEnvelope.model_rebuild()
