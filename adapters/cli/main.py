@@ -18,6 +18,7 @@ from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
 from jobledger.adapters.cli import operate, render, reports, serve
+from jobledger.adapters.cli import tasks as tasks_cli
 from jobledger.adapters.cli.options import ActorOption, DbOption, PriceBookOption, open_ledger
 from jobledger.domain.errors import (
     ConcurrencyConflict,
@@ -44,6 +45,7 @@ app = typer.Typer(
 app.add_typer(reports.projections_app, name="projections")
 app.command()(reports.stats)
 app.command()(reports.costs)
+app.command()(tasks_cli.tasks)
 app.command()(serve.serve)
 app.command()(serve.project)
 app.command()(operate.migrate)
@@ -135,6 +137,12 @@ def submit(
     command_id: Annotated[
         str | None, typer.Option(help="Makes a retried submit return the same job")
     ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="A job of tasks: what its named workers analyse")
+    ] = None,
+    workers: Annotated[
+        list[str] | None, typer.Option("--worker", help="A job of tasks: a named worker; repeat")
+    ] = None,
     actor: ActorOption = "cli",
     db: DbOption = None,
     price_book: PriceBookOption = None,
@@ -154,6 +162,8 @@ def submit(
         inputs=refs,
         config=config_object,
         metadata=metadata_object,
+        subject=subject,
+        workers=workers or (),
         meta=CommandMeta(command_id=command_id),
     )
     print(outcome.job_id)

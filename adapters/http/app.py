@@ -35,6 +35,7 @@ ROUTERS = (
     routes_workers.router,
     routes_tasks.claims,
     routes_tasks.router,
+    routes_tasks.stats,
     routes_ops.router,
 )
 

@@ -105,6 +105,11 @@ def test_a_job_of_tasks_runs_to_its_verdict_over_http(api: Api) -> None:
     assert envelope["subject"] == "sha256:feed"
     assert envelope["verdict"]["score"] == 60
     assert [t["worker"] for t in envelope["tasks"]] == ["av-1", "av-2"]
+    workers = viewer.get("/v1/stats/workers").json()
+    by_worker = {w["worker"]: w for w in workers["workers"]}
+    assert (by_worker["av-1"]["successful"], by_worker["av-1"]["scoreMax"]) == (1, 60)
+    assert by_worker["av-2"]["failed"] == 1
+    assert workers["verdicts"]["verdicts"] >= 1
     plain = api.as_role("analyst").post("/v1/jobs", json={"type": "graph_analysis"}).json()
     assert (plain["subject"], plain["tasks"], plain["verdict"]) == (None, None, None)
 

@@ -39,3 +39,21 @@ def test_tasks_and_verdicts_read_as_the_events_say_and_rebuild_identically(
     before = (rows(ledger, "tasks"), rows(ledger, "verdicts"))
     runner.rebuild("tasks")
     assert (rows(ledger, "tasks"), rows(ledger, "verdicts")) == before
+
+
+def test_statistics_count_scores_and_timeouts_by_worker(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    from jobledger.adapters.bootstrap import read_pool
+    from jobledger.adapters.store.sql.read_store import ask
+    from jobledger.adapters.store.sql.task_reads import task_statistics
+
+    write_task_events(ledger, clock.advance)
+    build_runner(ledger).catch_up()
+    found = ask(read_pool(ledger, size=1), lambda store: task_statistics(store, "acme")).value
+    by_worker = {w.worker: w for w in found.workers}
+    assert (by_worker["yara"].tasks, by_worker["yara"].successful) == (3, 1)
+    assert (by_worker["yara"].failed, by_worker["yara"].cancelled) == (1, 1)
+    assert by_worker["yara"].score_max == 80
+    assert (by_worker["box"].timeouts, by_worker["av"].failed) == (1, 1)
+    assert (found.verdicts.decided, found.verdicts.verdicts, found.verdicts.no_verdict) == (2, 1, 1)

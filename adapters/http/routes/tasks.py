@@ -19,13 +19,14 @@ from jobledger.adapters.http.correlation import RequestedCorrelationId, echo, jo
 from jobledger.adapters.http.envelope import fold_job_tasks
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas import tasks as tm
-from jobledger.adapters.http.security import JOB_READERS, allowed, caller_key
+from jobledger.adapters.http.security import JOB_READERS, READERS, allowed, caller_key
 from jobledger.adapters.http.services import Services, ServicesDep
 from jobledger.adapters.store.sql.task_reads import (
     JobTasks,
     claimable_tasks,
     decoded,
     job_tasks,
+    task_statistics,
 )
 from jobledger.domain.errors import JobNotFound, TaskNotFound
 from jobledger.domain.ledger import Outcome
@@ -34,12 +35,31 @@ from jobledger.projections.tasks import fold_tasks
 
 router = APIRouter(prefix="/v1/jobs", tags=["tasks"])
 claims = APIRouter(prefix="/v1/claims", tags=["tasks"])
+stats = APIRouter(prefix="/v1/stats", tags=["tasks"])
 
 Analyzer = Annotated[Principal, Depends(allowed(Role.ANALYZER, to="claim and update tasks"))]
 Reader = Annotated[
     Principal, Depends(allowed(*JOB_READERS, Role.ANALYZER, to="read a job's tasks"))
 ]
+TenantReader = Annotated[Principal, Depends(allowed(*READERS, to="read statistics"))]
 CANDIDATES = 16
+
+
+@stats.get(
+    "/workers",
+    summary="Scores and timeouts by worker, and how jobs of tasks were decided",
+    response_model=tm.TaskStatistics,
+    responses=responses(401, 403),
+)
+async def worker_statistics(principal: TenantReader, services: ServicesDep) -> tm.TaskStatistics:
+    async with services.reads.store() as store:
+        answer = await task_statistics(store, principal.tenant)
+    found = answer.value
+    return tm.TaskStatistics(
+        workers=[tm.WorkerResults.model_validate(vars(w)) for w in found.workers],
+        verdicts=tm.VerdictCounts.model_validate(vars(found.verdicts)),
+        position=answer.position,
+    )
 
 
 @router.get(

@@ -130,3 +130,30 @@ class ClaimedTask(TaskAnswer):
     lease_id: str = Field(description="the fencing token: every update must carry it")
     correlation_id: str
     type: str
+
+
+class WorkerResults(ApiModel):
+    """One worker's tasks by outcome and its scores (uncertain ones counted apart)."""
+
+    worker: str
+    tasks: int
+    successful: int
+    failed: int
+    timeouts: int
+    cancelled: int
+    uncertain: int
+    score_average: float | None = Field(description="mean of its scores 0-100")
+    score_max: int | None
+
+
+class VerdictCounts(ApiModel):
+    decided: int = Field(description="jobs of tasks whose every task is final")
+    verdicts: int
+    uncertain: int
+    no_verdict: int
+
+
+class TaskStatistics(ApiModel):
+    workers: list[WorkerResults]
+    verdicts: VerdictCounts
+    position: int = Field(description="the log position the read model had reached")

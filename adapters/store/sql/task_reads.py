@@ -64,8 +64,22 @@ class WorkerResults:
     score_max: int | None
 
 
-async def worker_results(store: ReadStore, tenant: str) -> Answer[list[WorkerResults]]:
-    """Scores by worker and timeouts by worker, for the statistics."""
+@dataclass(frozen=True)
+class VerdictCounts:
+    decided: int = 0  # jobs whose every task is final
+    verdicts: int = 0  # of which a score counted
+    uncertain: int = 0  # of which the verdict is -1
+    no_verdict: int = 0  # of which nothing counted
+
+
+@dataclass(frozen=True)
+class TaskStatistics:
+    workers: list[WorkerResults]
+    verdicts: VerdictCounts
+
+
+async def task_statistics(store: ReadStore, tenant: str) -> Answer[TaskStatistics]:
+    """Scores by worker, timeouts by worker, and how jobs of tasks were decided."""
     async with store.snapshot():
         position = await store.position("tasks")
         records = await store._rows(
@@ -80,7 +94,14 @@ async def worker_results(store: ReadStore, tenant: str) -> Answer[list[WorkerRes
             f"FROM {schema.TASKS.name} WHERE tenant = ? GROUP BY worker ORDER BY worker",
             [tenant],
         )
-    results = [
+        decided = await store._rows(
+            "SELECT COUNT(*) AS decided, "
+            "SUM(CASE WHEN score IS NOT NULL THEN 1 ELSE 0 END) AS verdicts, "
+            "SUM(CASE WHEN score = -1 THEN 1 ELSE 0 END) AS uncertain "
+            f"FROM {schema.VERDICTS.name} WHERE tenant = ?",
+            [tenant],
+        )
+    workers = [
         WorkerResults(
             worker=r["worker"],
             tasks=int(r["tasks"]),
@@ -94,4 +115,7 @@ async def worker_results(store: ReadStore, tenant: str) -> Answer[list[WorkerRes
         )
         for r in records
     ]
-    return Answer(results, position)
+    total = decided[0]
+    count, verdicts = int(total["decided"] or 0), int(total["verdicts"] or 0)
+    counts = VerdictCounts(count, verdicts, int(total["uncertain"] or 0), count - verdicts)
+    return Answer(TaskStatistics(workers, counts), position)
