@@ -1,8 +1,9 @@
 """Earlier results by subject: where a failed or timed-out task finds its stand-in.
 
-One aggregate per (tenant, subject) lists every successful task result on that
-subject. It is saved in the same write as the success, so the verdict of a later
-job looks it up from the event store itself, never from a read model that may lag.
+One aggregate per (tenant, subject, worker) lists that worker's successful results on
+that subject. It is saved in the same write as the success, so the verdict of a later
+job looks it up from the event store itself, never from a read model that may lag; one
+per worker, so workers finishing tasks on the same subject at once never contend.
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ from jobledger.domain.verdict import EarlierResult
 SUBJECT_NAMESPACE = UUID("0f4a9b7e-51d2-4c3b-8e0a-6d2c7f1b9a44")
 
 
-def subject_results_id(tenant: str, subject: str) -> UUID:
-    return uuid5(SUBJECT_NAMESPACE, f"{tenant}\x00{subject}")
+def subject_results_id(tenant: str, subject: str, worker: str) -> UUID:
+    return uuid5(SUBJECT_NAMESPACE, f"{tenant}\x00{subject}\x00{worker}")
 
 
 class SubjectResults(Aggregate):
     class Opened(Aggregate.Created):
         tenant: str
         subject: str
+        worker: str
 
         def apply(self, index: SubjectResults) -> None:
             index.tenant = self.tenant
             index.subject = self.subject
+            index.worker = self.worker
 
     class ResultRecorded(Aggregate.Event):
         worker: str
@@ -52,12 +55,17 @@ class SubjectResults(Aggregate):
     def __init__(self) -> None:
         self.tenant = ""
         self.subject = ""
+        self.worker = ""
         self.results: list[dict[str, Any]] = []
 
     @classmethod
-    def open(cls, tenant: str, subject: str) -> SubjectResults:
+    def open(cls, tenant: str, subject: str, worker: str) -> SubjectResults:
         return cls._create(
-            cls.Opened, id=subject_results_id(tenant, subject), tenant=tenant, subject=subject
+            cls.Opened,
+            id=subject_results_id(tenant, subject, worker),
+            tenant=tenant,
+            subject=subject,
+            worker=worker,
         )
 
     def record(

@@ -127,32 +127,32 @@ class TaskCommands:
 
     def earlier_results(self, job: Job) -> dict[str, EarlierResult]:
         """Each worker's latest successful result on the job's subject from an earlier job."""
-        index = self._subject_results(job.tenant, job.subject or "")
-        if index is None:
-            return {}
         found = {}
         for task in job.tasks.values():
+            index = self._subject_results(job.tenant, job.subject or "", task["worker"])
+            if index is None:
+                continue
             result = index.latest(task["worker"], before=job.created_on, job_id=str(job.id))
             if result is not None:
                 found[task["worker"]] = result
         return found
 
-    def _subject_results(self, tenant: str, subject: str) -> SubjectResults | None:
+    def _subject_results(self, tenant: str, subject: str, worker: str) -> SubjectResults | None:
         try:
-            index: object = self.ledger.repository.get(subject_results_id(tenant, subject))
+            index: object = self.ledger.repository.get(subject_results_id(tenant, subject, worker))
         except AggregateNotFoundError:
             return None
         return index if isinstance(index, SubjectResults) else None
 
     def _record_successes(self, job: Job) -> list[Aggregate]:
-        """The job's new successes, written to its subject's earlier results."""
-        succeeded = [e for e in job.pending_events if isinstance(e, TaskSucceeded)]
-        if not succeeded or job.subject is None:
-            return []
-        index = self._subject_results(job.tenant, job.subject)
-        if index is None:
-            index = SubjectResults.open(job.tenant, job.subject)
-        for event in succeeded:
+        """The job's new successes, written to the worker's results on its subject."""
+        indexes: list[Aggregate] = []
+        for event in job.pending_events:
+            if not isinstance(event, TaskSucceeded) or job.subject is None:
+                continue
+            index = self._subject_results(job.tenant, job.subject, event.worker)
+            if index is None:
+                index = SubjectResults.open(job.tenant, job.subject, event.worker)
             index.record(
                 worker=event.worker,
                 job_id=str(job.id),
@@ -160,7 +160,8 @@ class TaskCommands:
                 score=event.score,
                 job_submitted_at=job.created_on,
             )
-        return [index]
+            indexes.append(index)
+        return indexes
 
 
 def _claiming(actor: Actor, command: ClaimTask) -> Callable[[Job, EventContext], None]:

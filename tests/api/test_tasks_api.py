@@ -197,3 +197,24 @@ def test_readers_see_tasks_as_they_see_the_job(api: Api, claimed: tuple[str, str
     assert other.status_code == 404
     assert api.as_role("viewer", tenant="globex").get(f"/v1/jobs/{job}/tasks").status_code == 404
     assert api.as_role("worker").get(f"/v1/jobs/{job}/tasks").status_code == 403
+
+
+def test_the_python_client_runs_a_named_workers_task(api: Api) -> None:
+    from jobledger.adapters.client.errors import ApiError
+    from jobledger.adapters.client.sync import JobledgerClient
+    from jobledger.adapters.client.tasks import TaskWorker
+
+    job = submit(api, "py-1", subject="sha256:client")
+    api.wait_for_read_models()
+    token = api.token("analyzer", sub="py-1")
+    with JobledgerClient(api.url, token) as client:
+        task = TaskWorker(client, lease_seconds=30).claim()
+        assert task is not None
+        assert (task.job_id, task.subject) == (job, "sha256:client")
+        task.renew()
+        answer = task.succeed(91, ["an-py"])
+        assert (answer["jobStatus"], answer["verdict"]["score"]) == ("completed", 91)
+        with pytest.raises(ApiError) as refused:
+            task.fail("late")
+        assert refused.value.status == 409
+        assert TaskWorker(client).claim() is None

@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from uuid import uuid4
 
 from tests.benchmarks.bench_api import ANALYST, WARM_UP_S, Connection, mint, serving
 
@@ -43,12 +44,10 @@ async def run(port: int, tokens: list[str], tasks: bool, window: tuple[float, fl
     async def worker(token: str, n: int) -> None:
         nonlocal done
         conn = await Connection.open(port)
-        seq = 0
         try:
             while time.perf_counter() < end:
-                seq += 1
                 claim_path = "/v1/claims/tasks" if tasks else "/v1/claims"
-                claim = {"commandId": f"c{n}-{seq}"} if tasks else {"agent": f"w{n}"}
+                claim = {"commandId": uuid4().hex} if tasks else {"agent": f"w{n}"}
                 status, answer = await conn.send(
                     token, "POST", claim_path, json.dumps(claim).encode()
                 )
@@ -67,8 +66,8 @@ async def run(port: int, tokens: list[str], tasks: bool, window: tuple[float, fl
                         ("POST", f"{path}/complete", {"result": {}}),
                     ]
                 statuses = []
-                for k, (method, target, body) in enumerate(sends):
-                    full = {"leaseId": got["leaseId"], "commandId": f"x{n}-{seq}-{k}", **body}
+                for method, target, body in sends:
+                    full = {"leaseId": got["leaseId"], "commandId": uuid4().hex, **body}
                     sent = await conn.send(token, method, target, json.dumps(full).encode())
                     statuses.append(sent[0])
                 if any(status != 200 for status in statuses):
