@@ -207,6 +207,29 @@ def test_list_filters_pages_and_an_analyst_sees_only_their_own(api: Api) -> None
     assert viewer.get("/v1/jobs", params={"mine": "true"}).json()["items"] == []
 
 
+def test_created_between_combines_with_the_other_filters(api: Api) -> None:
+    """The dashboard's "created between" filter: from inclusive, before exclusive."""
+    tenant = f"t-{uuid4().hex[:8]}"
+    first = submit(api, tenant, "me@t")
+    second = submit(api, tenant, "me@t")
+    third = submit(api, tenant, "me@t", type="graph_analysis")
+    api.wait_for_read_models()
+    viewer = api.as_role("viewer", tenant)
+
+    def listed(**params: object) -> list[str]:
+        answer = viewer.get("/v1/jobs", params=params)
+        assert answer.status_code == 200, answer.text
+        return [j["id"] for j in answer.json()["items"]]
+
+    window = {"createdAfter": second["createdAt"], "createdBefore": third["createdAt"]}
+    assert listed(**window) == [second["id"]]
+    assert listed(createdAfter=second["createdAt"]) == [third["id"], second["id"]]
+    assert listed(createdBefore=second["createdAt"]) == [first["id"]]
+    after_first = {"createdAfter": first["createdAt"]}
+    assert listed(**after_first, type="graph_analysis") == [third["id"]]
+    assert listed(**window, status="cancelled") == []
+
+
 def test_history_lists_each_transition(api: Api) -> None:
     job = submit(api, sub="h@acme")
     run_to_end(api.ledger, job["id"])

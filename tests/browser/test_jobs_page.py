@@ -119,3 +119,46 @@ def test_submit_with_a_config_that_is_not_json_is_stopped_before_sending(
     expect(dialog.locator('[data-error="config"]')).to_contain_text("not valid JSON")
     assert tab.requested[sent:] == []
     assert api.as_role("viewer", "t-json").get("/v1/jobs").json()["items"] == []
+
+
+def test_started_eta_active_first_and_created_between_live_in_the_url(api: Api, tab: Tab) -> None:
+    running = submitted(api, "t-table", "ivy@t-table")
+    ended = submitted(api, "t-table", "ivy@t-table")
+    analyst = api.as_role("analyst", "t-table", "ivy@t-table")
+    assert analyst.post(f"/v1/jobs/{ended['id']}/cancel", json={}).status_code == 200
+    claimed = worker(api, "t-table").claim()
+    assert claimed is not None
+    assert claimed.task.job_id == running["id"]
+    claimed.start()
+    claimed.progress(50)
+    api.wait_for_read_models()
+    envelope = analyst.get(f"/v1/jobs/{running['id']}").json()
+    assert envelope["estimatedCompletionAt"] is not None
+
+    page = tab.open("/jobs", api.token("analyst", "t-table", "ivy@t-table"))
+    assert ordered(tab) == [ended["id"], running["id"]]  # newest first
+    page.get_by_label("Active first").check()
+    page.wait_for_url(re.compile(r"active=first"))
+    assert ordered(tab) == [running["id"], ended["id"]]
+    row = page.locator(f'#jobs tr[data-job="{running["id"]}"]')
+    expect(row.locator("td").nth(4).locator("time")).to_have_attribute(
+        "datetime", re.compile(envelope["startedAt"][:19])
+    )
+    expect(row.locator(".eta time")).to_have_attribute("datetime", re.compile(r"\d"))
+    expect(page.locator(f'#jobs tr[data-job="{ended["id"]}"] .eta')).to_have_text("—")
+
+    today = page.evaluate("new Date().toLocaleDateString('en-CA')")  # YYYY-MM-DD, local
+    yesterday = page.evaluate("new Date(Date.now() - 864e5).toLocaleDateString('en-CA')")
+    page.get_by_label("Created from").fill(today)
+    page.wait_for_url(re.compile(rf"from={today}"))
+    assert ordered(tab) == [running["id"], ended["id"]]
+    page.get_by_label("to", exact=True).fill(yesterday)
+    page.wait_for_url(re.compile(rf"from={today}.*to={yesterday}|to={yesterday}.*from={today}"))
+    expect(page.locator("#empty")).to_be_visible()
+    expect(page.locator("#jobs tbody tr")).to_have_count(0)
+    assert "active=first" in page.url  # the filters combine in one shareable URL
+
+
+def ordered(tab: Tab) -> list[str]:
+    tab.page.locator("#jobs tbody tr").first.wait_for()
+    return list(tab.page.locator("#jobs tbody tr").evaluate_all("rs => rs.map(r => r.dataset.job)"))

@@ -21,6 +21,14 @@ export function when(iso) {
   return el("time", { datetime: iso, title: iso, text: moment.toLocaleString() });
 }
 
+/** When an active job should finish (the API's estimate from its progress so far). */
+export function eta(job, terminal) {
+  if (terminal.has(job.status) || !job.estimatedCompletionAt) return "—";
+  const seconds = Math.max(0, Math.round((new Date(job.estimatedCompletionAt) - Date.now()) / 1000));
+  const left = seconds < 90 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+  return el("time", { datetime: job.estimatedCompletionAt, title: job.estimatedCompletionAt, text: `in ${left}` });
+}
+
 export function money(cost) {
   return `${cost.currency} ${Number(cost.amount).toFixed(4)}`;
 }
