@@ -65,6 +65,7 @@ ROUTES = [
     Route("GET", "/v1/jobs/{job}", frozenset({"analyst", *READERS})),
     Route("GET", "/v1/jobs/{job}?wait=true&timeout=1", frozenset({"analyst", *READERS})),
     Route("GET", "/v1/jobs/{job}/history", frozenset({"analyst", *READERS})),
+    Route("GET", "/v1/jobs/{job}/costs", frozenset({"analyst", *READERS})),
     Route("GET", "/v1/jobs/{job}/stream", frozenset({"analyst", *READERS})),
     Route("POST", "/v1/jobs/{job}/cancel", frozenset({"analyst", "admin"}), fresh_job=True),
     Route("GET", "/v1/jobs/{job}/events", frozenset({"auditor"})),

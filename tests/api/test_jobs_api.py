@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
 
+from jobledger.domain.retries import RetryPolicy
 from jobledger.domain.values import Actor
 from tests.api.conftest import Api
 from tests.api.lifecycle import run_to_end, start
@@ -228,6 +230,48 @@ def test_created_between_combines_with_the_other_filters(api: Api) -> None:
     after_first = {"createdAfter": first["createdAt"]}
     assert listed(**after_first, type="graph_analysis") == [third["id"]]
     assert listed(**window, status="cancelled") == []
+
+
+def test_a_jobs_costs_by_model_and_attempt_show_unpriced_usage_and_failed_spend(
+    api: Api,
+) -> None:
+    tenant = f"t-{uuid4().hex[:8]}"
+    job = submit(api, tenant, "me@t")
+    worker, job_id = Actor("worker-1", tenant), UUID(job["id"])
+    retry, api.ledger.retry = api.ledger.retry, RetryPolicy(0, 0)  # retry at once
+    try:
+        lease = start(api.ledger, job_id, tenant)
+        usage = {"input_tokens": 1000, "output_tokens": 100}
+        api.ledger.record_usage(worker, job_id, lease_id=lease, model="gpt-4o", **usage)
+        api.ledger.fail(worker, job_id, lease_id=lease, code="flaky", message="", retryable=True)
+        lease = start(api.ledger, job_id, tenant)
+    finally:
+        api.ledger.retry = retry
+    api.ledger.record_usage(worker, job_id, lease_id=lease, model="gpt-4o", **usage)
+    api.ledger.record_usage(worker, job_id, lease_id=lease, model="no-such-model", **usage)
+    api.wait_for_read_models()
+
+    costs = api.as_role("analyst", tenant, "me@t").get(f"/v1/jobs/{job_id}/costs")
+    assert costs.status_code == 200, costs.text
+    by_model = {item["key"]: item for item in costs.json()["byModel"]}
+    assert set(by_model) == {"gpt-4o", "no-such-model"}
+    priced, unpriced = by_model["gpt-4o"], by_model["no-such-model"]
+    assert (priced["usages"], priced["unpricedUsages"]) == (2, 0)
+    assert (unpriced["usages"], unpriced["unpricedUsages"]) == (1, 1)
+    assert Decimal(unpriced["cost"]["amount"]) == 0
+    first, second = costs.json()["byAttempt"]
+    assert (first["key"], second["key"]) == ("1", "2")
+    spent = Decimal(first["cost"]["amount"])
+    assert spent > 0
+    assert Decimal(first["unsuccessfulCost"]["amount"]) == spent  # the failed attempt's spend
+    assert Decimal(second["unsuccessfulCost"]["amount"]) == 0
+    assert Decimal(priced["unsuccessfulCost"]["amount"]) == spent
+    assert Decimal(priced["cost"]["amount"]) == 2 * spent
+
+    assert (
+        api.as_role("analyst", tenant, "other@t").get(f"/v1/jobs/{job_id}/costs").status_code == 404
+    )
+    assert api.as_role("viewer", "elsewhere").get(f"/v1/jobs/{job_id}/costs").status_code == 404
 
 
 def test_history_lists_each_transition(api: Api) -> None:

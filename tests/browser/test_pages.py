@@ -29,7 +29,7 @@ window.Notification = class extends Shown {
     ("path", "ready"),
     [
         ("/jobs?view=all", "#jobs tbody tr"),
-        ("/jobs/{id}", "#history tbody tr"),
+        ("/jobs/{id}", "[data-part=history] tbody tr"),
         ("/overview", "#numbers dd"),
         ("/sign-in", "#token"),
     ],

@@ -20,7 +20,12 @@ from jobledger.adapters.http.schemas.jobs import (
 )
 from jobledger.adapters.http.security import READERS, allowed
 from jobledger.adapters.http.services import ServicesDep
-from jobledger.adapters.store.sql.read_store import CostQuery, StatsQuery, parse_query
+from jobledger.adapters.store.sql.read_store import (
+    CostQuery,
+    CostTotal,
+    StatsQuery,
+    parse_query,
+)
 from jobledger.domain.results import JobType
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -96,16 +101,16 @@ async def costs(
     )
     async with services.reads.store() as store:
         answer = await store.costs(query)
-    currency = services.currency
-    items = [
-        CostItem(
-            key=total.key,
-            usages=total.usages,
-            tokens=Tokens.of(total),
-            cost=Money.of(total.cost, currency),
-            unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
-            unpriced_usages=total.unpriced_usages,
-        )
-        for total in answer.value
-    ]
+    items = [cost_item(total, services.currency) for total in answer.value]
     return Costs(group_by=group_by, items=items, position=answer.position)
+
+
+def cost_item(total: CostTotal, currency: str) -> CostItem:
+    return CostItem(
+        key=total.key,
+        usages=total.usages,
+        tokens=Tokens.of(total),
+        cost=Money.of(total.cost, currency),
+        unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
+        unpriced_usages=total.unpriced_usages,
+    )

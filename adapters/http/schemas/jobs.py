@@ -277,6 +277,15 @@ class Costs(ApiModel):
     position: int
 
 
+class JobCosts(ApiModel):
+    """One job's usage: by model, and by attempt (``key`` is the attempt number)."""
+
+    job_id: UUID
+    by_model: list[CostItem]
+    by_attempt: list[CostItem]
+    position: int = Field(description="the log position the cost ledger had reached")
+
+
 class RecordedEvent(ApiModel):
     """One stored event, as an auditor reads it."""
 

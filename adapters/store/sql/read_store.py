@@ -86,8 +86,9 @@ class StatsQuery(_Query):
 
 
 class CostQuery(_Query):
-    group_by: Literal["tenant", "investigation", "model", "day", "job"] = "tenant"
+    group_by: Literal["tenant", "investigation", "model", "day", "job", "attempt"] = "tenant"
     tenant: str | None = None
+    job_id: UUID | None = None  # one job's costs (its details page: by model, by attempt)
     since: date | None = None
     until: date | None = None
 
@@ -324,8 +325,12 @@ class ReadStore(ABC):
             "model": "e.model",
             "day": "e.day",
             "job": "e.job_id",
+            "attempt": "e.attempt",
         }[query.group_by]
         where, params = _scope(query.tenant, None, prefix="e.")
+        if query.job_id is not None:
+            where += " AND e.job_id = ?"
+            params.append(str(query.job_id))
         days, day_params = _days(query.since, query.until, column="e.day")
         sql = (
             f"SELECT {key} AS k, e.input_tokens, e.output_tokens, e.cached_input_tokens, e.cost, "
@@ -335,7 +340,8 @@ class ReadStore(ABC):
         )
         totals: dict[str | None, CostTotal] = {}
         for record in await self._rows(sql, params + day_params):
-            total = totals.setdefault(record["k"], CostTotal(record["k"]))
+            k = None if record["k"] is None else str(record["k"])
+            total = totals.setdefault(k, CostTotal(k))
             total.usages += 1
             total.input_tokens += record["input_tokens"]
             total.output_tokens += record["output_tokens"]
@@ -347,7 +353,11 @@ class ReadStore(ABC):
             total.cost += cost
             if record["outcome"] in ("failed", "cancelled"):
                 total.unsuccessful_cost += cost
-        ordered = sorted(totals.values(), key=lambda t: (t.key is None, t.key or ""))
+        numeric = query.group_by == "attempt"
+        ordered = sorted(
+            totals.values(),
+            key=lambda t: (t.key is None, int(t.key or 0) if numeric else t.key or ""),
+        )
         return Answer(ordered, position)
 
     async def _select(self, table: schema.Table, where: str, params: Sequence[Any]) -> list[Row]:

@@ -1,11 +1,12 @@
 // The jobs page: My Jobs (and All Jobs for roles that read the tenant), filters kept in
-// the URL (status, type, investigation, created between, active first), rows kept current from the tenant's stream, cancel, and the submit dialog.
+// the URL (status, type, investigation, created between, active first), rows kept current from the tenant's stream, cancel, the details dialog and the submit dialog.
 
 import { api, frame, requireCaller, rules } from "./session.js";
 import { follow } from "./stream.js";
 import { badge, el, eta, money, progressBar, shortId, toast, tokens, typeName, when } from "./format.js";
 import { announceEnd, offerNotifications } from "./notify.js";
 import { openSubmit } from "./submit.js";
+import { mountDetails } from "./details.js";
 
 const caller = requireCaller();
 const rule = rules();
@@ -83,6 +84,12 @@ function copyId(job, button) {
 }
 
 function row(job) {
+  const link = el("a", { href: `/jobs/${job.id}`, "aria-label": `${typeName(job.type)} job ${job.id}: details`, text: typeName(job.type) });
+  link.addEventListener("click", (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return; // a new tab: the page
+    event.preventDefault();
+    openDetails(job.id);
+  });
   const copy = el("button", { type: "button", class: "id", title: `Copy ${job.id}`, "data-id": job.id, text: shortId(job.id) });
   copy.addEventListener("click", () => copyId(job, copy));
   const actions = el("td", { class: "actions" });
@@ -94,7 +101,7 @@ function row(job) {
   return el(
     "tr",
     { "data-job": job.id, "data-status": job.status },
-    el("td", {}, el("a", { href: `/jobs/${job.id}`, text: typeName(job.type) })),
+    el("td", {}, link),
     el("td", {}, copy),
     el("td", { text: job.investigationId || "—" }),
     el("td", {}, when(job.createdAt)),
@@ -119,6 +126,25 @@ function show(job, { append = false } = {}) {
   else return;
   rows.set(job.id, fresh);
   document.getElementById("empty").hidden = rows.size > 0;
+}
+
+let details = null; // the dialog's details while it is open
+
+function openDetails(jobId) {
+  const dialog = document.getElementById("details-dialog");
+  details?.stop();
+  details = mountDetails(document.getElementById("details"), jobId, { caller, rule });
+  document.getElementById("details-page").href = `/jobs/${jobId}`;
+  dialog.showModal();
+}
+
+function setUpDetails() {
+  const dialog = document.getElementById("details-dialog");
+  document.getElementById("close-details").addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => {
+    details?.stop(); // a closed dialog follows nothing
+    details = null;
+  });
 }
 
 function heard(message) {
@@ -219,6 +245,7 @@ async function start() {
   offerNotifications();
   setUpTabs();
   setUpFilters();
+  setUpDetails();
   if (caller.hasAny(rule.submitters)) {
     const button = document.getElementById("open-submit");
     button.hidden = false;
