@@ -100,3 +100,42 @@ def test_the_dialog_shows_cost_by_model_each_failed_attempt_and_the_result_by_ty
     expect(result.locator("[data-result=findings]")).to_contain_text("central_actor")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+
+
+def test_an_auditor_sees_the_event_timeline_and_the_job_at_any_version(api: Api, tab: Tab) -> None:
+    job = submitted(api, "t-audit", "kim@t-audit")
+    claimed = worker(api, "t-audit").claim()
+    assert claimed is not None
+    with claimed:
+        claimed.start()
+        claimed.progress(50)
+        claimed.fail("corrupt_input", "not JSON Lines")
+    events = api.as_role("auditor", "t-audit").get(f"/v1/jobs/{job['id']}/events").json()["items"]
+    api.wait_for_read_models()
+    page = tab.open(f"/jobs/{job['id']}", api.token("auditor", "t-audit"))
+    timeline = page.get_by_role("region", name="Event timeline")
+    expect(timeline.locator("[data-part=events] tbody tr")).to_have_count(len(events))
+    as_of = timeline.locator("[data-part=as-of]")
+    expect(as_of).to_have_attribute("data-version", str(len(events)))  # the newest at first
+    expect(as_of).to_contain_text("corrupt_input")
+
+    slider = timeline.get_by_role("slider", name="Version")
+    slider.focus()
+    page.keyboard.press("Home")  # the control answers the keyboard
+    expect(as_of).to_have_attribute("data-version", "1")
+    expect(as_of).to_contain_text("queued")
+    expect(as_of).not_to_contain_text("corrupt_input")
+    progressed = next(e["version"] for e in events if e["type"] == "ProgressReported")
+    timeline.get_by_role("button", name=re.compile(rf"at version {progressed}$")).click()
+    expect(as_of).to_have_attribute("data-version", str(progressed))
+    expect(as_of).to_contain_text("50%")
+    expect(as_of).to_contain_text("running")
+
+
+def test_a_viewer_gets_no_event_timeline(api: Api, tab: Tab) -> None:
+    job = submitted(api, "t-noaudit", "lu@t-noaudit")
+    api.wait_for_read_models()
+    page = tab.open(f"/jobs/{job['id']}", api.token("viewer", "t-noaudit"))
+    expect(page.locator("[data-part=history] tbody tr")).to_have_count(1)
+    expect(page.locator("[data-part=audit-section]")).to_be_hidden()
+    assert not any("/events" in url or "/replay" in url for url in tab.requested)

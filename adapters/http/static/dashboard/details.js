@@ -1,12 +1,14 @@
 // A job's details, on its own page and in the jobs page's dialog alike: facts, progress
 // and findings as they arrive, inputs (the API shows them to the creator only), tokens
 // and cost by model and by attempt, each failed attempt's error, the result read by job
-// type, and the status history; kept current from the job's own stream.
+// type, the status history, and for auditors the event timeline with the job as it
+// stood at any version; kept current from the job's own stream.
 
 import { api, ApiError } from "./session.js";
 import { follow } from "./stream.js";
 import { badge, el, money, progressBar, toast, tokens, typeName, when } from "./format.js";
 import { renderResult } from "./result.js";
+import { timeline } from "./timeline.js";
 
 function fact(list, term, value) {
   list.append(el("dt", { text: term }), el("dd", {}, value ?? "—"));
@@ -131,6 +133,9 @@ export function mountDetails(container, jobId, { caller, rule }) {
     );
   }
 
+  const audit = caller.roles.has("auditor") ? timeline(part, jobId) : null;
+  part("audit-section").hidden = audit === null;
+
   let current = null;
   async function refresh() {
     const [job, history, costs] = await Promise.all([
@@ -142,6 +147,7 @@ export function mountDetails(container, jobId, { caller, rule }) {
     render(job, history);
     renderCosts(job, history, costs);
     renderHistory(history);
+    if (audit) await audit.refresh();
     return job;
   }
 
