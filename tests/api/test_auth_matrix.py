@@ -19,6 +19,7 @@ pytestmark = pytest.mark.rules  # who may do what: the same on every store
 
 ROLES = ("analyst", "viewer", "admin", "auditor", "worker")
 READERS = {"viewer", "admin", "auditor"}
+SUBMITTERS = {"analyst", "admin"}
 BAD_TOKENS: dict[str, Callable[[Api], str]] = {
     "expired": lambda api: api.forged(
         exp=int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
@@ -60,7 +61,7 @@ class Route:
 
 
 ROUTES = [
-    Route("POST", "/v1/jobs", frozenset({"analyst"}), 202, {"type": "graph_analysis"}, False),
+    Route("POST", "/v1/jobs", frozenset(SUBMITTERS), 202, {"type": "graph_analysis"}, False),
     Route("GET", "/v1/jobs", frozenset({"analyst", *READERS}), per_job=False),
     Route("GET", "/v1/jobs/{job}", frozenset({"analyst", *READERS})),
     Route("GET", "/v1/jobs/{job}?wait=true&timeout=1", frozenset({"analyst", *READERS})),

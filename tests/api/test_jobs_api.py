@@ -274,6 +274,22 @@ def test_a_jobs_costs_by_model_and_attempt_show_unpriced_usage_and_failed_spend(
     assert api.as_role("viewer", "elsewhere").get(f"/v1/jobs/{job_id}/costs").status_code == 404
 
 
+def test_an_admin_submits_and_the_job_is_theirs(api: Api) -> None:
+    tenant = f"t-{uuid4().hex[:8]}"
+    admin = api.as_role("admin", tenant, "boss@t")
+    answer = admin.post("/v1/jobs", json=JOB)
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert job["createdBy"] == "boss@t"
+    assert job["metadata"] == JOB["metadata"]  # the creator sees what they submitted
+    api.wait_for_read_models()
+    mine = admin.get("/v1/jobs", params={"mine": "true"}).json()["items"]
+    assert [j["id"] for j in mine] == [job["id"]]
+    analyst = api.as_role("analyst", tenant, "me@t")
+    assert analyst.get(f"/v1/jobs/{job['id']}").status_code == 404
+    assert api.as_role("viewer", tenant).post("/v1/jobs", json=JOB).status_code == 403
+
+
 def test_history_lists_each_transition(api: Api) -> None:
     job = submit(api, sub="h@acme")
     run_to_end(api.ledger, job["id"])
