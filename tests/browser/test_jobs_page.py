@@ -87,23 +87,49 @@ def test_submit_with_a_config_that_is_not_an_object_shows_the_field_error_and_cr
     dialog = page.locator("#submit-dialog")
     dialog.get_by_label("Config (JSON object)").fill("[1, 2]")
     dialog.get_by_role("button", name="Submit", exact=True).click()
-    expect(dialog.locator('[data-error="config"]')).to_contain_text("config")
+    expect(dialog.locator('[data-error="config"]')).to_contain_text("dictionary")
+    expect(dialog.get_by_label("Config (JSON object)")).to_have_attribute("aria-invalid", "true")
     expect(dialog).to_be_visible()
     tab.refused(422)
     listed = api.as_role("viewer", "t-submit").get("/v1/jobs").json()
     assert listed["items"] == []
 
 
-def test_submit_from_the_dialog_adds_the_job_to_the_table(api: Api, tab: Tab) -> None:
-    page = tab.open("/jobs", api.token("analyst", "t-add", "fay@t-add"))
+def test_an_admin_submits_inputs_and_metadata_and_sees_an_inputs_error_beside_it(
+    api: Api, tab: Tab
+) -> None:
+    page = tab.open("/jobs", api.token("admin", "t-add", "fay@t-add"))
     page.get_by_role("button", name="Submit a job").click()
     dialog = page.locator("#submit-dialog")
     dialog.get_by_label("Investigation").fill("INV-7")
-    dialog.get_by_label("Config (JSON object)").fill('{"depth": 2}')
+    dialog.get_by_label("Max attempts").fill("2")
+    for name, media in [("corpus.jsonl", "application/jsonl"), ("graph.csv", "csv")]:
+        dialog.get_by_role("button", name="Add an input").click()
+        row = dialog.locator(".input-row").last
+        row.get_by_label("Name").fill(name)
+        row.get_by_label("Media type").fill(media)
+        row.get_by_label("Size (bytes)").fill("1024")
+    dialog.get_by_label("Metadata (JSON object)").fill('{"ticket": "T-9"}')
+    dialog.get_by_role("button", name="Submit", exact=True).click()
+    second = dialog.get_by_role("group", name="Input 2")
+    expect(second.locator("[data-error-input]")).to_contain_text("mediaType")
+    expect(second.get_by_label("Media type")).to_have_attribute("aria-invalid", "true")
+    expect(dialog.get_by_role("group", name="Input 1").locator("[data-error-input]")).to_be_empty()
+    tab.refused(422)
+    assert api.as_role("viewer", "t-add").get("/v1/jobs").json()["items"] == []
+
+    second.get_by_label("Media type").fill("text/csv")
     dialog.get_by_role("button", name="Submit", exact=True).click()
     expect(dialog).to_be_hidden()
     (job,) = api.as_role("viewer", "t-add").get("/v1/jobs").json()["items"]
-    assert job["investigationId"] == "INV-7"
+    assert (job["investigationId"], job["maxAttempts"], job["createdBy"]) == (
+        "INV-7",
+        2,
+        "fay@t-add",
+    )
+    mine = api.as_role("admin", "t-add", "fay@t-add").get(f"/v1/jobs/{job['id']}").json()
+    assert [i["name"] for i in mine["inputs"]] == ["corpus.jsonl", "graph.csv"]
+    assert mine["metadata"] == {"ticket": "T-9"}
     expect(page.locator(f'#jobs tr[data-job="{job["id"]}"]')).to_contain_text("INV-7")
 
 
