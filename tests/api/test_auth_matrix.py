@@ -73,6 +73,7 @@ ROUTES = [
     Route("GET", "/v1/jobs/{job}/replay?version=1", frozenset({"auditor"})),
     Route("GET", "/v1/stream", frozenset({"analyst", *READERS}), per_job=False),
     Route("GET", "/v1/stats", frozenset(READERS), per_job=False),
+    Route("GET", "/v1/stats/daily", frozenset(READERS), per_job=False),
     Route("GET", "/v1/costs?groupBy=model", frozenset(READERS), per_job=False),
     Route("GET", "/metrics", frozenset(READERS), per_job=False),
     # A claim nobody can satisfy (no job of that type) changes nothing; a worker command under

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -288,6 +289,25 @@ def test_an_admin_submits_and_the_job_is_theirs(api: Api) -> None:
     analyst = api.as_role("analyst", tenant, "me@t")
     assert analyst.get(f"/v1/jobs/{job['id']}").status_code == 404
     assert api.as_role("viewer", tenant).post("/v1/jobs", json=JOB).status_code == 403
+
+
+def test_daily_statistics_count_each_days_jobs_and_cost(api: Api) -> None:
+    tenant = f"t-{uuid4().hex[:8]}"
+    done, dropped = submit(api, tenant, "me@t"), submit(api, tenant, "me@t")
+    run_to_end(api.ledger, done["id"], tenant)
+    api.as_role("analyst", tenant, "me@t").post(f"/v1/jobs/{dropped['id']}/cancel", json={})
+    api.wait_for_read_models()
+    viewer = api.as_role("viewer", tenant)
+    (today,) = viewer.get("/v1/stats/daily").json()["items"]
+    assert today["day"] == done["createdAt"][:10]
+    counts = [today[k] for k in ("submitted", "completed", "failed", "cancelled")]
+    assert counts == [2, 1, 0, 1]
+    (total,) = viewer.get("/v1/costs", params={"groupBy": "day"}).json()["items"]
+    assert today["cost"] == total["cost"]
+    assert Decimal(today["cost"]["amount"]) > 0
+    after = date.fromisoformat(today["day"]) + timedelta(days=1)
+    assert viewer.get("/v1/stats/daily", params={"since": str(after)}).json()["items"] == []
+    assert api.as_role("analyst", tenant, "me@t").get("/v1/stats/daily").status_code == 403
 
 
 def test_history_lists_each_transition(api: Api) -> None:

@@ -262,6 +262,22 @@ class Stats(ApiModel):
     position: int
 
 
+class DailyItem(ApiModel):
+    day: str = Field(description="UTC date, YYYY-MM-DD")
+    submitted: int
+    completed: int
+    failed: int
+    cancelled: int
+    retried: int = Field(description="attempts that failed or expired and were queued again")
+    cost: Money = Field(description="priced cost of the usage recorded that day")
+    unpriced_usages: int
+
+
+class Daily(ApiModel):
+    items: list[DailyItem] = Field(description="days that saw anything, oldest first")
+    position: int
+
+
 class CostItem(ApiModel):
     key: str | None = Field(description="the tenant, investigation, model or day")
     usages: int

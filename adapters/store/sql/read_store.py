@@ -149,6 +149,21 @@ class CostTotal:
     unpriced_usages: int = 0
 
 
+@dataclass
+class DailyRow:
+    day: str
+    submitted: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    retried: int = 0
+    cost: Decimal = Decimal(0)
+    unpriced_usages: int = 0
+
+
+DAILY_FIELDS = [f for f in DailyRow.__dataclass_fields__ if f != "day"]
+
+
 def parse_query(model: type[Q], **fields: Any) -> Q:
     try:
         return model.model_validate(fields)
@@ -311,6 +326,22 @@ class ReadStore(ABC):
             setattr(row, f"{measure}_ms_p50", quantile_ms(counts.items(), 0.50))
             setattr(row, f"{measure}_ms_p95", quantile_ms(counts.items(), 0.95))
         return Answer(sorted(rows.values(), key=lambda r: (r.tenant, r.job_type)), position)
+
+    async def daily(self, query: StatsQuery) -> Answer[list[DailyRow]]:
+        """What each UTC day saw, over the tenant's job types: jobs submitted and ended
+        by how, attempts retried, and the cost of the usage recorded that day."""
+        async with self.snapshot():
+            position = await self.position("statistics")
+            where, params = _scope(query.tenant, query.job_type)
+            days, day_params = _days(query.since, query.until)
+            rows: dict[str, DailyRow] = {}
+            for record in await self._select(
+                schema.JOB_DAILY_STATISTICS, f"{where} AND {days}", params + day_params
+            ):
+                row = rows.setdefault(record["day"], DailyRow(record["day"]))
+                for name in DAILY_FIELDS:
+                    setattr(row, name, getattr(row, name) + record[name])
+            return Answer(sorted(rows.values(), key=lambda r: r.day), position)
 
     async def costs(self, query: CostQuery) -> Answer[list[CostTotal]]:
         """Totals of the cost ledger grouped one way, unsuccessful attempts shown apart."""
