@@ -188,3 +188,70 @@ def test_started_eta_active_first_and_created_between_live_in_the_url(api: Api, 
 def ordered(tab: Tab) -> list[str]:
     tab.page.locator("#jobs tbody tr").first.wait_for()
     return list(tab.page.locator("#jobs tbody tr").evaluate_all("rs => rs.map(r => r.dataset.job)"))
+
+
+FOCUSED = """() => {
+  const node = document.activeElement;
+  const style = getComputedStyle(node);
+  const name = node.getAttribute("aria-label") || (node.labels && node.labels[0]
+    ? node.labels[0].textContent : node.textContent);
+  return {
+    name: name.trim().replace(/\\s+/g, " "),
+    visible: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+    inDialog: !!node.closest("dialog[open]"),
+  };
+}"""
+
+
+def test_the_jobs_page_and_its_dialogs_work_from_the_keyboard(api: Api, tab: Tab) -> None:
+    admin = api.as_role("admin", "t-keys", "kai@t-keys")
+    job = admin.post("/v1/jobs", json={"type": "graph_analysis"}).json()
+    api.wait_for_read_models()
+    page = tab.open("/jobs", api.token("admin", "t-keys", "kai@t-keys"))
+    cancel = f"Cancel job {job['id']}"
+    page.locator(f'#jobs tr[data-job="{job["id"]}"]').wait_for()
+    page.locator("body").focus()
+    reached: list[str] = []
+    for _ in range(60):
+        if cancel in reached:
+            break
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if reached and focused["name"] == reached[-1]:
+            continue  # within one control (a date's day, month, year, calendar button)
+        assert focused["visible"], f"no visible focus on {focused['name']!r}"
+        reached.append(focused["name"])
+    assert cancel in reached, f"no way to {cancel!r} by Tab: {reached}"
+    wanted = ["Skip to the content", "Jobs", "Overview", "Sound on completion", "Sign out",
+              "Submit a job", "My Jobs", "Status", "Type", "Investigation", "Created from", "to",
+              "Active first", f"graph analysis job {job['id']}: details", cancel]  # fmt: skip
+    positions = [next(i for i, n in enumerate(reached) if n.startswith(w)) for w in wanted]
+    assert positions == sorted(positions), reached
+    assert "All Jobs" not in reached  # one Tab stop for the tabs: arrows move between them
+    page.get_by_role("tab", name="My Jobs").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="All Jobs")).to_be_focused()
+
+    link = page.get_by_role("link", name=f"graph analysis job {job['id']}: details")
+    link.focus()
+    page.keyboard.press("Enter")
+    details = page.get_by_role("dialog", name="Job details")
+    expect(details).to_be_visible()
+    expect(details.locator("[data-part=history] tbody tr")).to_have_count(1)
+    for _ in range(25):  # round and round inside the dialog, never behind it
+        page.keyboard.press("Tab")
+        assert page.evaluate(FOCUSED)["inDialog"]
+    page.keyboard.press("Escape")
+    expect(details).to_be_hidden()
+    expect(link).to_be_focused()
+
+    page.get_by_role("button", name="Submit a job").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#submit-dialog")).to_be_visible()
+    expect(page.locator("#submit-form select[name=type]")).to_be_focused()
+    for _ in range(3):
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate(FOCUSED)["inDialog"]
+    page.keyboard.press("Escape")
+    expect(page.locator("#submit-dialog")).to_be_hidden()
+    expect(page.get_by_role("button", name="Submit a job")).to_be_focused()

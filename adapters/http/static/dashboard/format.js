@@ -55,7 +55,7 @@ export function progressBar(job) {
   return el(
     "span",
     { class: "progress" },
-    el("progress", { max: "100", value: String(job.progress), "aria-label": "progress" }),
+    el("progress", { max: "100", value: String(job.progress), "aria-label": `Progress of job ${shortId(job.id)}` }),
     el("span", { class: "percent", text: `${job.progress}%` }),
   );
 }

@@ -7,6 +7,7 @@ import { badge, el, eta, money, progressBar, shortId, toast, tokens, typeName, w
 import { announceEnd, offerNotifications } from "./notify.js";
 import { openSubmit } from "./submit.js";
 import { mountDetails } from "./details.js";
+import { openModal } from "./dialogs.js";
 
 const caller = requireCaller();
 const rule = rules();
@@ -84,7 +85,7 @@ function copyId(job, button) {
 }
 
 function row(job) {
-  const link = el("a", { href: `/jobs/${job.id}`, "aria-label": `${typeName(job.type)} job ${job.id}: details`, text: typeName(job.type) });
+  const link = el("a", { href: `/jobs/${job.id}`, id: `open-${job.id}`, "aria-label": `${typeName(job.type)} job ${job.id}: details`, text: typeName(job.type) });
   link.addEventListener("click", (event) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return; // a new tab: the page
     event.preventDefault();
@@ -135,7 +136,7 @@ function openDetails(jobId) {
   details?.stop();
   details = mountDetails(document.getElementById("details"), jobId, { caller, rule });
   document.getElementById("details-page").href = `/jobs/${jobId}`;
-  dialog.showModal();
+  openModal(dialog);
 }
 
 function setUpDetails() {
@@ -229,14 +230,24 @@ function setUpTabs() {
   const tabs = document.getElementById("tabs");
   tabs.hidden = false;
   const view = filters().view;
-  for (const tab of tabs.querySelectorAll("[role=tab]")) {
-    tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+  const all = [...tabs.querySelectorAll("[role=tab]")];
+  for (const tab of all) {
+    const selected = tab.dataset.view === view;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1; // one stop in the Tab order; arrows move between tabs
     tab.addEventListener("click", () => {
       const query = new URLSearchParams(location.search);
       query.set("view", tab.dataset.view);
       location.search = query.toString();
     });
   }
+  tabs.addEventListener("keydown", (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    const next = all[(all.indexOf(document.activeElement) + step + all.length) % all.length];
+    next.focus();
+    event.preventDefault();
+  });
 }
 
 async function start() {

@@ -5,6 +5,7 @@
 
 import { api, ApiError } from "./session.js";
 import { el, typeName } from "./format.js";
+import { openModal } from "./dialogs.js";
 
 const FIELDS = ["type", "investigationId", "priority", "maxAttempts", "pool", "config", "metadata"];
 
@@ -121,5 +122,6 @@ export function openSubmit(rule, submitted) {
       }
     });
   }
-  dialog.showModal();
+  openModal(dialog);
+  form.type.focus();
 }
