@@ -20,6 +20,7 @@ from jobledger.adapters.http import api_docs, assets, pages, problems
 from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
 from jobledger.adapters.http.routes import audit as routes_audit
+from jobledger.adapters.http.routes import job_costs as routes_job_costs
 from jobledger.adapters.http.routes import jobs as routes_jobs
 from jobledger.adapters.http.routes import ops as routes_ops
 from jobledger.adapters.http.routes import reports as routes_reports
@@ -29,7 +30,8 @@ from jobledger.adapters.http.services import Services
 
 log = logging.getLogger("jobledger.http")
 ROUTERS = (
-    *(m.router for m in (routes_jobs, routes_audit, routes_streams, routes_reports)),
+    *(m.router for m in (routes_jobs, routes_job_costs, routes_audit)),
+    *(m.router for m in (routes_streams, routes_reports)),
     routes_workers.claims,
     routes_workers.router,
     routes_ops.router,

@@ -4,7 +4,7 @@
 |---------|-----|
 | analyst | submit; read, wait on, stream and cancel the jobs they created |
 | viewer  | read every job, statistic and cost of their tenant |
-| admin   | what a viewer may, and cancel any job of their tenant |
+| admin   | what a viewer may, submit, and cancel any job of their tenant |
 | auditor | what a viewer may, and read raw events and replays |
 | worker  | claim jobs of their tenant and report on them under the claim's lease |
 
@@ -24,6 +24,7 @@ from jobledger.adapters.auth.tokens import Forbidden, MissingToken, Principal, R
 READERS = (Role.VIEWER, Role.ADMIN, Role.AUDITOR)
 JOB_READERS = (Role.ANALYST, *READERS)
 CANCELLERS = (Role.ANALYST, Role.ADMIN)
+SUBMITTERS = (Role.ANALYST, Role.ADMIN)  # an admin submits on the tenant's behalf too
 
 bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An RS256 JWT")
 

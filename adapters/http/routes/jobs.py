@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from jobledger.adapters.auth.tokens import Forbidden, Principal, Role
+from jobledger.adapters.auth.tokens import Forbidden, Principal
 from jobledger.adapters.http.answers import json_answer
 from jobledger.adapters.http.correlation import RequestedCorrelationId, echo
 from jobledger.adapters.http.envelope import shaped, summary_of
@@ -26,6 +26,7 @@ from jobledger.adapters.http.schemas.jobs import (
 from jobledger.adapters.http.security import (
     CANCELLERS,
     JOB_READERS,
+    SUBMITTERS,
     allowed,
     caller_key,
     may_cancel,
@@ -49,7 +50,7 @@ from jobledger.domain.values import CommandMeta, new_correlation_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-Submitter = Annotated[Principal, Depends(allowed(Role.ANALYST, to="submit jobs"))]
+Submitter = Annotated[Principal, Depends(allowed(*SUBMITTERS, to="submit jobs"))]
 Reader = Annotated[Principal, Depends(allowed(*JOB_READERS, to="read jobs"))]
 Canceller = Annotated[Principal, Depends(allowed(*CANCELLERS, to="cancel jobs"))]
 KEY = re.compile(r"^[\x21-\x7e]{1,200}$")

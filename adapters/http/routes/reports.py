@@ -11,6 +11,8 @@ from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas.jobs import (
     CostItem,
     Costs,
+    Daily,
+    DailyItem,
     Durations,
     IsoDate,
     Money,
@@ -20,7 +22,12 @@ from jobledger.adapters.http.schemas.jobs import (
 )
 from jobledger.adapters.http.security import READERS, allowed
 from jobledger.adapters.http.services import ServicesDep
-from jobledger.adapters.store.sql.read_store import CostQuery, StatsQuery, parse_query
+from jobledger.adapters.store.sql.read_store import (
+    CostQuery,
+    CostTotal,
+    StatsQuery,
+    parse_query,
+)
 from jobledger.domain.results import JobType
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -29,25 +36,28 @@ Since = Annotated[IsoDate | None, Query(description="first UTC day included, e.g
 Until = Annotated[IsoDate | None, Query(description="last UTC day included")]
 
 
+def _stats_query(
+    principal: TenantReader,
+    type: Annotated[JobType | None, Query()] = None,
+    since: Since = None,
+    until: Until = None,
+) -> StatsQuery:
+    """The statistics routes' shared parameters: the caller's tenant, a type, days."""
+    job_type = type.value if type else None
+    return parse_query(
+        StatsQuery, tenant=principal.tenant, job_type=job_type, since=since, until=until
+    )
+
+
+StatsScope = Annotated[StatsQuery, Depends(_stats_query)]
+
+
 @router.get(
     "/stats",
     summary="Jobs by status, durations, tokens and cost",
     responses=responses(401, 403, 422),
 )
-async def stats(
-    principal: TenantReader,
-    services: ServicesDep,
-    type: Annotated[JobType | None, Query()] = None,
-    since: Since = None,
-    until: Until = None,
-) -> Stats:
-    query = parse_query(
-        StatsQuery,
-        tenant=principal.tenant,
-        job_type=type.value if type else None,
-        since=since,
-        until=until,
-    )
+async def stats(query: StatsScope, services: ServicesDep) -> Stats:
     async with services.reads.store() as store:
         answer = await store.statistics(query)
     currency = services.currency
@@ -80,6 +90,30 @@ async def stats(
 
 
 @router.get(
+    "/stats/daily",
+    summary="Jobs submitted and ended, and cost, per UTC day",
+    responses=responses(401, 403, 422),
+)
+async def daily(query: StatsScope, services: ServicesDep) -> Daily:
+    async with services.reads.store() as store:
+        answer = await store.daily(query)
+    items = [
+        DailyItem(
+            day=row.day,
+            submitted=row.submitted,
+            completed=row.completed,
+            failed=row.failed,
+            cancelled=row.cancelled,
+            retried=row.retried,
+            cost=Money.of(row.cost, services.currency),
+            unpriced_usages=row.unpriced_usages,
+        )
+        for row in answer.value
+    ]
+    return Daily(items=items, position=answer.position)
+
+
+@router.get(
     "/costs", summary="Token usage and cost, grouped one way", responses=responses(401, 403, 422)
 )
 async def costs(
@@ -96,16 +130,16 @@ async def costs(
     )
     async with services.reads.store() as store:
         answer = await store.costs(query)
-    currency = services.currency
-    items = [
-        CostItem(
-            key=total.key,
-            usages=total.usages,
-            tokens=Tokens.of(total),
-            cost=Money.of(total.cost, currency),
-            unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
-            unpriced_usages=total.unpriced_usages,
-        )
-        for total in answer.value
-    ]
+    items = [cost_item(total, services.currency) for total in answer.value]
     return Costs(group_by=group_by, items=items, position=answer.position)
+
+
+def cost_item(total: CostTotal, currency: str) -> CostItem:
+    return CostItem(
+        key=total.key,
+        usages=total.usages,
+        tokens=Tokens.of(total),
+        cost=Money.of(total.cost, currency),
+        unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
+        unpriced_usages=total.unpriced_usages,
+    )

@@ -262,6 +262,22 @@ class Stats(ApiModel):
     position: int
 
 
+class DailyItem(ApiModel):
+    day: str = Field(description="UTC date, YYYY-MM-DD")
+    submitted: int
+    completed: int
+    failed: int
+    cancelled: int
+    retried: int = Field(description="attempts that failed or expired and were queued again")
+    cost: Money = Field(description="priced cost of the usage recorded that day")
+    unpriced_usages: int
+
+
+class Daily(ApiModel):
+    items: list[DailyItem] = Field(description="days that saw anything, oldest first")
+    position: int
+
+
 class CostItem(ApiModel):
     key: str | None = Field(description="the tenant, investigation, model or day")
     usages: int
@@ -275,6 +291,15 @@ class Costs(ApiModel):
     group_by: Literal["tenant", "investigation", "model", "day"]
     items: list[CostItem]
     position: int
+
+
+class JobCosts(ApiModel):
+    """One job's usage: by model, and by attempt (``key`` is the attempt number)."""
+
+    job_id: UUID
+    by_model: list[CostItem]
+    by_attempt: list[CostItem]
+    position: int = Field(description="the log position the cost ledger had reached")
 
 
 class RecordedEvent(ApiModel):

@@ -86,8 +86,9 @@ class StatsQuery(_Query):
 
 
 class CostQuery(_Query):
-    group_by: Literal["tenant", "investigation", "model", "day", "job"] = "tenant"
+    group_by: Literal["tenant", "investigation", "model", "day", "job", "attempt"] = "tenant"
     tenant: str | None = None
+    job_id: UUID | None = None  # one job's costs (its details page: by model, by attempt)
     since: date | None = None
     until: date | None = None
 
@@ -146,6 +147,21 @@ class CostTotal:
     cost: Decimal = Decimal(0)
     unsuccessful_cost: Decimal = Decimal(0)
     unpriced_usages: int = 0
+
+
+@dataclass
+class DailyRow:
+    day: str
+    submitted: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    retried: int = 0
+    cost: Decimal = Decimal(0)
+    unpriced_usages: int = 0
+
+
+DAILY_FIELDS = [f for f in DailyRow.__dataclass_fields__ if f != "day"]
 
 
 def parse_query(model: type[Q], **fields: Any) -> Q:
@@ -311,6 +327,22 @@ class ReadStore(ABC):
             setattr(row, f"{measure}_ms_p95", quantile_ms(counts.items(), 0.95))
         return Answer(sorted(rows.values(), key=lambda r: (r.tenant, r.job_type)), position)
 
+    async def daily(self, query: StatsQuery) -> Answer[list[DailyRow]]:
+        """What each UTC day saw, over the tenant's job types: jobs submitted and ended
+        by how, attempts retried, and the cost of the usage recorded that day."""
+        async with self.snapshot():
+            position = await self.position("statistics")
+            where, params = _scope(query.tenant, query.job_type)
+            days, day_params = _days(query.since, query.until)
+            rows: dict[str, DailyRow] = {}
+            for record in await self._select(
+                schema.JOB_DAILY_STATISTICS, f"{where} AND {days}", params + day_params
+            ):
+                row = rows.setdefault(record["day"], DailyRow(record["day"]))
+                for name in DAILY_FIELDS:
+                    setattr(row, name, getattr(row, name) + record[name])
+            return Answer(sorted(rows.values(), key=lambda r: r.day), position)
+
     async def costs(self, query: CostQuery) -> Answer[list[CostTotal]]:
         """Totals of the cost ledger grouped one way, unsuccessful attempts shown apart."""
         async with self.snapshot():
@@ -324,8 +356,12 @@ class ReadStore(ABC):
             "model": "e.model",
             "day": "e.day",
             "job": "e.job_id",
+            "attempt": "e.attempt",
         }[query.group_by]
         where, params = _scope(query.tenant, None, prefix="e.")
+        if query.job_id is not None:
+            where += " AND e.job_id = ?"
+            params.append(str(query.job_id))
         days, day_params = _days(query.since, query.until, column="e.day")
         sql = (
             f"SELECT {key} AS k, e.input_tokens, e.output_tokens, e.cached_input_tokens, e.cost, "
@@ -335,7 +371,8 @@ class ReadStore(ABC):
         )
         totals: dict[str | None, CostTotal] = {}
         for record in await self._rows(sql, params + day_params):
-            total = totals.setdefault(record["k"], CostTotal(record["k"]))
+            k = None if record["k"] is None else str(record["k"])
+            total = totals.setdefault(k, CostTotal(k))
             total.usages += 1
             total.input_tokens += record["input_tokens"]
             total.output_tokens += record["output_tokens"]
@@ -347,7 +384,11 @@ class ReadStore(ABC):
             total.cost += cost
             if record["outcome"] in ("failed", "cancelled"):
                 total.unsuccessful_cost += cost
-        ordered = sorted(totals.values(), key=lambda t: (t.key is None, t.key or ""))
+        numeric = query.group_by == "attempt"
+        ordered = sorted(
+            totals.values(),
+            key=lambda t: (t.key is None, int(t.key or 0) if numeric else t.key or ""),
+        )
         return Answer(ordered, position)
 
     async def _select(self, table: schema.Table, where: str, params: Sequence[Any]) -> list[Row]:
