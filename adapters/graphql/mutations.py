@@ -18,7 +18,7 @@ from jobledger.adapters.graphql.errors import InvalidInput
 from jobledger.adapters.graphql.permissions import MayCancel, MaySubmit
 from jobledger.adapters.graphql.types import Job, job_of
 from jobledger.adapters.http.routes.jobs import cancel_job, submit_command_id, submit_job
-from jobledger.adapters.http.schemas.jobs import CancelJob, InputIn, SubmitJob
+from jobledger.adapters.http.schemas.jobs import CancelJob, InputIn, Storable, SubmitJob
 from jobledger.domain.validation import describe
 from jobledger.domain.values import CommandMeta, new_correlation_id
 
@@ -30,11 +30,20 @@ class InputRefInput:
     pass
 
 
-@input_from(model=SubmitJob, all_fields=True)
+class _Submitted(SubmitJob):
+    """REST's body with ``config`` and ``metadata`` defaulting to null, not ``{}``:
+    GraphQL introspection must print a default as a literal, and cannot print ``{}``
+    of a JSON scalar."""
+
+    config: Storable | None = None  # type: ignore[assignment]
+    metadata: Storable | None = None  # type: ignore[assignment]
+
+
+@input_from(model=_Submitted, all_fields=True, name="SubmitJobInput")
 class SubmitJobInput:
     type: JobType  # type: ignore[valid-type]
-    config: JSON = strawberry.field(default_factory=dict)
-    metadata: JSON = strawberry.field(default_factory=dict)
+    config: JSON | None
+    metadata: JSON | None
     idempotency_key: str | None = strawberry.field(
         default=None, description="repeat a submit safely: the same key and input, the same job"
     )
@@ -49,6 +58,7 @@ class Mutation:
         try:
             body = SubmitJob.model_validate(
                 {name: getattr(input, name) for name in SubmitJob.model_fields}
+                | {"config": input.config or {}, "metadata": input.metadata or {}}
                 | {"inputs": [vars(i) for i in input.inputs]}  # type: ignore[attr-defined]
             )
         except ValidationError as error:
