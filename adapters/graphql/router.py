@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from jobledger.adapters.graphql import ide
 from jobledger.adapters.graphql.context import Context, connect, context_of
 from jobledger.adapters.graphql.schema import build_schema
 from jobledger.adapters.settings import Settings
@@ -15,6 +17,9 @@ PATH = "/graphql"
 
 
 class LedgerRouter(GraphQLRouter[Context, None]):
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return ide.response()
+
     async def on_ws_connect(self, context: Context) -> None:
         connect(context, context.connection_params)
 
