@@ -31,6 +31,9 @@ ENVIRONMENT = {
     "retry_base_seconds": "JOBLEDGER_RETRY_BASE_SECONDS",
     "retry_max_seconds": "JOBLEDGER_RETRY_MAX_SECONDS",
     "state_dir": "JOBLEDGER_STATE_DIR",
+    "graphql_introspection": "JOBLEDGER_GRAPHQL_INTROSPECTION",
+    "graphql_max_depth": "JOBLEDGER_GRAPHQL_MAX_DEPTH",
+    "graphql_max_tokens": "JOBLEDGER_GRAPHQL_MAX_TOKENS",
 }
 
 
@@ -57,6 +60,11 @@ class Settings(BaseModel):
     retry_max_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
     # This user's state (development keys of server-based ledgers): see ``state_folder``.
     state_dir: Path | None = None
+    # GraphQL (``/graphql``): whether the schema may be asked for (switch it off in
+    # production), and how deep and how long a query may be before it is refused unrun.
+    graphql_introspection: bool = True
+    graphql_max_depth: Annotated[int, Field(ge=2, le=50)] = 8
+    graphql_max_tokens: Annotated[int, Field(ge=50, le=100_000)] = 2_000
 
     @model_validator(mode="after")
     def _retry_base_within_max(self) -> Settings:

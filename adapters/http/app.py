@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobledger.adapters.graphql import router as graphql
 from jobledger.adapters.http import api_docs, assets, pages, problems
 from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
@@ -57,6 +58,7 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    graphql.mount(app, services.settings)
     app.include_router(api_docs.router)
     app.include_router(pages.router)
     assets.mount(app)

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from jobledger.adapters.http.schemas.jobs import (
+    CostItem,
+    Durations,
     Findings,
     InputOut,
     JobEnvelope,
@@ -28,8 +30,10 @@ from jobledger.adapters.http.schemas.jobs import (
     JobSummary,
     Money,
     RecordedEvent,
+    StatsItem,
     Tokens,
 )
+from jobledger.adapters.store.sql.read_store import CostTotal, StatsRow
 from jobledger.domain import events as ev
 from jobledger.projections.base import Row
 from jobledger.projections.job_summaries import evolve, new_summary
@@ -164,6 +168,44 @@ def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
         "finished_at": row["finished_at"],
         "version": row["version"],
     }
+
+
+def stats_item(row: StatsRow, currency: str) -> StatsItem:
+    """One tenant and job type's statistics, as REST and GraphQL answer them."""
+    return StatsItem(
+        tenant_id=row.tenant,
+        type=row.job_type,
+        status_counts=row.status_counts,
+        queue_depth=row.queue_depth,
+        working=row.working,
+        submitted=row.submitted,
+        completed=row.completed,
+        failed=row.failed,
+        cancelled=row.cancelled,
+        retried=row.retried,
+        failure_rate=row.failure_rate,
+        tokens=Tokens.of(row),
+        cost=Money.of(row.cost, currency),
+        unpriced_usages=row.unpriced_usages,
+        run_ms=Durations(average=row.run_ms_average, p50=row.run_ms_p50, p95=row.run_ms_p95),
+        queue_wait_ms=Durations(
+            average=row.queue_wait_ms_average,
+            p50=row.queue_wait_ms_p50,
+            p95=row.queue_wait_ms_p95,
+        ),
+    )
+
+
+def cost_item(total: CostTotal, currency: str) -> CostItem:
+    """One group's token usage and cost, as REST and GraphQL answer them."""
+    return CostItem(
+        key=total.key,
+        usages=total.usages,
+        tokens=Tokens.of(total),
+        cost=Money.of(total.cost, currency),
+        unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
+        unpriced_usages=total.unpriced_usages,
+    )
 
 
 _ENVELOPE_FIELDS = {

@@ -104,18 +104,22 @@ class Services:
         completed = row["status"] == JobStatus.COMPLETED
         if not (creator or completed):
             return envelope_of(row, self.currency, result=None, submission=None)
-        job_id = row["job_id"]
+        submission, result = await run_in_threadpool(self.recorded, row["job_id"], completed)
+        return envelope_of(
+            row, self.currency, result=result, submission=submission if creator else None
+        )
+
+    def recorded(self, job_id: str, completed: bool) -> tuple[Submission, dict[str, Any] | None]:
+        """What the job's creator submitted, and its result once ``completed``: read from
+        the ledger once (blocking), then kept."""
         known = self._recorded.get(job_id)
         if known is None or (completed and known[1] is None):
-            job = await run_in_threadpool(self.ledger.get, UUID(job_id))
+            job = self.ledger.get(UUID(job_id))
             known = (Submission.of(job), job.result)
             self._recorded[job_id] = known
             if len(self._recorded) > RECORDED_JOBS:
                 self._recorded.popitem(last=False)
-        submission, result = known
-        return envelope_of(
-            row, self.currency, result=result, submission=submission if creator else None
-        )
+        return known
 
 
 async def services(request: Request) -> Services:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi.routing import APIRoute
 
+from jobledger.adapters.graphql import schema as graphql_schema
 from jobledger.adapters.http.app import ROUTERS
 from jobledger.adapters.http.security import Allowed, authenticated
 from jobledger.adapters.tools import architecture
@@ -208,6 +209,7 @@ GENERATED = {
     "events.md": events_doc,
     "projections.md": projections_doc,
     "api-routes.md": api_doc,
+    "schema.graphql": graphql_schema.sdl,
 }
 
 

@@ -7,9 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
+from jobledger.adapters.http.envelope import cost_item
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.routes.jobs import Reader
-from jobledger.adapters.http.routes.reports import cost_item
 from jobledger.adapters.http.schemas.jobs import JobCosts
 from jobledger.adapters.http.services import ServicesDep
 from jobledger.adapters.store.sql.read_store import CostQuery, parse_query

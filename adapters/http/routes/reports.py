@@ -7,27 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from jobledger.adapters.auth.tokens import Principal
+from jobledger.adapters.http.envelope import cost_item, stats_item
 from jobledger.adapters.http.problems import responses
-from jobledger.adapters.http.schemas.jobs import (
-    CostItem,
-    Costs,
-    Daily,
-    DailyItem,
-    Durations,
-    IsoDate,
-    Money,
-    Stats,
-    StatsItem,
-    Tokens,
-)
+from jobledger.adapters.http.schemas.jobs import Costs, Daily, DailyItem, IsoDate, Money, Stats
 from jobledger.adapters.http.security import READERS, allowed
 from jobledger.adapters.http.services import ServicesDep
-from jobledger.adapters.store.sql.read_store import (
-    CostQuery,
-    CostTotal,
-    StatsQuery,
-    parse_query,
-)
+from jobledger.adapters.store.sql.read_store import CostQuery, StatsQuery, parse_query
 from jobledger.domain.results import JobType
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -60,32 +45,7 @@ StatsScope = Annotated[StatsQuery, Depends(_stats_query)]
 async def stats(query: StatsScope, services: ServicesDep) -> Stats:
     async with services.reads.store() as store:
         answer = await store.statistics(query)
-    currency = services.currency
-    items = [
-        StatsItem(
-            tenant_id=row.tenant,
-            type=row.job_type,
-            status_counts=row.status_counts,
-            queue_depth=row.queue_depth,
-            working=row.working,
-            submitted=row.submitted,
-            completed=row.completed,
-            failed=row.failed,
-            cancelled=row.cancelled,
-            retried=row.retried,
-            failure_rate=row.failure_rate,
-            tokens=Tokens.of(row),
-            cost=Money.of(row.cost, currency),
-            unpriced_usages=row.unpriced_usages,
-            run_ms=Durations(average=row.run_ms_average, p50=row.run_ms_p50, p95=row.run_ms_p95),
-            queue_wait_ms=Durations(
-                average=row.queue_wait_ms_average,
-                p50=row.queue_wait_ms_p50,
-                p95=row.queue_wait_ms_p95,
-            ),
-        )
-        for row in answer.value
-    ]
+    items = [stats_item(row, services.currency) for row in answer.value]
     return Stats(items=items, position=answer.position)
 
 
@@ -132,14 +92,3 @@ async def costs(
         answer = await store.costs(query)
     items = [cost_item(total, services.currency) for total in answer.value]
     return Costs(group_by=group_by, items=items, position=answer.position)
-
-
-def cost_item(total: CostTotal, currency: str) -> CostItem:
-    return CostItem(
-        key=total.key,
-        usages=total.usages,
-        tokens=Tokens.of(total),
-        cost=Money.of(total.cost, currency),
-        unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
-        unpriced_usages=total.unpriced_usages,
-    )

@@ -239,26 +239,7 @@ class ReadStore(ABC):
 
     async def _list_jobs(self, query: JobQuery) -> JobPage:
         position = await self.position("job_summaries")
-        clauses, params = ["1 = 1"], []
-        for column, value in (
-            ("tenant", query.tenant),
-            ("job_type", query.job_type),
-            ("investigation_id", query.investigation_id),
-            ("created_by", query.created_by),
-            ("agent", query.agent),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if query.status:
-            clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
-            params += [s.value for s in query.status]
-        if query.created_after is not None:
-            clauses.append("created_at >= ?")
-            params.append(to_sql("timestamp", _aware(query.created_after, "created_after")))
-        if query.created_before is not None:
-            clauses.append("created_at < ?")
-            params.append(to_sql("timestamp", _aware(query.created_before, "created_before")))
+        clauses, params = _filters(query)
         newest = query.order == "newest"
         if query.cursor is not None:
             created_at, job_id = _read_cursor(query.cursor, query.order)
@@ -276,6 +257,30 @@ class ReadStore(ABC):
         items = rows[: query.limit]
         cursor = _write_cursor(items[-1], query.order) if more else None
         return JobPage(items, cursor, position)
+
+    async def count_jobs(self, query: JobQuery) -> int:
+        """How many jobs the list's filters match (its cursor and limit aside)."""
+        clauses, params = _filters(query)
+        found = await self._rows(
+            f"SELECT COUNT(*) AS n FROM {schema.JOB_SUMMARIES.name} WHERE {' AND '.join(clauses)}",
+            params,
+        )
+        return int(found[0]["n"])
+
+    async def histories(self, job_ids: Sequence[str], tenant: str) -> dict[str, list[Row]]:
+        """The status history of many jobs in one statement (a page of jobs, each with its
+        history, costs one query, not one per job)."""
+        if not job_ids:
+            return {}
+        rows = await self._select(
+            schema.STATUS_HISTORY,
+            f"tenant = ? AND job_id IN ({', '.join('?' * len(job_ids))}) ORDER BY job_id, version",
+            [tenant, *job_ids],
+        )
+        found: dict[str, list[Row]] = {job_id: [] for job_id in job_ids}
+        for row in rows:
+            found[str(row["job_id"])].append(row)
+        return found
 
     async def history(self, job_id: UUID, tenant: str | None = None) -> Answer[list[Row]]:
         async with self.snapshot():
@@ -425,6 +430,31 @@ def ask(pool: ReadStorePool, question: Callable[[ReadStore], Awaitable[T]]) -> T
     return asyncio.run(run())
 
 
+def _filters(query: JobQuery) -> tuple[list[str], list[Any]]:
+    """The WHERE clauses of the list's filters (all must hold) and their parameters."""
+    clauses, params = ["1 = 1"], []
+    for column, value in (
+        ("tenant", query.tenant),
+        ("job_type", query.job_type),
+        ("investigation_id", query.investigation_id),
+        ("created_by", query.created_by),
+        ("agent", query.agent),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.status:
+        clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
+        params += [s.value for s in query.status]
+    if query.created_after is not None:
+        clauses.append("created_at >= ?")
+        params.append(to_sql("timestamp", _aware(query.created_after, "created_after")))
+    if query.created_before is not None:
+        clauses.append("created_at < ?")
+        params.append(to_sql("timestamp", _aware(query.created_before, "created_before")))
+    return clauses, params
+
+
 def _scope(tenant: str | None, job_type: str | None, prefix: str = "") -> tuple[str, list[Any]]:
     clauses, params = ["1 = 1"], []
     if tenant is not None:
@@ -457,6 +487,19 @@ def _aware(moment: datetime, name: str) -> datetime:
 
 def _write_cursor(row: Row, order: str) -> str:
     payload = {"t": to_sql("timestamp", row["created_at"]), "i": row["job_id"], "o": order}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def cursor_at(row: Row, order: Order) -> str:
+    """A cursor that continues the list, in ``order``, just past ``row``."""
+    return _write_cursor(row, order)
+
+
+def turned(cursor: str, order: Order) -> str:
+    """The same place as ``cursor`` (of a list in ``order``), continuing the other way:
+    paging backwards is paging forwards in the opposite order."""
+    created_at, job_id = _read_cursor(cursor, order)
+    payload = {"t": created_at, "i": job_id, "o": "oldest" if order == "newest" else "newest"}
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
