@@ -31,6 +31,8 @@ ENVIRONMENT = {
     "retry_base_seconds": "JOBLEDGER_RETRY_BASE_SECONDS",
     "retry_max_seconds": "JOBLEDGER_RETRY_MAX_SECONDS",
     "state_dir": "JOBLEDGER_STATE_DIR",
+    "ledger_key": "JOBLEDGER_LEDGER_KEY",
+    "checkpoint_seconds": "JOBLEDGER_CHECKPOINT_SECONDS",
 }
 
 
@@ -57,6 +59,11 @@ class Settings(BaseModel):
     retry_max_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
     # This user's state (development keys of server-based ledgers): see ``state_folder``.
     state_dir: Path | None = None
+    # The Ed25519 key that signs the log's checkpoints (PEM, private); with none, a
+    # development key is made beside the JWT development key (``adapters/audit/signing.py``).
+    ledger_key: Path | None = None
+    # How often ``serve`` and ``project`` take a checkpoint of the log (0: never).
+    checkpoint_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
 
     @model_validator(mode="after")
     def _retry_base_within_max(self) -> Settings:

@@ -23,7 +23,7 @@ REFUSE = "jobledger_append_only"
 
 
 def audit_tables(schema: str, events_table: str) -> AuditTables:
-    return AuditTables(postgres(schema), "BYTEA", events_table, "notification_id")
+    return AuditTables(postgres(schema), "BYTEA", events_table, "notification_id", lambda job: job)
 
 
 def append_only_triggers(tables: AuditTables) -> list[str]:

@@ -8,7 +8,7 @@ folder adds the triggers that refuse UPDATE and DELETE.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -30,6 +30,7 @@ class AuditTables:
     blob: str  # the column type of bytes
     events: str  # the events table
     position: str  # its column of notification ids
+    stored_id: Callable[[UUID], Any]  # an aggregate id as the events table holds it
 
     def create_statements(self) -> list[str]:
         d, blob = self.dialect, self.blob

@@ -14,7 +14,7 @@ from jobledger.adapters.store.sql.writer import SQLITE
 
 
 def audit_tables(events_table: str) -> AuditTables:
-    return AuditTables(SQLITE, "BLOB", events_table, "rowid")
+    return AuditTables(SQLITE, "BLOB", events_table, "rowid", lambda job: job.hex)
 
 
 def append_only_triggers(tables: AuditTables) -> list[str]:
