@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -13,13 +14,15 @@ from uuid import UUID
 import typer
 
 from jobledger.adapters.audit.auditor import prove_job, take_checkpoint, verify_log
-from jobledger.adapters.audit.signing import ledger_key, read_public_key, signed_by
+from jobledger.adapters.audit.signing import ledger_key, public_pem, read_public_key, signed_by
+from jobledger.adapters.audit.transfer import export_log, import_log
 from jobledger.adapters.bootstrap import build_ledger
 from jobledger.adapters.cli.options import DbOption
 from jobledger.adapters.cli.reports import progress_bar
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store import backend_of
 from jobledger.domain.audit.checkpoints import Checkpoint
+from jobledger.domain.audit.exports import check_file
 from jobledger.domain.errors import InvalidCommand
 
 audit_app = typer.Typer(
@@ -143,3 +146,106 @@ def prove(
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def parse_moment(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidCommand(f"--{name}: expected an ISO 8601 date or time, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@audit_app.command("export")
+def export(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's events in full")] = None,
+    since: Annotated[str | None, typer.Option(help="Events from this moment (ISO 8601)")] = None,
+    until: Annotated[str | None, typer.Option(help="Events before this moment")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the log, its hashes and checkpoints as JSON Lines to stdout. Events left out
+    by --tenant, --since or --until appear as their hashes alone, so the file still
+    verifies against the checkpoints."""
+    window = parse_moment(since, "since"), parse_moment(until, "until")
+    ledger = build_ledger(Settings.load(db=db), create=False)
+    try:
+        log = backend_of(ledger).audit_log(ledger)
+        with progress_bar() as progress:
+            task = progress.add_task("exporting", total=log.size())
+            export_log(
+                log,
+                sys.stdout.write,
+                tenant=tenant,
+                since=window[0],
+                until=window[1],
+                on_progress=lambda n: progress.update(task, completed=n),
+            )
+            progress.update(task, completed=log.size())
+    finally:
+        ledger.close()
+
+
+@audit_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="An export (JSON Lines) of a whole log")],
+    public_key: PublicKeyOption = None,
+    db: DbOption = None,
+) -> None:
+    """Load an export into an empty ledger; refused unless the file verifies (and, with
+    --public-key, unless its checkpoints are signed by that key)."""
+    public = read_public_key(public_key) if public_key else None
+    ledger = build_ledger(Settings.load(db=db))
+    try:
+        log = backend_of(ledger).audit_log(ledger)
+        with progress_bar() as progress:
+            task = progress.add_task("importing", total=None)
+            count = import_log(
+                log,
+                lambda: open_lines(file),
+                (lambda c: signed_by(c, public)) if public else (lambda c: True),
+                on_progress=lambda n: progress.update(task, completed=n),
+            )
+    finally:
+        ledger.close()
+    print(f"imported {count:,} events; hashes and checkpoints reproduced")
+
+
+@audit_app.command("verify-file")
+def verify_file(
+    file: Annotated[Path, typer.Argument(help="An export (JSON Lines)")],
+    public_key: Annotated[
+        Path, typer.Option(help="The ledger's public key (PEM), from `audit public-key`")
+    ],
+    checkpoint_file: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A checkpoint you kept (JSON)")
+    ] = None,
+) -> None:
+    """Check an export with no database: every event's hash, each job's chain, and the
+    roots of the file's checkpoints and of the one you kept."""
+    public = read_public_key(public_key)
+    kept = [read_checkpoint(checkpoint_file)] if checkpoint_file else []
+    checked = check_file(open_lines(file), lambda c: signed_by(c, public), kept)
+    for found in checked.breaks:
+        print(found)
+    if checked.breaks:
+        raise typer.Exit(1)
+    print(
+        f"verified {checked.events:,} events and {checked.leaves - checked.events:,} bare "
+        f"leaves against {len(checked.checkpoints) + len(kept):,} checkpoints"
+    )
+
+
+@audit_app.command("public-key")
+def public_key_(db: DbOption = None) -> None:
+    """Print the ledger's public key (PEM), for auditors who check exports offline."""
+    print(public_pem(ledger_key(Settings.load(db=db))).decode(), end="")
+
+
+def open_lines(path: Path) -> Iterator[str]:
+    try:
+        with path.open(encoding="utf-8") as file:
+            yield from file
+    except OSError as error:
+        raise InvalidCommand(f"{path}: {error}") from None

@@ -23,7 +23,13 @@ REFUSE = "jobledger_append_only"
 
 
 def audit_tables(schema: str, events_table: str) -> AuditTables:
-    return AuditTables(postgres(schema), "BYTEA", events_table, "notification_id", lambda job: job)
+    dialect = postgres(schema)
+    events = dialect.name(events_table)
+    resume = (  # the next event's notification id follows the imported ones
+        f"SELECT setval(pg_get_serial_sequence('{events}', 'notification_id'), "
+        f"(SELECT MAX(notification_id) FROM {events}))"
+    )
+    return AuditTables(dialect, "BYTEA", events_table, "notification_id", lambda job: job, resume)
 
 
 def append_only_triggers(tables: AuditTables) -> list[str]:

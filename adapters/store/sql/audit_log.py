@@ -116,19 +116,22 @@ class SqlAuditLog:
 
     def record_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Keep a checkpoint; one at a size is kept once (the first signed wins)."""
-        m = self._m
         with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                f"INSERT INTO {self._checkpoints} (tree_size, root, taken_at, key_id, signature) "
-                f"VALUES ({m}, {m}, {m}, {m}, {m}) ON CONFLICT (tree_size) DO NOTHING",
-                (
-                    checkpoint.tree_size,
-                    checkpoint.root,
-                    checkpoint.taken_at.isoformat(timespec="microseconds"),
-                    checkpoint.key_id,
-                    checkpoint.signature,
-                ),
-            )
+            self.insert_checkpoint(cursor, checkpoint)
+
+    def insert_checkpoint(self, cursor: Any, checkpoint: Checkpoint) -> None:
+        m = self._m
+        cursor.execute(
+            f"INSERT INTO {self._checkpoints} (tree_size, root, taken_at, key_id, signature) "
+            f"VALUES ({m}, {m}, {m}, {m}, {m}) ON CONFLICT (tree_size) DO NOTHING",
+            (
+                checkpoint.tree_size,
+                checkpoint.root,
+                checkpoint.taken_at.isoformat(timespec="microseconds"),
+                checkpoint.key_id,
+                checkpoint.signature,
+            ),
+        )
 
     def checkpoints(self, size: int | None = None) -> list[Checkpoint]:
         """The kept checkpoints by size (or the one of ``size``)."""

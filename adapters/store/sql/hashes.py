@@ -31,6 +31,7 @@ class AuditTables:
     events: str  # the events table
     position: str  # its column of notification ids
     stored_id: Callable[[UUID], Any]  # an aggregate id as the events table holds it
+    after_import: str = ""  # what the store runs after events were inserted at given positions
 
     def create_statements(self) -> list[str]:
         d, blob = self.dialect, self.blob
