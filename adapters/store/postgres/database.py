@@ -29,9 +29,13 @@ def ensure_schema(store: PostgresStore) -> None:
     """Create the ledger's schema if it is not there yet (tables follow on first use)."""
     try:
         with psycopg.connect(store.conninfo(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
-            )
+            found = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", [store.schema]
+            ).fetchone()
+            if found is None:  # asked first: a role that may not create schemas may use one
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
+                )
     except psycopg.Error as error:
         raise StoreUnavailable(f"cannot use {store}: {one_line(error)}") from None
 
