@@ -13,11 +13,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from jobledger.adapters.audit.signing import sign, signed_by
 from jobledger.adapters.store.sql.audit_log import BATCH, SqlAuditLog
+from jobledger.adapters.store.sql.hashes import BLOCK
 from jobledger.domain.audit.checkpoints import Checkpoint
 from jobledger.domain.audit.merkle import (
     RootBuilder,
     inclusion_proof,
     node_hash,
+    root_of,
     split,
     verify_inclusion,
 )
@@ -71,17 +73,39 @@ def verify_log(
 
 
 class StoredTree:
-    """Subtree hashes over the stored leaves, perfect subtrees cached for one use."""
+    """Subtree hashes over the stored leaves. Complete blocks of ``BLOCK`` leaves never
+    change (the log only grows), so their roots are cached in the store as they are first
+    computed: a subtree of a million leaves is then a thousand cached roots, not a million
+    leaves. The cache needs no trust: a proof built from a wrong entry fails to verify."""
 
     def __init__(self, log: SqlAuditLog) -> None:
         self.log = log
         self._perfect: dict[tuple[int, int], bytes] = {}
 
     def root(self, size: int) -> bytes:
+        blocks = size // BLOCK
         builder = RootBuilder()
-        for start in range(0, size, BATCH):
-            builder.extend(self.log.leaf_range(start, min(start + BATCH, size)))
+        if blocks:
+            roots = self._blocks(0, blocks)
+            for index in range(blocks):  # blocks are perfect subtrees: push them whole
+                builder.extend_perfect(roots[index], BLOCK)
+        builder.extend(self.log.leaf_range(blocks * BLOCK, size))
         return builder.root()
+
+    def _blocks(self, start: int, end: int) -> dict[int, bytes]:
+        found = self.log.block_roots(start, end)
+        missing = [i for i in range(start, end) if i not in found]
+        made: dict[int, bytes] = {}
+        for index in missing:
+            made[index] = root_of(self.log.leaf_range(index * BLOCK, (index + 1) * BLOCK))
+            if len(made) >= 256:
+                self.log.record_block_roots(made)
+                found.update(made)
+                made = {}
+        if made:
+            self.log.record_block_roots(made)
+            found.update(made)
+        return found
 
     def __call__(self, start: int, end: int) -> bytes:
         size = end - start
@@ -89,11 +113,20 @@ class StoredTree:
             k = split(size)
             return node_hash(self(start, start + k), self(start + k, end))
         if (start, end) not in self._perfect:
-            builder = RootBuilder()
-            for first in range(start, end, BATCH):
-                builder.extend(self.log.leaf_range(first, min(first + BATCH, end)))
-            self._perfect[(start, end)] = builder.root()
+            if size >= BLOCK:  # aligned (RFC 6962 subtrees are): a run of whole blocks
+                roots = self._blocks(start // BLOCK, end // BLOCK)
+                found = root_of_perfect([roots[i] for i in range(start // BLOCK, end // BLOCK)])
+            else:
+                found = root_of(self.log.leaf_range(start, end))
+            self._perfect[(start, end)] = found
         return self._perfect[(start, end)]
+
+
+def root_of_perfect(roots: list[bytes]) -> bytes:
+    """The root over a power-of-two count of equal perfect subtrees."""
+    while len(roots) > 1:
+        roots = [node_hash(roots[i], roots[i + 1]) for i in range(0, len(roots), 2)]
+    return roots[0]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,18 @@ class RootBuilder:
         self._stack.append((height, merged))
         self.size += 1
 
+    def extend_perfect(self, root: bytes, size: int) -> None:
+        """Push a whole perfect subtree of ``size`` leaves (a power of two), when the
+        tree's size is a multiple of it: as if its leaves were appended one by one."""
+        if size & (size - 1) or self.size % size:
+            raise ValueError(f"cannot push a subtree of {size} at size {self.size}")
+        height, merged = size.bit_length() - 1, root
+        while self._stack and self._stack[-1][0] == height:
+            merged = node_hash(self._stack.pop()[1], merged)
+            height += 1
+        self._stack.append((height, merged))
+        self.size += size
+
     def extend(self, leaves: Iterable[bytes]) -> None:
         for leaf in leaves:
             self.append(leaf)

@@ -104,13 +104,14 @@ class LogVerifier:
                 record,
                 f"leaf index {record.index} where the log expects {self.tree.size}",
             )
+        leaf = event_leaf(event, record.previous)
         if (record.originator_id, record.version) != (event.originator_id, event.version):
             self._break(
                 BreakKind.REORDERED,
                 event,
                 f"the log recorded job {record.originator_id} version {record.version} here",
             )
-        elif event_leaf(event, record.previous) != record.leaf:
+        elif leaf != record.leaf:
             self._break(BreakKind.CHANGED, event, "its stored bytes differ from what was hashed")
         if record.version == 1:
             expected: bytes | None = GENESIS
@@ -120,7 +121,7 @@ class LogVerifier:
             self._break(BreakKind.CHAIN, record, f"version {record.version - 1} is missing")
         elif record.previous != expected:
             self._break(BreakKind.CHAIN, record, "does not name its previous event's hash")
-        self._append(event_leaf(event, record.previous), event.position)
+        self._append(leaf, event.position)
 
     def _append(self, leaf: bytes, position: int) -> None:
         self.tree.append(leaf)

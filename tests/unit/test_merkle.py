@@ -142,3 +142,14 @@ def test_proofs_of_impossible_sizes_are_refused() -> None:
     assert not verify_consistency(5, 4, root, root, [])
     assert not verify_consistency(2, 4, root, root, [])
     assert not verify_inclusion(4, 4, leaf_hash(b"x"), [], root)
+
+
+@settings(max_examples=30, deadline=None)
+@given(blocks=st.integers(min_value=0, max_value=9), tail=st.integers(min_value=0, max_value=7))
+def test_whole_perfect_subtrees_pushed_at_once_give_the_same_root(blocks: int, tail: int) -> None:
+    leaves = [leaf_hash(d) for d in log_of(blocks * 8 + tail)]
+    builder = RootBuilder()
+    for b in range(blocks):
+        builder.extend_perfect(root_of(leaves[b * 8 : b * 8 + 8]), 8)
+    builder.extend(leaves[blocks * 8 :])
+    assert (builder.size, builder.root()) == (len(leaves), root_of(leaves))

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from jobledger.adapters.store.sql.hashes import CHECKPOINTS, HASHES, AuditTables
+from jobledger.adapters.store.sql.hashes import BLOCKS, CHECKPOINTS, HASHES, AuditTables
 from jobledger.domain.audit.checkpoints import Checkpoint
 from jobledger.domain.audit.leaves import LeafRecord, StoredRecord
 from jobledger.domain.audit.verification import ChainedLeaf
@@ -35,6 +35,7 @@ class SqlAuditLog:
         self._events = d.name(tables.events)
         self._hashes = d.name(HASHES)
         self._checkpoints = d.name(CHECKPOINTS)
+        self._blocks = d.name(BLOCKS)
         self._m = d.mark
 
     def _rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
@@ -113,6 +114,25 @@ class SqlAuditLog:
             (start, end),
         )
         return [bytes(r["leaf"]) for r in rows]
+
+    def block_roots(self, start: int, end: int) -> dict[int, bytes]:
+        """The cached roots of complete blocks ``[start, end)`` (see ``StoredTree``)."""
+        m = self._m
+        rows = self._rows(
+            f"SELECT block_index, root FROM {self._blocks} "
+            f"WHERE block_index >= {m} AND block_index < {m}",
+            (start, end),
+        )
+        return {int(r["block_index"]): bytes(r["root"]) for r in rows}
+
+    def record_block_roots(self, roots: dict[int, bytes]) -> None:
+        m = self._m
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self._blocks} (block_index, root) VALUES ({m}, {m}) "
+                "ON CONFLICT (block_index) DO NOTHING",
+                list(roots.items()),
+            )
 
     def record_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Keep a checkpoint; one at a size is kept once (the first signed wins)."""

@@ -20,6 +20,8 @@ from jobledger.domain.audit.leaves import LeafRecord, StoredRecord, chain
 
 HASHES = "event_hashes"
 CHECKPOINTS = "checkpoints"
+BLOCKS = "merkle_blocks"  # a cache: the root of each complete block of BLOCK leaves
+BLOCK = 1024
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class AuditTables:
             "taken_at TEXT NOT NULL, "
             "key_id TEXT NOT NULL, "
             f"signature {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {d.name(BLOCKS)} ("
+            f"block_index BIGINT NOT NULL PRIMARY KEY, root {blob} NOT NULL)",
         ]
 
     @property
