@@ -34,6 +34,8 @@ ENVIRONMENT = {
     "graphql_introspection": "JOBLEDGER_GRAPHQL_INTROSPECTION",
     "graphql_max_depth": "JOBLEDGER_GRAPHQL_MAX_DEPTH",
     "graphql_max_tokens": "JOBLEDGER_GRAPHQL_MAX_TOKENS",
+    "ledger_key": "JOBLEDGER_LEDGER_KEY",
+    "checkpoint_seconds": "JOBLEDGER_CHECKPOINT_SECONDS",
 }
 
 
@@ -65,6 +67,11 @@ class Settings(BaseModel):
     graphql_introspection: bool = True
     graphql_max_depth: Annotated[int, Field(ge=2, le=50)] = 8
     graphql_max_tokens: Annotated[int, Field(ge=50, le=100_000)] = 2_000
+    # The Ed25519 key that signs the log's checkpoints (PEM, private); with none, a
+    # development key is made beside the JWT development key (``adapters/audit/signing.py``).
+    ledger_key: Path | None = None
+    # How often ``serve`` and ``project`` take a checkpoint of the log (0: never).
+    checkpoint_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
 
     @model_validator(mode="after")
     def _retry_base_within_max(self) -> Settings:

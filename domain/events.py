@@ -137,10 +137,18 @@ class JobReleased(JobEvent):
 
 
 class JobStarted(JobEvent):
+    """Version 2 always names the renewed lease deadline (None: the lease stood); version
+    1, written before starting renewed the lease, has no such field."""
+
+    class_version = 2  # eventsourcing upcasts older stored versions on reading
     trigger = Trigger.START
     moves_to = JobStatus.RUNNING
 
-    lease_expires_at: datetime | None = None
+    lease_expires_at: datetime | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.setdefault("lease_expires_at", None)
 
     def apply(self, job: Job) -> None:
         job.status_value = self.next_status(job.status).value

@@ -17,7 +17,7 @@ import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
-from jobledger.adapters.cli import operate, render, reports, serve
+from jobledger.adapters.cli import audit, operate, render, reports, serve
 from jobledger.adapters.cli.options import ActorOption, DbOption, PriceBookOption, open_ledger
 from jobledger.domain.errors import (
     ConcurrencyConflict,
@@ -42,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(reports.projections_app, name="projections")
+app.add_typer(audit.audit_app, name="audit")
 app.command()(reports.stats)
 app.command()(reports.costs)
 app.command()(serve.serve)

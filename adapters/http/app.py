@@ -24,6 +24,7 @@ from jobledger.adapters.http.routes import audit as routes_audit
 from jobledger.adapters.http.routes import job_costs as routes_job_costs
 from jobledger.adapters.http.routes import jobs as routes_jobs
 from jobledger.adapters.http.routes import ops as routes_ops
+from jobledger.adapters.http.routes import proofs as routes_proofs
 from jobledger.adapters.http.routes import reports as routes_reports
 from jobledger.adapters.http.routes import streams as routes_streams
 from jobledger.adapters.http.routes import workers as routes_workers
@@ -36,6 +37,8 @@ ROUTERS = (
     routes_workers.claims,
     routes_workers.router,
     routes_ops.router,
+    routes_proofs.router,
+    routes_proofs.job_router,
 )
 
 DESCRIPTION = """\

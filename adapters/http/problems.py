@@ -46,8 +46,15 @@ class PreconditionFailed(JobLedgerError):
         self.current_version = current_version
 
 
+class CheckpointNotFound(JobLedgerError):
+    """No checkpoint of the log has that size (HTTP 404)."""
+
+    code = "checkpoint_not_found"
+
+
 STATUSES: dict[type[JobLedgerError], int] = {
     Unauthenticated: 401,
+    CheckpointNotFound: 404,
     Forbidden: 403,
     JobNotFound: 404,
     IllegalTransition: 409,

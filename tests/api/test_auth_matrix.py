@@ -20,6 +20,7 @@ pytestmark = pytest.mark.rules  # who may do what: the same on every store
 ROLES = ("analyst", "viewer", "admin", "auditor", "worker")
 READERS = {"viewer", "admin", "auditor"}
 SUBMITTERS = {"analyst", "admin"}
+AUDITORS = frozenset({"auditor", "admin"})  # checkpoints and proofs
 BAD_TOKENS: dict[str, Callable[[Api], str]] = {
     "expired": lambda api: api.forged(
         exp=int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
@@ -71,6 +72,11 @@ ROUTES = [
     Route("POST", "/v1/jobs/{job}/cancel", frozenset({"analyst", "admin"}), fresh_job=True),
     Route("GET", "/v1/jobs/{job}/events", frozenset({"auditor"})),
     Route("GET", "/v1/jobs/{job}/replay?version=1", frozenset({"auditor"})),
+    Route("GET", "/v1/jobs/{job}/proof", frozenset({"auditor", "admin"})),
+    Route("POST", "/v1/audit/checkpoints", frozenset({"auditor", "admin"}), per_job=False),
+    Route(
+        "GET", "/v1/audit/consistency?from=0&to=0", frozenset({"auditor", "admin"}), per_job=False
+    ),
     Route("GET", "/v1/stream", frozenset({"analyst", *READERS}), per_job=False),
     Route("GET", "/v1/stats", frozenset(READERS), per_job=False),
     Route("GET", "/v1/stats/daily", frozenset(READERS), per_job=False),

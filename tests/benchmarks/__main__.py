@@ -2,6 +2,7 @@
 
 from tests.benchmarks import (
     bench_api,
+    bench_audit,
     bench_core,
     bench_peers,
     bench_postgres,
@@ -10,6 +11,7 @@ from tests.benchmarks import (
 )
 
 bench_core.main()
+bench_audit.main()
 bench_projections.main()
 bench_api.main()
 bench_workers.main()

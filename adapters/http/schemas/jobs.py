@@ -312,6 +312,12 @@ class RecordedEvent(ApiModel):
     tenant_id: str
     correlation_id: str
     data: dict[str, Any]
+    # Where the event sits in the verifiable log (docs/audit.md): its leaf and the leaf
+    # of the job's previous event, in hex.
+    position: int | None = None
+    leaf_index: int | None = None
+    leaf: str | None = None
+    previous: str | None = None
 
 
 class JobEvents(ApiModel):

@@ -14,6 +14,8 @@ from typing import Any
 from eventsourcing.persistence import Notification, StoredEvent, Subscription
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from jobledger.adapters.store.sqlite.hashes import HashingSQLiteApplicationRecorder
+
 _listeners: dict[str, set[threading.Event]] = {}
 _listeners_lock = threading.Lock()
 
@@ -35,7 +37,7 @@ def _signal(db_name: str) -> None:
         wake.set()
 
 
-class SignallingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+class SignallingSQLiteApplicationRecorder(HashingSQLiteApplicationRecorder):
     """The stock recorder, plus a signal to live subscriptions after each commit."""
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
