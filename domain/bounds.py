@@ -18,6 +18,7 @@ MAX_LEASE_SECONDS = 86_400
 DEFAULT_LEASE_SECONDS = 300
 MAX_INPUTS = 1_000
 FIRST_VERSION = 1
+MAX_LOG_SIZE = 2**62  # leaves of the tamper-evident log: what the stores' 64-bit integers hold
 
 Name = Annotated[str, Strict(), Field(min_length=1, max_length=256, pattern=r"\S")]
 Identifier = Annotated[str, Strict(), Field(min_length=1, max_length=128)]

@@ -25,6 +25,7 @@ from jobledger.adapters.store import backend_of
 from jobledger.adapters.store.sql.audit_log import SqlAuditLog
 from jobledger.domain.audit.checkpoints import Checkpoint
 from jobledger.domain.audit.merkle import consistency_proof
+from jobledger.domain.bounds import MAX_LOG_SIZE
 from jobledger.domain.errors import InvalidCommand
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -60,7 +61,7 @@ def take_now(services: Services, log: SqlAuditLog) -> Checkpoint:
 def checkpoints(
     principal: Auditor,
     services: ServicesDep,
-    size: Annotated[int | None, Query(ge=0)] = None,
+    size: Annotated[int | None, Query(ge=0, le=MAX_LOG_SIZE)] = None,
 ) -> CheckpointOut:
     return CheckpointOut.of(checkpoint_of(audit_log(services), size))
 
@@ -83,8 +84,8 @@ def checkpoint_now(principal: Auditor, services: ServicesDep) -> CheckpointOut:
 def consistency(
     principal: Auditor,
     services: ServicesDep,
-    from_size: Annotated[int, Query(alias="from", ge=0)],
-    to_size: Annotated[int, Query(alias="to", ge=0)],
+    from_size: Annotated[int, Query(alias="from", ge=0, le=MAX_LOG_SIZE)],
+    to_size: Annotated[int, Query(alias="to", ge=0, le=MAX_LOG_SIZE)],
 ) -> ConsistencyProofOut:
     log = audit_log(services)
     size = log.size()
@@ -103,7 +104,7 @@ def job_proof(
     job_id: UUID,
     principal: Auditor,
     services: ServicesDep,
-    size: Annotated[int | None, Query(ge=1)] = None,
+    size: Annotated[int | None, Query(ge=1, le=MAX_LOG_SIZE)] = None,
 ) -> JobProofOut:
     """Without ``size``: the latest checkpoint, or a new one when the latest does not
     yet hold every event of the job."""
