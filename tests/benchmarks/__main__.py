@@ -3,6 +3,7 @@
 from tests.benchmarks import (
     bench_api,
     bench_core,
+    bench_graphql,
     bench_peers,
     bench_postgres,
     bench_projections,
@@ -12,6 +13,7 @@ from tests.benchmarks import (
 bench_core.main()
 bench_projections.main()
 bench_api.main()
+bench_graphql.main()
 bench_workers.main()
 bench_postgres.main()
 bench_peers.main()
