@@ -290,3 +290,14 @@ def test_a_page_with_histories_and_results_runs_a_bounded_number_of_statements(
     assert all(e["node"]["history"] for e in found["edges"])
     # the position, the page, the count, every history: not one query per job
     assert len(statements) <= 4, statements
+
+
+def test_an_analyst_sees_only_the_jobs_they_created(api: Api, shared_job: str) -> None:
+    colleague = api.as_role("analyst", "acme", "colleague@acme")
+    assert post(colleague, f'{{ job(id: "{shared_job}") {{ id }} }}').json() == {
+        "data": {"job": None}
+    }
+    listed = post(colleague, '{ jobs(filter: {createdBy: "analyst@acme"}) { totalCount } }').json()
+    assert listed["data"]["jobs"]["totalCount"] == 0
+    refused = post(colleague, f'mutation {{ cancelJob(id: "{shared_job}") {{ id }} }}').json()
+    assert refused["errors"][0]["extensions"]["code"] == "job_not_found"
