@@ -8,12 +8,12 @@ query refused before it ran (syntax, unknown field, too deep, too long) has code
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors
 
 from jobledger.adapters.http.problems import PreconditionFailed, status_of
 from jobledger.adapters.store import backends
@@ -25,6 +25,7 @@ from jobledger.domain.errors import (
 )
 
 log = logging.getLogger("jobledger.graphql")
+UNEXPECTED = "an unexpected error; it was logged"
 
 
 class InvalidInput(InvalidCommand):
@@ -33,37 +34,34 @@ class InvalidInput(InvalidCommand):
     code = "invalid_request"
 
 
+@functools.cache
 def _busy_errors() -> tuple[type[BaseException], ...]:
     return (OperationalError, InterfaceError, *(e for b in backends() for e in b.busy_errors))
 
 
-class ProblemCodes(MaskErrors):
-    def __init__(self) -> None:
-        super().__init__(error_message="an unexpected error; it was logged")
-        self.busy = _busy_errors()
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._coded(error) for error in errors]
-
-    def _coded(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if original is None:
-            return _with(error, code="invalid_query", status=400)
-        if isinstance(original, JobLedgerError):
-            return _with(error, code=original.code, status=status_of(original), **_extra(original))
-        if isinstance(original, self.busy):
-            busy = self.anonymise_error(error)
-            busy.message = "the store is busy or unreachable; nothing was changed, try again"
-            return _with(busy, code="store_unavailable", status=503)
-        if isinstance(original, GraphQLError):  # e.g. a value a scalar refused
-            return _with(error, code="invalid_request", status=422)
+def coded(error: GraphQLError) -> None:
+    """Give ``error`` its REST problem code (in place: Strawberry hands every error of every
+    path, the parser's included, to ``Schema.process_errors``, which calls this)."""
+    if error.extensions and "code" in error.extensions:
+        return
+    original = error.original_error
+    if original is None:
+        _add(error, code="invalid_query", status=400)
+    elif isinstance(original, JobLedgerError):
+        _add(error, code=original.code, status=status_of(original), **_extra(original))
+    elif isinstance(original, _busy_errors()):
+        error.message = "the store is busy or unreachable; nothing was changed, try again"
+        _add(error, code="store_unavailable", status=503)
+    elif isinstance(original, GraphQLError):  # e.g. a value a scalar refused
+        _add(error, code="invalid_request", status=422)
+    else:
         log.error("unexpected error in GraphQL %s", error.path, exc_info=original)
-        return _with(self.anonymise_error(error), code="internal_error", status=500)
+        error.message = UNEXPECTED
+        _add(error, code="internal_error", status=500)
 
 
-def _with(error: GraphQLError, **extensions: Any) -> GraphQLError:
+def _add(error: GraphQLError, **extensions: Any) -> None:
     error.extensions = {**(error.extensions or {}), **extensions}
-    return error
 
 
 def _extra(error: JobLedgerError) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import html
 
 from fastapi.responses import HTMLResponse
 
+from jobledger.adapters.http.api_docs import SWAGGER
 from jobledger.adapters.http.assets import url
 
 GRAPHIQL = "vendor/graphiql-3.8.3"
@@ -35,7 +36,7 @@ def page() -> str:
   <head>
     <meta charset="utf-8">
     <title>jobledger: GraphiQL</title>
-    <link rel="icon" href="{url("vendor/swagger-ui-dist-5.35.0/favicon-32x32.png")}">
+    <link rel="icon" href="{url(f"{SWAGGER}/favicon-32x32.png")}">
     <link rel="stylesheet" href="{url(f"{GRAPHIQL}/graphiql.min.css")}">
 {tags}
   </head>

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from strawberry.fastapi import GraphQLRouter
@@ -19,6 +20,11 @@ PATH = "/graphql"
 class LedgerRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return ide.response()
+
+    def encode_json(self, data: object) -> bytes:
+        """orjson, as REST's answers (``answers.py``): a page of jobs encodes in a fraction
+        of the standard library's time."""
+        return orjson.dumps(data)
 
     async def on_ws_connect(self, context: Context) -> None:
         connect(context, context.connection_params)

@@ -6,7 +6,7 @@ from graphql.error import GraphQLError
 from strawberry import Schema
 from strawberry.types import ExecutionContext
 
-from jobledger.adapters.graphql.errors import ProblemCodes, log
+from jobledger.adapters.graphql.errors import coded
 from jobledger.adapters.graphql.limits import limits
 from jobledger.adapters.graphql.mutations import Mutation
 from jobledger.adapters.graphql.queries import Query
@@ -18,10 +18,10 @@ class LedgerSchema(Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Refusals are the caller's business (their codes say why); only the unexpected
-        is logged, once, by ``ProblemCodes``."""
+        """Each error gets its REST problem code; refusals are the caller's business (their
+        codes say why): only the unexpected is logged, by ``coded``."""
         for error in errors:
-            log.debug("GraphQL error: %s", error.message)
+            coded(error)
 
 
 def build_schema(settings: Settings) -> Schema:
@@ -29,7 +29,7 @@ def build_schema(settings: Settings) -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*limits(settings), ProblemCodes],
+        extensions=limits(settings),
     )
 
 

@@ -290,3 +290,25 @@ def test_a_page_with_histories_and_results_runs_a_bounded_number_of_statements(
     assert all(e["node"]["history"] for e in found["edges"])
     # the position, the page, the count, every history: not one query per job
     assert len(statements) <= 4, statements
+
+
+def test_an_analyst_sees_only_the_jobs_they_created(api: Api, shared_job: str) -> None:
+    colleague = api.as_role("analyst", "acme", "colleague@acme")
+    assert post(colleague, f'{{ job(id: "{shared_job}") {{ id }} }}').json() == {
+        "data": {"job": None}
+    }
+    listed = post(colleague, '{ jobs(filter: {createdBy: "analyst@acme"}) { totalCount } }').json()
+    assert listed["data"]["jobs"]["totalCount"] == 0
+    refused = post(colleague, f'mutation {{ cancelJob(id: "{shared_job}") {{ id }} }}').json()
+    assert refused["errors"][0]["extensions"]["code"] == "job_not_found"
+
+
+def test_a_query_may_come_by_get_but_a_mutation_may_not(api: Api, analyst: httpx.Client) -> None:
+    read = analyst.get("/graphql", params={"query": "{ me { subject } }"})
+    assert read.json() == {"data": {"me": {"subject": "analyst@acme"}}}
+    end = api.ledger.recorder.max_notification_id()
+    write = analyst.get(
+        "/graphql", params={"query": "mutation { submitJob(input: {type: GRAPH_ANALYSIS}) { id } }"}
+    )
+    assert write.status_code == 400  # Strawberry: "mutations are not allowed when using GET"
+    assert api.ledger.recorder.max_notification_id() == end

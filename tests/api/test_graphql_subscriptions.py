@@ -89,3 +89,23 @@ def test_a_socket_without_a_good_token_is_closed(api: Api) -> None:
         socket.send(json.dumps(init))
         with pytest.raises(Exception, match="4403"):
             socket.recv(timeout=10)
+
+
+def test_jobs_updated_sends_only_the_changes_its_filter_matches(api: Api) -> None:
+    tenant = f"t{uuid4().hex[:8]}"
+    analyst = api.as_role("analyst", tenant)
+    watch = "subscription ($after: Int) { jobsUpdated(filter: {type: PATTERN_RECOGNITION}, after: $after) { event job { id type } } }"
+    with opened(api, api.token("viewer", tenant)) as socket:
+        api.wait_for_read_models()
+        start = {"after": api.services.feed.position}  # from here, however late it starts
+        payload = {"query": watch, "variables": start}
+        socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        other = analyst.post("/v1/jobs", json={"type": "graph_analysis"}).json()["id"]
+        wanted = analyst.post("/v1/jobs", json={"type": "pattern_recognition"}).json()["id"]
+        analyst.post(f"/v1/jobs/{wanted}/cancel", json={"reason": "r"})
+        message = json.loads(socket.recv(timeout=10))
+        first = message["payload"]["data"]["jobsUpdated"]
+        second = json.loads(socket.recv(timeout=10))["payload"]["data"]["jobsUpdated"]
+    assert (first["event"], first["job"]["id"]) == ("JobSubmitted", wanted)
+    assert (second["event"], second["job"]["id"]) == ("JobCancelled", wanted)
+    assert other not in (first["job"]["id"], second["job"]["id"])

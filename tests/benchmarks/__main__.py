@@ -4,6 +4,7 @@ from tests.benchmarks import (
     bench_api,
     bench_audit,
     bench_core,
+    bench_graphql,
     bench_peers,
     bench_postgres,
     bench_projections,
@@ -14,6 +15,7 @@ bench_core.main()
 bench_audit.main()
 bench_projections.main()
 bench_api.main()
+bench_graphql.main()
 bench_workers.main()
 bench_postgres.main()
 bench_peers.main()

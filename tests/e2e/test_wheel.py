@@ -41,6 +41,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "jobledger/adapters/http/static/vendor/swagger-ui-dist-5.35.0/LICENSE",
         "jobledger/adapters/http/static/vendor/redoc-2.5.4/redoc.standalone.js",
         "jobledger/adapters/http/static/vendor/redoc-2.5.4/LICENSE",
+        "jobledger/adapters/http/static/vendor/graphiql-3.8.3/graphiql.min.js",
+        "jobledger/adapters/http/static/vendor/graphiql-3.8.3/LICENSE",
+        "jobledger/adapters/http/static/graphiql/start.js",
         "jobledger/adapters/http/static/dashboard/pages/jobs.html",
         "jobledger/adapters/http/static/dashboard/jobs.js",
     ):
