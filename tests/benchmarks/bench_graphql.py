@@ -6,8 +6,8 @@ GraphQL ``job(id)`` with the same fields and its ``history`` too, which REST nee
 request for). Load as in ``bench_api``: 32 keep-alive clients, raw asyncio requests.
 The aim: GraphQL at least 0.7 of REST's requests per second, and p99 within 1/0.7 of it.
 
-Measured (two shared cores, load average about 10): GraphQL is far from the aim on the
-full page (about 0.15) and on one job (about 0.15 with history). The cost is graphql-core's
+Measured (two shared cores, load average 10-15): GraphQL is far from the aim: about 0.1 on
+the full page, 0.3 asking for 5 fields, 0.2 on one job with history. The cost is graphql-core's
 executor, about 10-25 us per field resolved (1,750 for 50 jobs of 35 fields), against REST
 building dicts and serialising them with orjson; parsing and validation are cached per
 document. A page asking only for what a list shows (the third row) narrows the gap.
