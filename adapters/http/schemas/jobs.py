@@ -272,7 +272,7 @@ class CostItem(ApiModel):
 
 
 class Costs(ApiModel):
-    group_by: Literal["tenant", "investigation", "model", "day"]
+    group_by: Literal["tenant", "investigation", "model", "day", "action", "tool"]
     items: list[CostItem]
     position: int
 
