@@ -23,6 +23,7 @@ from jobledger.adapters.http.routes import audit as routes_audit
 from jobledger.adapters.http.routes import jobs as routes_jobs
 from jobledger.adapters.http.routes import ops as routes_ops
 from jobledger.adapters.http.routes import reports as routes_reports
+from jobledger.adapters.http.routes import steps as routes_steps
 from jobledger.adapters.http.routes import streams as routes_streams
 from jobledger.adapters.http.routes import workers as routes_workers
 from jobledger.adapters.http.services import Services
@@ -32,6 +33,7 @@ ROUTERS = (
     *(m.router for m in (routes_jobs, routes_audit, routes_streams, routes_reports)),
     routes_workers.claims,
     routes_workers.router,
+    routes_steps.router,
     routes_ops.router,
 )
 

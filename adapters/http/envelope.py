@@ -32,7 +32,7 @@ from jobledger.adapters.http.schemas.jobs import (
 )
 from jobledger.domain import events as ev
 from jobledger.projections.base import Row
-from jobledger.projections.job_summaries import evolve, new_summary
+from jobledger.projections.job_summaries import evolve, milliseconds, new_summary
 
 # What the creator handed in beside the job's type: it may name or quote the material under
 # investigation, so it is shown to the creator only, in the envelope and in raw events alike.
@@ -85,12 +85,20 @@ def envelope_of(
     is not the creator): its fields are ``null``."""
     fields = _summary_fields(row, currency)
     fields["result"] = result if row["status"] == "completed" else None
+    fields["processing_time_ms"] = processing_time_ms(row)
     fields.update(dict.fromkeys(SUBMITTED_PRIVATELY))
     if submission is not None:
         fields["inputs"] = [_input(recorded) for recorded in submission.inputs]
         fields["config"] = submission.config
         fields["metadata"] = submission.metadata
     return shaped(JobEnvelope, fields)
+
+
+def processing_time_ms(row: Row) -> int:
+    """From the job's first claim to its finish, or while unfinished to its latest change;
+    0 before any claim. Read from the row alone, so every read of a version agrees."""
+    end = row["finished_at"] or row["last_event_at"]
+    return milliseconds(row["claimed_at"], end) or 0
 
 
 def shaped(model: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:

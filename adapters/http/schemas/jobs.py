@@ -201,6 +201,10 @@ class JobEnvelope(JobSummary):
     the creator submitted beside the type (``inputs``, ``config``, ``metadata``)."""
 
     result: dict[str, Any] | None = Field(description="set only when the job has completed")
+    processing_time_ms: int = Field(
+        description="from its first claim to its finish (while unfinished: to its latest "
+        "change); 0 before any claim"
+    )
     inputs: list[InputOut] | None = Field(description="shown only to the job's creator")
     config: dict[str, Any] | None = Field(description="as submitted; shown only to the creator")
     metadata: dict[str, Any] | None = Field(description="as submitted; shown only to the creator")
