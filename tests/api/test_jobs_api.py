@@ -17,8 +17,9 @@ ENVELOPE_KEYS = {
     "leaseExpiresAt", "notBefore",
     "tokens", "cost", "projectedCost", "estimatedCompletionAt", "cancellationRequested",
     "findings", "startedAt", "finishedAt", "version", "inputs", "config", "metadata",
+    "processingTimeMs",
 }  # fmt: skip
-SUMMARY_KEYS = ENVELOPE_KEYS - {"result", "inputs", "config", "metadata"}
+SUMMARY_KEYS = ENVELOPE_KEYS - {"result", "inputs", "config", "metadata", "processingTimeMs"}
 JOB = {
     "type": "entity_extraction",
     "investigationId": "INV-1042",
