@@ -6,6 +6,7 @@ from tests.benchmarks import (
     bench_peers,
     bench_postgres,
     bench_projections,
+    bench_steps,
     bench_workers,
 )
 
@@ -13,5 +14,6 @@ bench_core.main()
 bench_projections.main()
 bench_api.main()
 bench_workers.main()
+bench_steps.main()
 bench_postgres.main()
 bench_peers.main()
