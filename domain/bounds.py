@@ -42,6 +42,29 @@ Priority = Annotated[int, Strict(), Field(ge=0, le=9)]
 MaxAttempts = Annotated[int, Strict(), Field(ge=1, le=20)]
 LeaseSeconds = Annotated[float, Strict(), Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
 
+# An agent's steps (``domain/steps.py``): how many a batch, and how big each part.
+MAX_STEPS_PER_BATCH = 100
+MAX_TOOL_CALLS_PER_STEP = 50
+MAX_TARGET_ITEMS = 200
+MAX_CITATIONS = 200
+MAX_STEP_TEXT = 16_000  # characters of a query, a reasoning, an answer, a reason
+MAX_RAW_CONTENT_BYTES = 64 * 1024  # a tool call's raw content, as compact JSON
+MAX_PARAMS_BYTES = 16 * 1024  # a tool call's parameters, as compact JSON
+MAX_CITATIONS_BYTES = 64 * 1024  # a RAG response's citations, as compact JSON
+MAX_BATCH_BYTES = 1024 * 1024  # a whole batch of steps, as compact JSON
+MAX_DURATION_MS = 30 * 86_400_000  # thirty days
+MAX_STEP_NUMBER = 10**9  # work ids and iterations
+
+StepText = Annotated[str, Strict(), Field(max_length=MAX_STEP_TEXT)]
+DurationMs = Annotated[int, Strict(), Field(ge=0, le=MAX_DURATION_MS)]
+StepNumber = Annotated[int, Strict(), Field(ge=0, le=MAX_STEP_NUMBER)]
+VerificationStatus = Literal["passed", "needs_review", "failed"]
+VERIFICATION_STATUSES: tuple[VerificationStatus, ...] = get_args(VerificationStatus)
+# How long a report request may wait for its job to finish, in seconds.
+REPORT_WAIT_MIN_SECONDS = 10
+REPORT_WAIT_MAX_SECONDS = 300
+REPORT_WAIT_DEFAULT_SECONDS = 120
+
 FindingKind = Literal["entities", "relationships", "anomalies", "predictions"]
 FINDING_KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
 

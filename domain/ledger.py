@@ -38,6 +38,7 @@ from jobledger.domain.pricing import PriceBook, Tokens
 from jobledger.domain.receipts import CommandReceipt, fingerprint, receipt_id
 from jobledger.domain.results import parse_job_type, validate_result
 from jobledger.domain.retries import RetryPolicy
+from jobledger.domain.steps import AppendSteps, step_record
 from jobledger.domain.values import Actor, CommandMeta, parse_spec
 
 Clock = Callable[[], datetime]
@@ -271,6 +272,36 @@ class Ledger(Application[UUID]):
             lambda job, ctx: job.record_usage(
                 ctx, lease_id=command.lease_id, model=command.model, tokens=tokens, charge=charge
             ),
+        )
+
+    def append_steps(
+        self,
+        actor: Actor,
+        job_id: UUID,
+        *,
+        lease_id: str,
+        steps: Sequence[Mapping[str, Any]],
+        meta: CommandMeta | None = None,
+    ) -> Outcome:
+        """Record an agent's steps, one or a batch, in the order given: one event, so
+        the batch is recorded whole or not at all. A step with tokens is priced now."""
+        if isinstance(steps, Mapping | str) or not isinstance(steps, Sequence):
+            raise InvalidCommand("steps: must be a list of steps")
+        command = AppendSteps.parse(lease_id=lease_id, steps=list(steps))
+        command.check_sizes()
+        records = [
+            step_record(
+                step,
+                None if step.model is None else self.price_book.charge(step.model, step.tokens),
+            )
+            for step in command.steps
+        ]
+        return self._execute(
+            actor,
+            job_id,
+            meta,
+            command,
+            lambda job, ctx: job.append_steps(ctx, lease_id=command.lease_id, steps=records),
         )
 
     def heartbeat(

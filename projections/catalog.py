@@ -8,11 +8,13 @@ from jobledger.projections.cost_ledger import CostLedgerProjection
 from jobledger.projections.job_summaries import JobSummaryProjection
 from jobledger.projections.statistics import StatisticsProjection
 from jobledger.projections.status_history import StatusHistoryProjection
+from jobledger.projections.steps import StepsProjection
 
 PROJECTIONS: tuple[type[BatchProjection], ...] = (
     JobSummaryProjection,
     StatusHistoryProjection,
     StatisticsProjection,
     CostLedgerProjection,
+    StepsProjection,
 )
 PROJECTION_NAMES: tuple[str, ...] = tuple(projection.name for projection in PROJECTIONS)

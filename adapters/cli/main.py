@@ -18,6 +18,7 @@ from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
 from jobledger.adapters.cli import audit, operate, render, reports, serve
+from jobledger.adapters.cli import steps as steps_view
 from jobledger.adapters.cli.options import ActorOption, DbOption, PriceBookOption, open_ledger
 from jobledger.domain.errors import (
     ConcurrencyConflict,
@@ -176,6 +177,19 @@ def show(
         return
     out.print(render.job_panel(current, ledger.price_book.currency))
     out.print(render.history_table(ledger.status_history(job_id)))
+
+
+@app.command()
+def steps(
+    job: Annotated[str, typer.Argument(help="Job id")],
+    db: DbOption = None,
+    price_book: PriceBookOption = None,
+) -> None:
+    """Show an agent's steps in a job as a timeline: durations, tools, tokens and cost."""
+    job_id = parse_job_id(job)
+    ledger = open_ledger(db, price_book, create=False)
+    rows = steps_view.job_steps(ledger.job_events(job_id))
+    out.print(steps_view.timeline(str(job_id), rows, ledger.price_book.currency))
 
 
 @app.command()

@@ -26,6 +26,7 @@ from jobledger.adapters.http.routes import jobs as routes_jobs
 from jobledger.adapters.http.routes import ops as routes_ops
 from jobledger.adapters.http.routes import proofs as routes_proofs
 from jobledger.adapters.http.routes import reports as routes_reports
+from jobledger.adapters.http.routes import steps as routes_steps
 from jobledger.adapters.http.routes import streams as routes_streams
 from jobledger.adapters.http.routes import workers as routes_workers
 from jobledger.adapters.http.services import Services
@@ -36,6 +37,7 @@ ROUTERS = (
     *(m.router for m in (routes_streams, routes_reports)),
     routes_workers.claims,
     routes_workers.router,
+    routes_steps.router,
     routes_ops.router,
     routes_proofs.router,
     routes_proofs.job_router,

@@ -36,7 +36,7 @@ from jobledger.adapters.http.schemas.jobs import (
 from jobledger.adapters.store.sql.read_store import CostTotal, StatsRow
 from jobledger.domain import events as ev
 from jobledger.projections.base import Row
-from jobledger.projections.job_summaries import evolve, new_summary
+from jobledger.projections.job_summaries import evolve, milliseconds, new_summary
 
 # What the creator handed in beside the job's type: it may name or quote the material under
 # investigation, so it is shown to the creator only, in the envelope and in raw events alike.
@@ -97,6 +97,13 @@ def envelope_of(
     return shaped(JobEnvelope, fields)
 
 
+def processing_time_ms(row: Row) -> int:
+    """From the job's first claim to its finish, or while unfinished to its latest change;
+    0 before any claim. Read from the row alone, so every read of a version agrees."""
+    end = row["finished_at"] or row["last_event_at"]
+    return milliseconds(row["claimed_at"], end) or 0
+
+
 def shaped(model: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
     """``fields`` (by the model's field names) under the JSON names the model gives them."""
     names = _json_names(model)
@@ -155,6 +162,7 @@ def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
         "projected_cost": None if projected is None else _money(projected, currency),
         "estimated_completion_at": row["estimated_completion_at"],
         "cancellation_requested": row["cancellation_requested"],
+        "processing_time_ms": processing_time_ms(row),
         "findings": shaped(
             Findings,
             {

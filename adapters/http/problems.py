@@ -29,6 +29,7 @@ from jobledger.domain.errors import (
     LeaseMismatch,
     RetryNotDue,
     StoreUnavailable,
+    TooLarge,
 )
 
 log = logging.getLogger("jobledger.http")
@@ -63,6 +64,7 @@ STATUSES: dict[type[JobLedgerError], int] = {
     IdempotencyConflict: 409,
     ConcurrencyConflict: 412,
     PreconditionFailed: 412,
+    TooLarge: 413,
     InvalidCommand: 422,
     ConfigurationError: 500,
     StoreUnavailable: 503,

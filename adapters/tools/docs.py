@@ -75,6 +75,9 @@ FIELD_NOTES = {
     "code": "a machine-readable error code, e.g. rate_limited",
     "retryable": "whether the worker said a retry could succeed",
     "outcome": "where the job went: requeued, failed or cancelled",
+    "first_step": "the number in the job of the batch's first step (from 1); the rest follow",
+    "steps": "the agent's steps, in order, as `docs/steps.md` describes them; each with its "
+    "`usage` (model, tokens, cost and prices as priced then) or null",
 }
 
 

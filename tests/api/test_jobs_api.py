@@ -20,6 +20,7 @@ ENVELOPE_KEYS = {
     "leaseExpiresAt", "notBefore",
     "tokens", "cost", "projectedCost", "estimatedCompletionAt", "cancellationRequested",
     "findings", "startedAt", "finishedAt", "version", "inputs", "config", "metadata",
+    "processingTimeMs",
 }  # fmt: skip
 SUMMARY_KEYS = ENVELOPE_KEYS - {"result", "inputs", "config", "metadata"}
 JOB = {

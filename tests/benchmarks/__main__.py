@@ -8,6 +8,7 @@ from tests.benchmarks import (
     bench_peers,
     bench_postgres,
     bench_projections,
+    bench_steps,
     bench_workers,
 )
 
@@ -17,5 +18,6 @@ bench_projections.main()
 bench_api.main()
 bench_graphql.main()
 bench_workers.main()
+bench_steps.main()
 bench_postgres.main()
 bench_peers.main()

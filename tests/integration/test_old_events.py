@@ -35,6 +35,11 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RELEASE_1 = FIXTURES / "ledger-release-1.db"
 EXPORT_1 = FIXTURES / "ledger-release-1.jsonl"
 PUBLIC_1 = read_public_key(FIXTURES / "ledger-release-1.pub.pem")
+RELEASE_1_EVENT_TYPES = {
+    name
+    for name in {t.__name__ for t in EVENT_TYPES}
+    if name not in {"StepsAppended"}  # added after release 1
+}
 
 
 def kept_checkpoint() -> Checkpoint:
@@ -56,7 +61,9 @@ def opened_copy(
 def replays_projects_and_verifies(ledger: Ledger, kept: list[Checkpoint]) -> None:
     jobs = {n.originator_id for n in ledger.recorder.select_notifications(start=1, limit=1000)}
     events = [e for job in jobs for e in ledger.job_events(UUID(str(job)))]
-    assert {type(e) for e in events} == set(EVENT_TYPES)
+    # Every event type release 1 had; later releases add types (steps, tasks), which a
+    # fixture written by that later release will carry.
+    assert {type(e).__name__ for e in events} == RELEASE_1_EVENT_TYPES
     for job in jobs:
         assert ledger.get(UUID(str(job))).version >= 1
     runner = build_runner(ledger)

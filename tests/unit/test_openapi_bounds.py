@@ -22,6 +22,7 @@ from jobledger.adapters.store.sql.read_store import JobQuery
 from jobledger.domain import commands as cmd
 from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.results import JobType
+from jobledger.domain.steps import AppendSteps
 from jobledger.domain.values import InputRef, JobSpec
 
 Schema = dict[str, Any]
@@ -50,6 +51,7 @@ COUNTERPARTS: dict[str, type[BaseModel]] = {
     "Complete": cmd.Complete,
     "Fail": cmd.Fail,
     "Release": cmd.Release,
+    "AppendSteps": AppendSteps,
 }
 # Where the HTTP name is not the camelCase of the domain's.
 RENAMED = {("SubmitJob", "type"): "job_type"}

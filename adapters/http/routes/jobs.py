@@ -184,12 +184,12 @@ async def get_job(
     if not wait:
         row, _, _ = await services.visible_job(principal, job_id)
     else:
-        row = await _wait_until_terminal(services, principal, job_id, timeout)
+        row = await wait_until_terminal(services, principal, job_id, timeout)
     _etag(response, row["version"])
     return json_answer(await services.envelope(principal, row), response)
 
 
-async def _wait_until_terminal(
+async def wait_until_terminal(
     services: ServicesDep, principal: Principal, job_id: UUID, timeout: float
 ) -> dict[str, object]:
     """Watch first, then read: a change between the read and the wait wakes the waiter."""

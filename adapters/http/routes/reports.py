@@ -80,7 +80,8 @@ async def costs(
     principal: TenantReader,
     services: ServicesDep,
     group_by: Annotated[
-        Literal["tenant", "investigation", "model", "day"], Query(alias="groupBy")
+        Literal["tenant", "investigation", "model", "day", "action", "tool"],
+        Query(alias="groupBy"),
     ] = "tenant",
     since: Since = None,
     until: Until = None,

@@ -190,6 +190,10 @@ class JobSummary(ApiModel):
     projected_cost: Money | None = Field(description="while running: cost scaled to 100%")
     estimated_completion_at: datetime | None
     cancellation_requested: bool
+    processing_time_ms: int = Field(
+        description="from its first claim to its finish (while unfinished: to its latest "
+        "change); 0 before any claim"
+    )
     findings: Findings
     started_at: datetime | None
     finished_at: datetime | None
@@ -288,7 +292,7 @@ class CostItem(ApiModel):
 
 
 class Costs(ApiModel):
-    group_by: Literal["tenant", "investigation", "model", "day"]
+    group_by: Literal["tenant", "investigation", "model", "day", "action", "tool"]
     items: list[CostItem]
     position: int
 

@@ -85,8 +85,14 @@ class StatsQuery(_Query):
     until: date | None = None
 
 
+# How costs may be grouped; action and tool group the priced agent steps.
+CostGrouping = Literal[
+    "tenant", "investigation", "model", "day", "job", "attempt", "action", "tool"
+]
+
+
 class CostQuery(_Query):
-    group_by: Literal["tenant", "investigation", "model", "day", "job", "attempt"] = "tenant"
+    group_by: CostGrouping = "tenant"
     tenant: str | None = None
     job_id: UUID | None = None  # one job's costs (its details page: by model, by attempt)
     since: date | None = None
@@ -295,6 +301,16 @@ class ReadStore(ABC):
             raise JobNotFound(job_id)
         return Answer(rows, position)
 
+    async def steps(self, job_id: UUID, tenant: str | None = None) -> Answer[list[Row]]:
+        """A job's agent steps in the order recorded (none yet: an empty list)."""
+        async with self.snapshot():
+            position = await self.position("steps")
+            where, params = _scope(tenant, None)
+            rows = await self._select(
+                schema.STEPS, f"job_id = ? AND {where} ORDER BY step", [str(job_id), *params]
+            )
+        return Answer(rows, position)
+
     async def statistics(self, query: StatsQuery) -> Answer[list[StatsRow]]:
         """One row per tenant and job type, from the precomputed statistics tables."""
         async with self.snapshot():
@@ -362,15 +378,23 @@ class ReadStore(ABC):
             "day": "e.day",
             "job": "e.job_id",
             "attempt": "e.attempt",
+            "action": "e.action",
+            "tool": "t.tool_name",
         }[query.group_by]
         where, params = _scope(query.tenant, None, prefix="e.")
         if query.job_id is not None:
             where += " AND e.job_id = ?"
             params.append(str(query.job_id))
         days, day_params = _days(query.since, query.until, column="e.day")
+        # By tool: each tool call of a priced step counts the step's usage (see the table).
+        tools = (
+            "JOIN cost_tool_calls t ON t.position = e.position AND t.step = e.step "
+            if query.group_by == "tool"
+            else ""
+        )
         sql = (
             f"SELECT {key} AS k, e.input_tokens, e.output_tokens, e.cached_input_tokens, e.cost, "
-            "a.outcome FROM cost_entries e LEFT JOIN cost_attempts a "
+            f"a.outcome FROM cost_entries e {tools}LEFT JOIN cost_attempts a "
             "ON a.job_id = e.job_id AND a.attempt = e.attempt "
             f"WHERE {where} AND {days}"
         )
