@@ -31,6 +31,7 @@ ENVIRONMENT = {
     "retry_base_seconds": "JOBLEDGER_RETRY_BASE_SECONDS",
     "retry_max_seconds": "JOBLEDGER_RETRY_MAX_SECONDS",
     "state_dir": "JOBLEDGER_STATE_DIR",
+    "job_cache_size": "JOBLEDGER_JOB_CACHE",
 }
 
 
@@ -57,6 +58,8 @@ class Settings(BaseModel):
     retry_max_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
     # This user's state (development keys of server-based ledgers): see ``state_folder``.
     state_dir: Path | None = None
+    # How many jobs a process keeps in memory between commands (0: none).
+    job_cache_size: Annotated[int, Field(ge=0, le=10_000_000)] = 10_000
 
     @model_validator(mode="after")
     def _retry_base_within_max(self) -> Settings:
