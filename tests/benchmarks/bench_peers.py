@@ -21,8 +21,8 @@ medians. Per system:
 
 Each figure is followed by its ratio to the best peer in that column. ``--quick`` (or
 ``JOBLEDGER_BENCH_QUICK=1``) runs 200 jobs in one round; ``JOBLEDGER_BENCH_JOBS`` and
-``JOBLEDGER_BENCH_ROUNDS`` set the sizes. ``JOBLEDGER_BENCH_REF=<commit>`` adds rows of
-that commit's jobledger (its packages unpacked, as ``bench_versus`` does), to show a
+``JOBLEDGER_BENCH_ROUNDS`` set the sizes. ``JOBLEDGER_BENCH_REF=<commits>`` adds rows of
+each commit's jobledger (its packages unpacked, as ``bench_versus`` does), to show a
 change's effect side by side; ``JOBLEDGER_BENCH_ONLY=jobledger`` runs only the rows whose
 system starts so.
 """
@@ -101,14 +101,14 @@ def importable(module: str) -> str:
 
 def systems(folder: Path) -> list[System]:
     rows = []
-    ref = os.environ.get("JOBLEDGER_BENCH_REF")
-    code = unpack(ref, folder / "ref") if ref else None
+    refs = os.environ.get("JOBLEDGER_BENCH_REF", "").split()
+    codes = {ref: unpack(ref, folder / f"ref-{n}") for n, ref in enumerate(refs)}
     for store in ("sqlite", "postgres"):
         for mode, clients in peer_jobledger.CLIENTS.items():
             runner = None if clients is None else peer_jobledger.run(store, clients)
             note = "" if runner else "not built yet: the API has no batch submit or claim"
             rows.append(System(f"jobledger {store}", mode, runner, note, peer=False))
-            if code is not None and clients is not None:
+            for ref, code in codes.items() if clients is not None else ():
                 older = peer_jobledger.run(store, clients, code)
                 rows.append(System(f"jobledger {store} @{ref}", mode, older, peer=False))
     for name, module, make in (
