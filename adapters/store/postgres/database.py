@@ -11,10 +11,12 @@ import psycopg
 from eventsourcing.postgres import (
     PostgresDatastore,
 )
+from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from jobledger.adapters.store.postgres.location import PostgresStore
+from jobledger.adapters.store.postgres.recorder import GroupCommittingPostgresRecorder
 from jobledger.domain.errors import StoreUnavailable
 
 
@@ -88,4 +90,5 @@ def persistence_env(store: PostgresStore, lock_timeout_seconds: int) -> dict[str
         # recorder's own retries discard a dead connection and take the next at once.
         "POSTGRES_PRE_PING": "n",
         "SINGLE_ROW_TRACKING": "y",
+        "APPLICATION_RECORDER_TOPIC": get_topic(GroupCommittingPostgresRecorder),
     }
