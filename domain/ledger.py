@@ -9,6 +9,7 @@ write that loses a race is re-validated against the new state and retried. A
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -160,7 +161,11 @@ class Ledger(Application[UUID]):
         if earlier is not None:
             return earlier
         job = Job.submit(self._context(actor, meta), spec, kind)
-        return self._save(actor, job, meta, digest)
+        outcome = self._save(actor, job, meta, digest)
+        if self.repository.cache is not None and not outcome.replayed:
+            # Stored as it is: the claim that follows need not rebuild it from the store.
+            self.repository.cache.put(job.id, copy.deepcopy(job))
+        return outcome
 
     def claim(
         self,
@@ -421,6 +426,25 @@ class Ledger(Application[UUID]):
         if version is not None and job.version < version:
             raise InvalidCommand(f"version: job {job_id} has versions 1 to {job.version}")
         return job
+
+    def workflow(self, job_id: UUID, *, tenant: str) -> str:
+        """The correlation id ``job_id`` was submitted with. It never changes, so a job
+        this process holds in memory, at any version, tells it without asking the store."""
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                held = cache.get(job_id)
+            except KeyError:
+                held = None
+            workflow = held.__dict__.get("workflow") if isinstance(held, Job) else None
+            if isinstance(held, Job) and workflow:  # "" or missing: an older snapshot
+                if held.tenant != tenant:
+                    raise JobNotFound(job_id)
+                return str(workflow)
+        first = next(iter(self.events.get(job_id, limit=1)), None)
+        if not isinstance(first, JobEvent) or first.tenant != tenant:
+            raise JobNotFound(job_id)
+        return first.correlation_id
 
     def get_as_of(self, job_id: UUID, as_of: datetime, *, tenant: str | None = None) -> Job:
         """The job as it stood at a moment, for auditors."""

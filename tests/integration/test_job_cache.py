@@ -15,6 +15,7 @@ from jobledger.domain.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
     IllegalTransition,
+    JobNotFound,
     LeaseMismatch,
 )
 from jobledger.domain.ledger import Ledger
@@ -78,3 +79,18 @@ def test_what_a_caller_does_to_an_answered_job_does_not_reach_the_ledger(ledger:
     outcome.job.status_value = JobStatus.COMPLETED.value
     ledger.get(job_id).status_value = JobStatus.FAILED.value
     assert ledger.get(job_id).status is JobStatus.CLAIMED
+
+
+def test_a_job_submitted_here_is_held_and_tells_its_workflow_without_the_store(
+    open_ledger: Callable[..., Ledger],
+) -> None:
+    here, elsewhere = open_ledger(), open_ledger()
+    job_id = here.submit(ANALYST, "graph_analysis", meta=CommandMeta("wf-1")).job_id
+    assert here.repository.cache is not None
+    assert here.repository.cache.get(job_id).version == 1  # held since its submission
+    assert here.workflow(job_id, tenant="acme") == "wf-1"
+    assert elsewhere.workflow(job_id, tenant="acme") == "wf-1"  # read from the store
+    here.claim(WORKER, job_id, agent="w")
+    for ledger in (here, elsewhere):
+        with pytest.raises(JobNotFound):
+            ledger.workflow(job_id, tenant="globex")
