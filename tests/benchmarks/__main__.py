@@ -2,6 +2,7 @@
 
 from tests.benchmarks import (
     bench_api,
+    bench_commit,
     bench_core,
     bench_peers,
     bench_postgres,
@@ -10,6 +11,7 @@ from tests.benchmarks import (
 )
 
 bench_core.main()
+bench_commit.main()
 bench_projections.main()
 bench_api.main()
 bench_workers.main()
