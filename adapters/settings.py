@@ -36,6 +36,7 @@ ENVIRONMENT = {
     "graphql_max_tokens": "JOBLEDGER_GRAPHQL_MAX_TOKENS",
     "ledger_key": "JOBLEDGER_LEDGER_KEY",
     "checkpoint_seconds": "JOBLEDGER_CHECKPOINT_SECONDS",
+    "job_cache_size": "JOBLEDGER_JOB_CACHE",
 }
 
 
@@ -72,6 +73,8 @@ class Settings(BaseModel):
     ledger_key: Path | None = None
     # How often ``serve`` and ``project`` take a checkpoint of the log (0: never).
     checkpoint_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
+    # How many jobs a process keeps in memory between commands (0: none).
+    job_cache_size: Annotated[int, Field(ge=0, le=10_000_000)] = 10_000
 
     @model_validator(mode="after")
     def _retry_base_within_max(self) -> Settings:

@@ -94,6 +94,7 @@ class JobSubmitted(JobEvent, Aggregate.Created):
     def apply(self, job: Job) -> None:
         job.tenant = self.tenant
         job.created_by = self.actor
+        job.workflow = self.correlation_id
         job.job_type = self.job_type
         job.investigation_id = self.investigation_id
         job.priority = self.priority

@@ -48,6 +48,7 @@ class Job(Aggregate):
         self.job_type = ""
         self.investigation_id: str | None = None
         self.created_by = ""
+        self.workflow = ""  # the correlation id it was submitted with ("" from old snapshots)
         self.priority = 5
         self.max_attempts = 1
         self.pool: str | None = None

@@ -9,7 +9,9 @@ write that loses a race is re-validated against the new state and retried. A
 
 from __future__ import annotations
 
+import copy
 import random
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +46,10 @@ from jobledger.domain.values import Actor, CommandMeta, parse_spec
 Clock = Callable[[], datetime]
 Change = Callable[[Job, EventContext], None]
 RACE_RETRIES = 5
+# Loads of one aggregate from the cache are taken one at a time (by stripe of ids):
+# fast-forwarding updates the cached copy in place, and another thread must not
+# copy it halfway through.
+LOAD_STRIPES = 64
 # Why a claim of a candidate can fail that another candidate may still succeed.
 CLAIM_LOST = (IllegalTransition, ConcurrencyConflict, RetryNotDue, JobNotFound)
 
@@ -95,7 +101,17 @@ class Outcome:
 
 
 class Ledger(Application[UUID]):
+    """Jobs are kept in memory once loaded (eventsourcing's aggregate cache, least
+    recently used first out): a command loads only the events recorded since, by this
+    process or any other (fast-forward), and works on a copy, so the cache only ever
+    holds what the store holds and a refused or conflicting command leaves it as it
+    was. ``AGGREGATE_CACHE_MAXSIZE`` in ``env`` sizes it; an empty value turns it off."""
+
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Job: 100}
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",  # never trust the cache over the store
+    }
 
     def __init__(
         self,
@@ -111,6 +127,7 @@ class Ledger(Application[UUID]):
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.draw = draw  # the jitter of retry back-offs, in [0, 1)
+        self._loading = [threading.Lock() for _ in range(LOAD_STRIPES)]
 
     # -- commands ---------------------------------------------------------------
 
@@ -145,7 +162,11 @@ class Ledger(Application[UUID]):
         if earlier is not None:
             return earlier
         job = Job.submit(self._context(actor, meta), spec, kind)
-        return self._save(actor, job, meta, digest)
+        outcome = self._save(actor, job, meta, digest)
+        if self.repository.cache is not None and not outcome.replayed:
+            # Stored as it is: the claim that follows need not rebuild it from the store.
+            self.repository.cache.put(job.id, copy.deepcopy(job))
+        return outcome
 
     def claim(
         self,
@@ -428,7 +449,7 @@ class Ledger(Application[UUID]):
         """The job now, or as it stood at ``version``; another tenant's job is not found."""
         check_version("version", version)
         try:
-            job: object = self.repository.get(job_id, version=version)
+            job = self._load(job_id, version)
         except AggregateNotFoundError:
             raise JobNotFound(job_id) from None
         if not isinstance(job, Job) or (tenant is not None and job.tenant != tenant):
@@ -436,6 +457,25 @@ class Ledger(Application[UUID]):
         if version is not None and job.version < version:
             raise InvalidCommand(f"version: job {job_id} has versions 1 to {job.version}")
         return job
+
+    def workflow(self, job_id: UUID, *, tenant: str) -> str:
+        """The correlation id ``job_id`` was submitted with. It never changes, so a job
+        this process holds in memory, at any version, tells it without asking the store."""
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                held = cache.get(job_id)
+            except KeyError:
+                held = None
+            workflow = held.__dict__.get("workflow") if isinstance(held, Job) else None
+            if isinstance(held, Job) and workflow:  # "" or missing: an older snapshot
+                if held.tenant != tenant:
+                    raise JobNotFound(job_id)
+                return str(workflow)
+        first = next(iter(self.events.get(job_id, limit=1)), None)
+        if not isinstance(first, JobEvent) or first.tenant != tenant:
+            raise JobNotFound(job_id)
+        return first.correlation_id
 
     def get_as_of(self, job_id: UUID, as_of: datetime, *, tenant: str | None = None) -> Job:
         """The job as it stood at a moment, for auditors."""
@@ -465,6 +505,13 @@ class Ledger(Application[UUID]):
         return status_history(self.job_events(job_id, tenant=tenant))
 
     # -- plumbing -----------------------------------------------------------------
+
+    def _load(self, aggregate_id: UUID, version: int | None = None) -> object:
+        """The aggregate now (from the cache, fast-forwarded, copied) or at ``version``."""
+        if version is not None:
+            return self.repository.get(aggregate_id, version=version)
+        with self._loading[aggregate_id.int % LOAD_STRIPES]:
+            return self.repository.get(aggregate_id)
 
     def _context(self, actor: Actor, meta: CommandMeta) -> EventContext:
         now = self.clock()
@@ -540,9 +587,7 @@ class Ledger(Application[UUID]):
         if meta.command_id is None:
             return None
         try:
-            receipt = cast(
-                CommandReceipt, self.repository.get(receipt_id(actor.tenant, meta.command_id))
-            )
+            receipt = cast(CommandReceipt, self._load(receipt_id(actor.tenant, meta.command_id)))
         except AggregateNotFoundError:
             return None
         if receipt.fingerprint != digest:

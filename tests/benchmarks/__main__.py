@@ -3,6 +3,7 @@
 from tests.benchmarks import (
     bench_api,
     bench_audit,
+    bench_commit,
     bench_core,
     bench_graphql,
     bench_peers,
@@ -14,6 +15,7 @@ from tests.benchmarks import (
 
 bench_core.main()
 bench_audit.main()
+bench_commit.main()
 bench_projections.main()
 bench_api.main()
 bench_graphql.main()

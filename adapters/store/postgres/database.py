@@ -15,8 +15,8 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from jobledger.adapters.store.postgres.hashes import HashingPostgresApplicationRecorder
 from jobledger.adapters.store.postgres.location import PostgresStore
+from jobledger.adapters.store.postgres.recorder import GroupCommittingPostgresRecorder
 from jobledger.domain.errors import StoreUnavailable
 
 
@@ -94,5 +94,5 @@ def persistence_env(store: PostgresStore, lock_timeout_seconds: int) -> dict[str
         # recorder's own retries discard a dead connection and take the next at once.
         "POSTGRES_PRE_PING": "n",
         "SINGLE_ROW_TRACKING": "y",
-        "APPLICATION_RECORDER_TOPIC": get_topic(HashingPostgresApplicationRecorder),
+        "APPLICATION_RECORDER_TOPIC": get_topic(GroupCommittingPostgresRecorder),
     }
