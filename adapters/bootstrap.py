@@ -40,13 +40,19 @@ def build_ledger(settings: Settings, *, clock: Clock = utc_now, create: bool = T
     try:
         with backend.creating_tables():
             return Ledger(
-                backend.persistence_env(settings),
+                {**backend.persistence_env(settings), **cache_env(settings)},
                 price_book=price_book,
                 clock=clock,
                 retry=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
             )
     except backend.errors as error:
         raise StoreUnavailable(f"cannot open {backend}: {backend.describe_error(error)}") from None
+
+
+def cache_env(settings: Settings) -> dict[str, str]:
+    """The ledger's job cache, sized by the settings (empty: off)."""
+    size = settings.job_cache_size
+    return {"AGGREGATE_CACHE_MAXSIZE": str(size) if size else ""}
 
 
 def read_pool(ledger: Ledger, size: int = 4) -> ReadStorePool:

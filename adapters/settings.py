@@ -31,6 +31,12 @@ ENVIRONMENT = {
     "retry_base_seconds": "JOBLEDGER_RETRY_BASE_SECONDS",
     "retry_max_seconds": "JOBLEDGER_RETRY_MAX_SECONDS",
     "state_dir": "JOBLEDGER_STATE_DIR",
+    "graphql_introspection": "JOBLEDGER_GRAPHQL_INTROSPECTION",
+    "graphql_max_depth": "JOBLEDGER_GRAPHQL_MAX_DEPTH",
+    "graphql_max_tokens": "JOBLEDGER_GRAPHQL_MAX_TOKENS",
+    "ledger_key": "JOBLEDGER_LEDGER_KEY",
+    "checkpoint_seconds": "JOBLEDGER_CHECKPOINT_SECONDS",
+    "job_cache_size": "JOBLEDGER_JOB_CACHE",
 }
 
 
@@ -57,6 +63,18 @@ class Settings(BaseModel):
     retry_max_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
     # This user's state (development keys of server-based ledgers): see ``state_folder``.
     state_dir: Path | None = None
+    # GraphQL (``/graphql``): whether the schema may be asked for (switch it off in
+    # production), and how deep and how long a query may be before it is refused unrun.
+    graphql_introspection: bool = True
+    graphql_max_depth: Annotated[int, Field(ge=2, le=50)] = 8
+    graphql_max_tokens: Annotated[int, Field(ge=50, le=100_000)] = 2_000
+    # The Ed25519 key that signs the log's checkpoints (PEM, private); with none, a
+    # development key is made beside the JWT development key (``adapters/audit/signing.py``).
+    ledger_key: Path | None = None
+    # How often ``serve`` and ``project`` take a checkpoint of the log (0: never).
+    checkpoint_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
+    # How many jobs a process keeps in memory between commands (0: none).
+    job_cache_size: Annotated[int, Field(ge=0, le=10_000_000)] = 10_000
 
     @model_validator(mode="after")
     def _retry_base_within_max(self) -> Settings:

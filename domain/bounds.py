@@ -18,6 +18,7 @@ MAX_LEASE_SECONDS = 86_400
 DEFAULT_LEASE_SECONDS = 300
 MAX_INPUTS = 1_000
 FIRST_VERSION = 1
+MAX_LOG_SIZE = 2**62  # leaves of the tamper-evident log: what the stores' 64-bit integers hold
 
 Name = Annotated[str, Strict(), Field(min_length=1, max_length=256, pattern=r"\S")]
 Identifier = Annotated[str, Strict(), Field(min_length=1, max_length=128)]
@@ -48,6 +49,28 @@ UNCERTAIN = -1  # the score of an uncertain result
 TaskScore = Annotated[int, Strict(), Field(ge=UNCERTAIN, le=100)]
 TaskSubject = Annotated[str, Strict(), Field(min_length=1, max_length=512, pattern=r"\S")]
 AnalysisId = Identifier
+# An agent's steps (``domain/steps.py``): how many a batch, and how big each part.
+MAX_STEPS_PER_BATCH = 100
+MAX_TOOL_CALLS_PER_STEP = 50
+MAX_TARGET_ITEMS = 200
+MAX_CITATIONS = 200
+MAX_STEP_TEXT = 16_000  # characters of a query, a reasoning, an answer, a reason
+MAX_RAW_CONTENT_BYTES = 64 * 1024  # a tool call's raw content, as compact JSON
+MAX_PARAMS_BYTES = 16 * 1024  # a tool call's parameters, as compact JSON
+MAX_CITATIONS_BYTES = 64 * 1024  # a RAG response's citations, as compact JSON
+MAX_BATCH_BYTES = 1024 * 1024  # a whole batch of steps, as compact JSON
+MAX_DURATION_MS = 30 * 86_400_000  # thirty days
+MAX_STEP_NUMBER = 10**9  # work ids and iterations
+
+StepText = Annotated[str, Strict(), Field(max_length=MAX_STEP_TEXT)]
+DurationMs = Annotated[int, Strict(), Field(ge=0, le=MAX_DURATION_MS)]
+StepNumber = Annotated[int, Strict(), Field(ge=0, le=MAX_STEP_NUMBER)]
+VerificationStatus = Literal["passed", "needs_review", "failed"]
+VERIFICATION_STATUSES: tuple[VerificationStatus, ...] = get_args(VerificationStatus)
+# How long a report request may wait for its job to finish, in seconds.
+REPORT_WAIT_MIN_SECONDS = 10
+REPORT_WAIT_MAX_SECONDS = 300
+REPORT_WAIT_DEFAULT_SECONDS = 120
 
 FindingKind = Literal["entities", "relationships", "anomalies", "predictions"]
 FINDING_KINDS: tuple[FindingKind, ...] = get_args(FindingKind)

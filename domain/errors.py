@@ -31,6 +31,12 @@ class InvalidCommand(JobLedgerError):
     code = "invalid_command"
 
 
+class TooLarge(InvalidCommand):
+    """A part of the command is bigger than its bound allows; nothing was recorded."""
+
+    code = "too_large"
+
+
 class UnknownJobType(InvalidCommand):
     code = "unknown_job_type"
 

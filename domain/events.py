@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from eventsourcing.domain import Aggregate
 
 from jobledger.domain.lifecycle import JobStatus, Trigger
+from jobledger.domain.steps import StepUsage
 
 if TYPE_CHECKING:
     from jobledger.domain.job import Job
@@ -36,7 +37,7 @@ class JobEvent(Aggregate.Event):
         """Subclasses evolve the job; the base changes nothing."""
 
 
-def _charge_tokens(job: Job, usage: UsageRecorded) -> None:
+def _charge_tokens(job: Job, usage: UsageRecorded | StepUsage) -> None:
     job.tokens = {
         "input": job.tokens.get("input", 0) + usage.input_tokens,
         "output": job.tokens.get("output", 0) + usage.output_tokens,
@@ -93,6 +94,7 @@ class JobSubmitted(JobEvent, Aggregate.Created):
     def apply(self, job: Job) -> None:
         job.tenant = self.tenant
         job.created_by = self.actor
+        job.workflow = self.correlation_id
         job.job_type = self.job_type
         job.investigation_id = self.investigation_id
         job.priority = self.priority
@@ -137,10 +139,18 @@ class JobReleased(JobEvent):
 
 
 class JobStarted(JobEvent):
+    """Version 2 always names the renewed lease deadline (None: the lease stood); version
+    1, written before starting renewed the lease, has no such field."""
+
+    class_version = 2  # eventsourcing upcasts older stored versions on reading
     trigger = Trigger.START
     moves_to = JobStatus.RUNNING
 
-    lease_expires_at: datetime | None = None
+    lease_expires_at: datetime | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.setdefault("lease_expires_at", None)
 
     def apply(self, job: Job) -> None:
         job.status_value = self.next_status(job.status).value
@@ -185,6 +195,33 @@ class UsageRecorded(JobEvent):
 
     def apply(self, job: Job) -> None:
         _charge_tokens(job, self)
+        _renew(job, self.lease_expires_at)
+
+
+class StepsAppended(JobEvent):
+    """A batch of an agent's steps, numbered from ``first_step`` in the job; each step's
+    usage is priced as it was when recorded (see ``domain/steps.py``)."""
+
+    trigger = Trigger.APPEND_STEPS
+
+    first_step: int
+    attempt: int
+    steps: list[dict[str, Any]]
+    lease_expires_at: datetime | None = None
+
+    def usages(self) -> list[tuple[int, dict[str, Any], StepUsage]]:
+        """(step number, step, usage) of each priced step, in order."""
+        found = []
+        for number, step in enumerate(self.steps, start=self.first_step):
+            usage = StepUsage.of(step)
+            if usage is not None:
+                found.append((number, step, usage))
+        return found
+
+    def apply(self, job: Job) -> None:
+        job.steps_recorded = max(job.steps_recorded, self.first_step - 1 + len(self.steps))
+        for _, _, usage in self.usages():
+            _charge_tokens(job, usage)
         _renew(job, self.lease_expires_at)
 
 
@@ -334,7 +371,14 @@ class CancellationAcknowledged(JobEvent):
 from jobledger.domain.task_events import TASK_EVENT_TYPES  # noqa: E402
 
 # Worker commands that renew the lease to their ``lease_expires_at`` (heartbeats too).
-RENEWING = (JobStarted, ProgressReported, UsageRecorded, ValidationStarted, UploadStarted)
+RENEWING = (
+    JobStarted,
+    ProgressReported,
+    UsageRecorded,
+    StepsAppended,
+    ValidationStarted,
+    UploadStarted,
+)
 
 EVENT_TYPES: tuple[type[JobEvent], ...] = (
     JobSubmitted,
@@ -343,6 +387,7 @@ EVENT_TYPES: tuple[type[JobEvent], ...] = (
     JobStarted,
     ProgressReported,
     UsageRecorded,
+    StepsAppended,
     HeartbeatRecorded,
     ValidationStarted,
     UploadStarted,

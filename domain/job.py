@@ -42,11 +42,14 @@ class EventContext:
 
 
 class Job(Aggregate):
+    steps_recorded = 0  # a class default: snapshots taken before steps existed lack it
+
     def __init__(self) -> None:
         self.tenant = ""
         self.job_type = ""
         self.investigation_id: str | None = None
         self.created_by = ""
+        self.workflow = ""  # the correlation id it was submitted with ("" from old snapshots)
         self.priority = 5
         self.max_attempts = 1
         self.pool: str | None = None
@@ -200,6 +203,22 @@ class Job(Aggregate):
             input_per_million=prices.input_per_million if prices else None,
             output_per_million=prices.output_per_million if prices else None,
             cached_input_per_million=prices.cached_input_per_million if prices else None,
+            lease_expires_at=self._renewed(ctx),
+        )
+
+    def append_steps(
+        self, ctx: EventContext, *, lease_id: str, steps: list[dict[str, Any]]
+    ) -> None:
+        """Record a batch of an agent's steps (checked and priced by the Ledger) at once."""
+        self._check(Trigger.APPEND_STEPS, lease_id)
+        if not steps:
+            raise InvalidCommand("steps: give at least one step")
+        self._record(
+            ev.StepsAppended,
+            ctx,
+            first_step=self.steps_recorded + 1,
+            attempt=self.attempt,
+            steps=steps,
             lease_expires_at=self._renewed(ctx),
         )
 

@@ -9,7 +9,9 @@ write that loses a race is re-validated against the new state and retried. A
 
 from __future__ import annotations
 
+import copy
 import random
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,7 @@ from jobledger.domain.pricing import PriceBook, Tokens
 from jobledger.domain.receipts import CommandReceipt, fingerprint, receipt_id
 from jobledger.domain.results import parse_job_type, validate_result
 from jobledger.domain.retries import RetryPolicy
+from jobledger.domain.steps import AppendSteps, step_record
 from jobledger.domain.subject_results import SubjectResults
 from jobledger.domain.task_commands import CreateTasks
 from jobledger.domain.task_events import TaskClaimed
@@ -50,6 +53,10 @@ Clock = Callable[[], datetime]
 # A change records on the job; it may return other aggregates to save in the same write.
 Change = Callable[[Job, EventContext], Sequence[Aggregate] | None]
 RACE_RETRIES = 5
+# Loads of one aggregate from the cache are taken one at a time (by stripe of ids):
+# fast-forwarding updates the cached copy in place, and another thread must not
+# copy it halfway through.
+LOAD_STRIPES = 64
 # Why a claim of a candidate can fail that another candidate may still succeed.
 CLAIM_LOST = (IllegalTransition, ConcurrencyConflict, RetryNotDue, JobNotFound)
 
@@ -101,7 +108,17 @@ class Outcome:
 
 
 class Ledger(Application[UUID]):
+    """Jobs are kept in memory once loaded (eventsourcing's aggregate cache, least
+    recently used first out): a command loads only the events recorded since, by this
+    process or any other (fast-forward), and works on a copy, so the cache only ever
+    holds what the store holds and a refused or conflicting command leaves it as it
+    was. ``AGGREGATE_CACHE_MAXSIZE`` in ``env`` sizes it; an empty value turns it off."""
+
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Job: 100, SubjectResults: 100}
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",  # never trust the cache over the store
+    }
 
     def __init__(
         self,
@@ -118,6 +135,7 @@ class Ledger(Application[UUID]):
         self.retry = retry or RetryPolicy()
         self.draw = draw  # the jitter of retry back-offs, in [0, 1)
         self.tasks = TaskCommands(self)  # the commands of jobs of tasks
+        self._loading = [threading.Lock() for _ in range(LOAD_STRIPES)]
 
     # -- commands ---------------------------------------------------------------
 
@@ -163,7 +181,11 @@ class Ledger(Application[UUID]):
         job = Job.submit(ctx, spec, kind)
         if tasks is not None:
             create_tasks(job, ctx, tasks.subject, tasks.workers)
-        return self._save(actor, job, meta, digest)
+        outcome = self._save(actor, job, meta, digest)
+        if self.repository.cache is not None and not outcome.replayed:
+            # Stored as it is: the claim that follows need not rebuild it from the store.
+            self.repository.cache.put(job.id, copy.deepcopy(job))
+        return outcome
 
     def claim(
         self,
@@ -292,6 +314,36 @@ class Ledger(Application[UUID]):
             ),
         )
 
+    def append_steps(
+        self,
+        actor: Actor,
+        job_id: UUID,
+        *,
+        lease_id: str,
+        steps: Sequence[Mapping[str, Any]],
+        meta: CommandMeta | None = None,
+    ) -> Outcome:
+        """Record an agent's steps, one or a batch, in the order given: one event, so
+        the batch is recorded whole or not at all. A step with tokens is priced now."""
+        if isinstance(steps, Mapping | str) or not isinstance(steps, Sequence):
+            raise InvalidCommand("steps: must be a list of steps")
+        command = AppendSteps.parse(lease_id=lease_id, steps=list(steps))
+        command.check_sizes()
+        records = [
+            step_record(
+                step,
+                None if step.model is None else self.price_book.charge(step.model, step.tokens),
+            )
+            for step in command.steps
+        ]
+        return self._execute(
+            actor,
+            job_id,
+            meta,
+            command,
+            lambda job, ctx: job.append_steps(ctx, lease_id=command.lease_id, steps=records),
+        )
+
     def heartbeat(
         self,
         actor: Actor,
@@ -416,7 +468,7 @@ class Ledger(Application[UUID]):
         """The job now, or as it stood at ``version``; another tenant's job is not found."""
         check_version("version", version)
         try:
-            job: object = self.repository.get(job_id, version=version)
+            job = self._load(job_id, version)
         except AggregateNotFoundError:
             raise JobNotFound(job_id) from None
         if not isinstance(job, Job) or (tenant is not None and job.tenant != tenant):
@@ -424,6 +476,25 @@ class Ledger(Application[UUID]):
         if version is not None and job.version < version:
             raise InvalidCommand(f"version: job {job_id} has versions 1 to {job.version}")
         return job
+
+    def workflow(self, job_id: UUID, *, tenant: str) -> str:
+        """The correlation id ``job_id`` was submitted with. It never changes, so a job
+        this process holds in memory, at any version, tells it without asking the store."""
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                held = cache.get(job_id)
+            except KeyError:
+                held = None
+            workflow = held.__dict__.get("workflow") if isinstance(held, Job) else None
+            if isinstance(held, Job) and workflow:  # "" or missing: an older snapshot
+                if held.tenant != tenant:
+                    raise JobNotFound(job_id)
+                return str(workflow)
+        first = next(iter(self.events.get(job_id, limit=1)), None)
+        if not isinstance(first, JobEvent) or first.tenant != tenant:
+            raise JobNotFound(job_id)
+        return first.correlation_id
 
     def get_as_of(self, job_id: UUID, as_of: datetime, *, tenant: str | None = None) -> Job:
         """The job as it stood at a moment, for auditors."""
@@ -453,6 +524,13 @@ class Ledger(Application[UUID]):
         return status_history(self.job_events(job_id, tenant=tenant))
 
     # -- plumbing -----------------------------------------------------------------
+
+    def _load(self, aggregate_id: UUID, version: int | None = None) -> object:
+        """The aggregate now (from the cache, fast-forwarded, copied) or at ``version``."""
+        if version is not None:
+            return self.repository.get(aggregate_id, version=version)
+        with self._loading[aggregate_id.int % LOAD_STRIPES]:
+            return self.repository.get(aggregate_id)
 
     def _context(self, actor: Actor, meta: CommandMeta) -> EventContext:
         now = self.clock()
@@ -532,9 +610,7 @@ class Ledger(Application[UUID]):
         if meta.command_id is None:
             return None
         try:
-            receipt = cast(
-                CommandReceipt, self.repository.get(receipt_id(actor.tenant, meta.command_id))
-            )
+            receipt = cast(CommandReceipt, self._load(receipt_id(actor.tenant, meta.command_id)))
         except AggregateNotFoundError:
             return None
         if receipt.fingerprint != digest:

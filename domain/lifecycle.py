@@ -47,6 +47,7 @@ class Trigger(StrEnum):
     START = "start"
     REPORT_PROGRESS = "report_progress"
     RECORD_USAGE = "record_usage"
+    APPEND_STEPS = "append_steps"
     HEARTBEAT = "heartbeat"
     BEGIN_VALIDATION = "begin_validation"
     BEGIN_UPLOAD = "begin_upload"
@@ -82,6 +83,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_T.START, (_S.CLAIMED,), _S.RUNNING, ""),
     Transition(_T.REPORT_PROGRESS, (_S.RUNNING,), None, "percent never decreases"),
     Transition(_T.RECORD_USAGE, LEASED, None, "model, tokens, cost"),
+    Transition(_T.APPEND_STEPS, LEASED, None, "agent steps, in order; tokens priced"),
     Transition(_T.HEARTBEAT, LEASED, None, "renews the lease"),
     Transition(_T.BEGIN_VALIDATION, (_S.RUNNING,), _S.VALIDATING, ""),
     Transition(_T.BEGIN_UPLOAD, (_S.RUNNING, _S.VALIDATING), _S.UPLOADING, ""),

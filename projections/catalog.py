@@ -8,6 +8,7 @@ from jobledger.projections.cost_ledger import CostLedgerProjection
 from jobledger.projections.job_summaries import JobSummaryProjection
 from jobledger.projections.statistics import StatisticsProjection
 from jobledger.projections.status_history import StatusHistoryProjection
+from jobledger.projections.steps import StepsProjection
 from jobledger.projections.tasks import TaskProjection
 
 PROJECTIONS: tuple[type[BatchProjection], ...] = (
@@ -16,5 +17,6 @@ PROJECTIONS: tuple[type[BatchProjection], ...] = (
     StatisticsProjection,
     CostLedgerProjection,
     TaskProjection,
+    StepsProjection,
 )
 PROJECTION_NAMES: tuple[str, ...] = tuple(projection.name for projection in PROJECTIONS)

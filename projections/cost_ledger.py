@@ -1,4 +1,5 @@
-"""The cost ledger: one entry per usage, and each attempt's spend with how it ended.
+"""The cost ledger: one entry per usage or priced agent step, each priced step's tool
+calls, and each attempt's spend with how it ended.
 
 Entries never change once written. Attempts carry the outcome, so spend on
 attempts that did not succeed (failed, expired, cancelled) is visible as such.
@@ -8,10 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from jobledger.domain import events as ev
+from jobledger.domain.steps import StepUsage
 from jobledger.projections.base import Batch, BatchProjection, Key, Positioned, Row
-from jobledger.projections.schema import COST_ATTEMPTS, COST_ENTRIES, COST_JOBS, Table
+from jobledger.projections.schema import (
+    COST_ATTEMPTS,
+    COST_ENTRIES,
+    COST_JOBS,
+    COST_TOOL_CALLS,
+    Table,
+)
 from jobledger.projections.statistics import day_of
 
 ATTEMPT_ENDINGS: dict[type[ev.JobEvent], str] = {
@@ -31,8 +40,15 @@ def attempt_outcome(event: ev.JobEvent) -> str | None:
 
 class CostLedgerProjection(BatchProjection):
     name = "cost_ledger"
-    tables = (COST_JOBS, COST_ENTRIES, COST_ATTEMPTS)
-    handles = (ev.JobSubmitted, ev.JobClaimed, ev.UsageRecorded, ev.LeaseExpired, *ATTEMPT_ENDINGS)
+    tables = (COST_JOBS, COST_ENTRIES, COST_TOOL_CALLS, COST_ATTEMPTS)
+    handles = (
+        ev.JobSubmitted,
+        ev.JobClaimed,
+        ev.UsageRecorded,
+        ev.StepsAppended,
+        ev.LeaseExpired,
+        *ATTEMPT_ENDINGS,
+    )
 
     def keys(self, events: Sequence[Positioned]) -> dict[Table, set[Key]]:
         return {
@@ -41,7 +57,12 @@ class CostLedgerProjection(BatchProjection):
                 (p.job_id, p.event.attempt)
                 for p in events
                 if isinstance(
-                    p.event, ev.UsageRecorded | ev.JobClaimed | ev.AttemptFailed | ev.JobFailed
+                    p.event,
+                    ev.UsageRecorded
+                    | ev.StepsAppended
+                    | ev.JobClaimed
+                    | ev.AttemptFailed
+                    | ev.JobFailed,
                 )
             },
         }
@@ -78,10 +99,19 @@ class CostLedgerProjection(BatchProjection):
             batch.put(COST_JOBS, job)
             self._attempt(batch, job, event.attempt)["outcome"] = "open"
         elif isinstance(event, ev.UsageRecorded):
-            self._entry(batch, job, positioned.position, event)
-            attempt = self._attempt(batch, job, event.attempt)
-            attempt["usages"] += 1
-            attempt["cost"] += event.cost or Decimal(0)
+            batch.put(
+                COST_ENTRIES, self._entry(job, positioned.position, event, event.attempt, event)
+            )
+            self._spend(batch, job, event.attempt, event)
+        elif isinstance(event, ev.StepsAppended):
+            for number, step, usage in event.usages():
+                entry = self._entry(job, positioned.position, event, event.attempt, usage)
+                entry.update(
+                    step=number, action=step.get("action_name"), category=step.get("category")
+                )
+                batch.put(COST_ENTRIES, entry)
+                self._tools(batch, entry, step.get("tool_calls") or [])
+                self._spend(batch, job, event.attempt, usage)
         else:
             outcome = attempt_outcome(event)
             ended = batch.get(COST_ATTEMPTS, (job_id, job["attempt"]))
@@ -104,28 +134,60 @@ class CostLedgerProjection(BatchProjection):
             },
         )
 
+    def _spend(
+        self, batch: Batch, job: Row, number: int, usage: ev.UsageRecorded | StepUsage
+    ) -> None:
+        attempt = self._attempt(batch, job, number)
+        attempt["usages"] += 1
+        attempt["cost"] += usage.cost or Decimal(0)
+
     @staticmethod
-    def _entry(batch: Batch, job: Row, position: int, usage: ev.UsageRecorded) -> None:
-        batch.put(
-            COST_ENTRIES,
-            {
-                "position": position,
-                "job_id": job["job_id"],
-                "tenant": job["tenant"],
-                "investigation_id": job["investigation_id"],
-                "job_type": job["job_type"],
-                "attempt": usage.attempt,
-                "model": usage.model,
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cached_input_tokens": usage.cached_input_tokens,
-                "price_book_version": usage.price_book_version,
-                "input_per_million": usage.input_per_million,
-                "output_per_million": usage.output_per_million,
-                "cached_input_per_million": usage.cached_input_per_million,
-                "cost": usage.cost,
-                "currency": usage.currency,
-                "at": usage.timestamp,
-                "day": day_of(usage.timestamp),
-            },
-        )
+    def _tools(batch: Batch, entry: Row, calls: list[dict[str, Any]]) -> None:
+        for call, made in enumerate(calls):
+            batch.put(
+                COST_TOOL_CALLS,
+                {
+                    "position": entry["position"],
+                    "step": entry["step"],
+                    "call": call,
+                    "job_id": entry["job_id"],
+                    "tenant": entry["tenant"],
+                    "tool_name": made.get("tool_name", ""),
+                    "engine_code": made.get("engine_code"),
+                    "execution_ms": made.get("execution_time_ms", 0),
+                    "success": bool(made.get("success")),
+                },
+            )
+
+    @staticmethod
+    def _entry(
+        job: Row,
+        position: int,
+        event: ev.JobEvent,
+        attempt: int,
+        usage: ev.UsageRecorded | StepUsage,
+    ) -> Row:
+        """The entry of a usage: a usage record's (step 0), or a priced step's."""
+        return {
+            "position": position,
+            "step": 0,
+            "action": None,
+            "category": None,
+            "job_id": job["job_id"],
+            "tenant": job["tenant"],
+            "investigation_id": job["investigation_id"],
+            "job_type": job["job_type"],
+            "attempt": attempt,
+            "model": usage.model,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "price_book_version": usage.price_book_version,
+            "input_per_million": usage.input_per_million,
+            "output_per_million": usage.output_per_million,
+            "cached_input_per_million": usage.cached_input_per_million,
+            "cost": usage.cost,
+            "currency": usage.currency,
+            "at": event.timestamp,
+            "day": day_of(event.timestamp),
+        }

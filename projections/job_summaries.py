@@ -14,6 +14,7 @@ from typing import Any
 from jobledger.domain import events as ev
 from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.lifecycle import JobStatus
+from jobledger.domain.steps import StepUsage
 from jobledger.projections.base import Batch, BatchProjection, Key, Positioned, Row
 from jobledger.projections.schema import JOB_SUMMARIES, Table
 
@@ -106,6 +107,16 @@ def _requeue(row: Row) -> None:
         row[kind] = 0
 
 
+def _charge(row: Row, usage: ev.UsageRecorded | StepUsage) -> None:
+    row["input_tokens"] += usage.input_tokens
+    row["output_tokens"] += usage.output_tokens
+    row["cached_input_tokens"] += usage.cached_input_tokens
+    if usage.cost is None:
+        row["unpriced_usage"] = True
+    else:
+        row["cost"] += usage.cost
+
+
 def evolve(row: Row, event: ev.JobEvent) -> None:
     """Apply one event to a job's summary row."""
     before = row["status"]
@@ -140,13 +151,10 @@ def evolve(row: Row, event: ev.JobEvent) -> None:
         row["progress"] = max(row["progress"], event.percent)
         _take_counts(row, event.findings)
     elif isinstance(event, ev.UsageRecorded):
-        row["input_tokens"] += event.input_tokens
-        row["output_tokens"] += event.output_tokens
-        row["cached_input_tokens"] += event.cached_input_tokens
-        if event.cost is None:
-            row["unpriced_usage"] = True
-        else:
-            row["cost"] += event.cost
+        _charge(row, event)
+    elif isinstance(event, ev.StepsAppended):
+        for _, _, usage in event.usages():
+            _charge(row, usage)
     elif isinstance(event, ev.JobCompleted):
         row["progress"] = 100
         _take_counts(row, event.result)

@@ -313,9 +313,13 @@ STATISTICS_JOBS = Table(
 
 COST_ENTRIES = Table(
     "cost_entries",
-    "The cost ledger: one row per usage event, priced as it was when recorded.",
+    "The cost ledger: one row per usage event or priced agent step, priced as it was when "
+    "recorded.",
     (
-        _c("position", "integer", "log position of the usage event (unique)"),
+        _c("position", "integer", "log position of the usage (or steps) event"),
+        _c("step", "integer", "0 for a usage record; else the agent step's number in the job"),
+        _c("action", "text", "the agent step's action name; null for a usage", nullable=True),
+        _c("category", "text", "the agent step's category", nullable=True),
         _JOB_ID,
         _TENANT,
         _c("investigation_id", "text", "the job's investigation", nullable=True),
@@ -339,8 +343,28 @@ COST_ENTRIES = Table(
         _c("at", "timestamp", "when the usage was recorded"),
         _c("day", "text", "UTC date, YYYY-MM-DD"),
     ),
-    key=("position",),
+    key=("position", "step"),
     indexes=(("tenant", "day"), ("job_id", "attempt"), ("tenant", "investigation_id")),
+)
+
+COST_TOOL_CALLS = Table(
+    "cost_tool_calls",
+    "The cost ledger per tool: one row per tool call of a priced agent step; join "
+    "cost_entries on (position, step) for its cost. A step that called several tools "
+    "counts toward each.",
+    (
+        _c("position", "integer", "log position of the steps event"),
+        _c("step", "integer", "the step's number in the job"),
+        _c("call", "integer", "the call's place in the step, from 0"),
+        _JOB_ID,
+        _TENANT,
+        _c("tool_name", "text", "the tool called, e.g. search_individual"),
+        _c("engine_code", "text", "the engine behind it, e.g. aml-search", nullable=True),
+        _c("execution_ms", "integer", "how long the call took"),
+        _c("success", "boolean", "whether the call succeeded"),
+    ),
+    key=("position", "step", "call"),
+    indexes=(("tenant", "tool_name"),),
 )
 
 COST_ATTEMPTS = Table(
@@ -375,6 +399,47 @@ COST_JOBS = Table(
     internal=True,
 )
 
+STEPS = Table(
+    "steps",
+    "One row per agent step, in the order the worker recorded them: the analysis report's "
+    "audit log.",
+    (
+        _JOB_ID,
+        _c("step", "integer", "its number in the job, from 1, in the order recorded"),
+        _TENANT,
+        _c("attempt", "integer", "the attempt it was recorded in"),
+        _c("work_id", "integer", "the agent's work item"),
+        _c("action_name", "text", "the action the agent ran"),
+        _c("category", "text", "the action's category", nullable=True),
+        _c("query", "text", "the query or instruction sent"),
+        _c("reasoning", "text", "the agent's reasoning (may be empty)"),
+        _c("success", "boolean", "whether it succeeded"),
+        _c("iteration", "integer", "the agent's iteration"),
+        _c("duration_ms", "integer", "how long it took"),
+        _c("executed_at", "timestamp", "when the agent ran it"),
+        _c(
+            "verification_status",
+            "text",
+            "passed, needs_review or failed, when it has one",
+            nullable=True,
+        ),
+        _c("target_item_ids", "text", "JSON array of the item ids it referred to"),
+        _c("rag_response", "text", "JSON object of its RAG answer", nullable=True),
+        _c("tool_calls", "text", "JSON array of its tool calls", nullable=True),
+        _c("tool_count", "integer", "how many tools it called"),
+        _c("model", "text", "the model whose tokens it used", nullable=True),
+        _c("input_tokens", "integer", "prompt tokens"),
+        _c("output_tokens", "integer", "completion tokens"),
+        _c("cached_input_tokens", "integer", "cached prompt tokens"),
+        _c("cost", "decimal", "priced cost; null when unpriced or no model", nullable=True),
+        _c("recorded_at", "timestamp", "when the ledger recorded it"),
+        _c("actor", "text", "the worker that recorded it"),
+        _POSITION,
+    ),
+    key=("job_id", "step"),
+    indexes=(("tenant", "action_name"),),
+)
+
 READ_MODEL_VERSIONS = Table(
     "read_model_versions",
     "Internal: the version of each read model's rules its rows were built by; a process "
@@ -399,7 +464,9 @@ ALL_TABLES = (
     JOB_DURATION_HISTOGRAM,
     STATISTICS_JOBS,
     COST_ENTRIES,
+    COST_TOOL_CALLS,
     COST_ATTEMPTS,
     COST_JOBS,
+    STEPS,
     READ_MODEL_VERSIONS,
 )

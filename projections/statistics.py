@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from jobledger.domain import events as ev
 from jobledger.domain.lifecycle import JobStatus
+from jobledger.domain.steps import StepUsage
 from jobledger.projections.base import Batch, BatchProjection, Key, Positioned, Row
 from jobledger.projections.job_summaries import milliseconds
 from jobledger.projections.schema import (
@@ -132,6 +133,10 @@ class StatisticsProjection(BatchProjection):
         if isinstance(event, ev.UsageRecorded):
             self._charge(self._daily(batch, job, event), event)
             return
+        if isinstance(event, ev.StepsAppended):
+            for _, _, usage in event.usages():
+                self._charge(self._daily(batch, job, event), usage)
+            return
         if isinstance(event, ev.JobClaimed) and job["claimed_at"] is None:
             job["claimed_at"] = event.timestamp
         if isinstance(event, ev.JobStarted) and job["started_at"] is None:
@@ -162,7 +167,7 @@ class StatisticsProjection(BatchProjection):
         return batch.get_or_add(JOB_DAILY_STATISTICS, key, DAILY_ZERO)
 
     @staticmethod
-    def _charge(daily: Row, usage: ev.UsageRecorded) -> None:
+    def _charge(daily: Row, usage: ev.UsageRecorded | StepUsage) -> None:
         daily["input_tokens"] += usage.input_tokens
         daily["output_tokens"] += usage.output_tokens
         daily["cached_input_tokens"] += usage.cached_input_tokens

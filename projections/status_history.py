@@ -10,11 +10,11 @@ from jobledger.domain.lifecycle import JobStatus
 from jobledger.projections.base import Batch, BatchProjection, Key, Positioned
 from jobledger.projections.schema import STATUS_HISTORY, STATUS_HISTORY_JOBS, Table
 
-# Events that can move a job or ask it to stop; progress, usage and heartbeats cannot.
+# Events that can move a job or ask it to stop; progress, usage, steps and heartbeats cannot.
 TRANSITION_EVENTS = tuple(
     t
     for t in ev.EVENT_TYPES
-    if t not in (ev.ProgressReported, ev.UsageRecorded, ev.HeartbeatRecorded)
+    if t not in (ev.ProgressReported, ev.UsageRecorded, ev.StepsAppended, ev.HeartbeatRecorded)
 )
 
 

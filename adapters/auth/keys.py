@@ -24,6 +24,7 @@ from uuid import uuid4
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from pydantic import ValidationError
 
 from jobledger.adapters.auth.tokens import ALGORITHM, Claims, Role, TokenVerifier
@@ -60,24 +61,8 @@ def key_id(public_key: rsa.RSAPublicKey) -> str:
 def ensure_dev_key(path: Path) -> SigningKey:
     """Read the development key, making it first if there is none (safe if two race)."""
     if not path.exists():
-        _make_private_folder(path.parent)
         fresh = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = fresh.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        temporary = path.with_name(f".{path.name}.{uuid4().hex}")
-        try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(pem)
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                os.link(temporary, path)
-        except OSError as error:
-            raise ConfigurationError(f"cannot create the development key {path}: {error}") from None
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_key_once(path, fresh, "development key")
     try:
         pem = path.read_bytes()
         private = serialization.load_pem_private_key(pem, password=None)
@@ -86,6 +71,26 @@ def ensure_dev_key(path: Path) -> SigningKey:
     if not isinstance(private, rsa.RSAPrivateKey):
         raise ConfigurationError(f"the development key {path} is not an RSA key")
     return SigningKey(pem, key_id(private.public_key()))
+
+
+def write_key_once(path: Path, key: PrivateKeyTypes, what: str) -> None:
+    """Write a new private key where none is yet, readable by this user alone; if
+    another process wrote one first, theirs is kept (both then read the same)."""
+    _make_private_folder(path.parent)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    temporary = path.with_name(f".{path.name}.{uuid4().hex}")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.link(temporary, path)
+    except OSError as error:
+        raise ConfigurationError(f"cannot create the {what} {path}: {error}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _make_private_folder(folder: Path) -> None:

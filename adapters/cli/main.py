@@ -17,7 +17,8 @@ import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
-from jobledger.adapters.cli import operate, render, reports, serve
+from jobledger.adapters.cli import audit, operate, render, reports, serve
+from jobledger.adapters.cli import steps as steps_view
 from jobledger.adapters.cli import tasks as tasks_cli
 from jobledger.adapters.cli.options import ActorOption, DbOption, PriceBookOption, open_ledger
 from jobledger.domain.errors import (
@@ -43,6 +44,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(reports.projections_app, name="projections")
+app.add_typer(audit.audit_app, name="audit")
 app.command()(reports.stats)
 app.command()(reports.costs)
 app.command()(tasks_cli.tasks)
@@ -185,6 +187,19 @@ def show(
         return
     out.print(render.job_panel(current, ledger.price_book.currency))
     out.print(render.history_table(ledger.status_history(job_id)))
+
+
+@app.command()
+def steps(
+    job: Annotated[str, typer.Argument(help="Job id")],
+    db: DbOption = None,
+    price_book: PriceBookOption = None,
+) -> None:
+    """Show an agent's steps in a job as a timeline: durations, tools, tokens and cost."""
+    job_id = parse_job_id(job)
+    ledger = open_ledger(db, price_book, create=False)
+    rows = steps_view.job_steps(ledger.job_events(job_id))
+    out.print(steps_view.timeline(str(job_id), rows, ledger.price_book.currency))
 
 
 @app.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich import box
@@ -29,6 +29,7 @@ from jobledger.adapters.bootstrap import build_runner, read_pool
 from jobledger.adapters.cli.options import DbOption, open_ledger
 from jobledger.adapters.cli.render import money
 from jobledger.adapters.store.sql.read_store import (
+    CostGrouping,
     CostQuery,
     ReadStore,
     StatsQuery,
@@ -193,9 +194,7 @@ def seconds(ms: int | None) -> str:
 
 
 def costs(
-    by: Annotated[
-        Literal["tenant", "investigation", "model", "day", "job"], typer.Option(help="Group by")
-    ] = "tenant",
+    by: Annotated[CostGrouping, typer.Option(help="Group by")] = "tenant",
     tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None,
     since: Day = None,
     until: Day = None,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from jobledger.adapters.audit.periodic import start_checkpoints
 from jobledger.adapters.auth.keys import mint_token, parse_ttl
 from jobledger.adapters.bootstrap import (
     announcer,
@@ -82,10 +83,13 @@ def serve(
         ).start()
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         _print_demo_links(settings, f"http://{shown}:{port}")
+    checkpoints = start_checkpoints(services.ledger, settings, stop)
     try:
         server.run()
     finally:
         stop.set()
+        if checkpoints is not None:
+            checkpoints.join(timeout=10)
         services.ledger.close()
 
 
@@ -142,6 +146,7 @@ def project(
     runner.listeners.append(_report_progress(runner))
     stop = threading.Event()
     build_sweeper(ledger, runner, settings).start(stop)
+    checkpoints = start_checkpoints(ledger, settings, stop)
     err.print(
         f"jobledger project: read models at {runner.position():,} of "
         f"{runner.ledger_position():,}; following the ledger (Ctrl-C stops)"
@@ -152,6 +157,8 @@ def project(
         err.print(f"stopped at {runner.position():,}")
     finally:
         stop.set()
+        if checkpoints is not None:
+            checkpoints.join(timeout=10)
         ledger.close()
 
 

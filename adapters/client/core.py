@@ -135,6 +135,13 @@ def cancel_call(job_id: str, reason: str, correlation_id: str | None = None) -> 
     return Call("POST", f"/v1/jobs/{job_id}/cancel", body, headers=correlated(correlation_id))
 
 
+def report_call(job_id: str, wait_seconds: int | None) -> Call:
+    if wait_seconds is None:
+        return Call("GET", f"/v1/jobs/{job_id}/report")
+    params = {"waitForReport": "true", "timeoutSeconds": str(wait_seconds)}
+    return Call("GET", f"/v1/jobs/{job_id}/report", params=params, read_timeout=wait_seconds + 15)
+
+
 def wait_call(job_id: str, seconds: float) -> Call:
     wait = max(1, min(300, int(seconds)))
     return Call(

@@ -9,10 +9,17 @@ method added here exists in both.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from jobledger.adapters.client.claims import Task
-from jobledger.adapters.client.core import Call, cancel_call, get_call, submit_call
+from jobledger.adapters.client.core import (
+    Call,
+    cancel_call,
+    get_call,
+    report_call,
+    submit_call,
+)
 
 R = TypeVar("R")  # the answer (Json), or for asyncio a coroutine that gives it
 
@@ -41,6 +48,10 @@ class JobRequests(ABC, Generic[R]):
 
     def cancel(self, job_id: str, reason: str = "", *, correlation_id: str | None = None) -> R:
         return self._answer(cancel_call(job_id, reason, correlation_id))
+
+    def report(self, job_id: str, *, wait_seconds: int | None = None) -> R:
+        """The analysis report; with ``wait_seconds`` (10-300), held until the job is final."""
+        return self._answer(report_call(job_id, wait_seconds))
 
 
 class JobCommands(ABC, Generic[R]):
@@ -81,6 +92,11 @@ class JobCommands(ABC, Generic[R]):
             output_tokens=output_tokens,
             cached_input_tokens=cached_input_tokens,
         )
+
+    def steps(self, steps: Sequence[Mapping[str, Any]]) -> R:
+        """Append the agent's steps, one or a batch (fields as in ``docs/steps.md``, camelCase
+        or snake_case): recorded whole, once, in the order given."""
+        return self.send("steps", steps=[dict(step) for step in steps])
 
     def heartbeat(self) -> R:
         return self.send("heartbeat")

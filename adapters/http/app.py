@@ -16,13 +16,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobledger.adapters.graphql import router as graphql
 from jobledger.adapters.http import api_docs, assets, pages, problems
 from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
 from jobledger.adapters.http.routes import audit as routes_audit
+from jobledger.adapters.http.routes import job_costs as routes_job_costs
 from jobledger.adapters.http.routes import jobs as routes_jobs
 from jobledger.adapters.http.routes import ops as routes_ops
+from jobledger.adapters.http.routes import proofs as routes_proofs
 from jobledger.adapters.http.routes import reports as routes_reports
+from jobledger.adapters.http.routes import steps as routes_steps
 from jobledger.adapters.http.routes import streams as routes_streams
 from jobledger.adapters.http.routes import tasks as routes_tasks
 from jobledger.adapters.http.routes import workers as routes_workers
@@ -30,13 +34,17 @@ from jobledger.adapters.http.services import Services
 
 log = logging.getLogger("jobledger.http")
 ROUTERS = (
-    *(m.router for m in (routes_jobs, routes_audit, routes_streams, routes_reports)),
+    *(m.router for m in (routes_jobs, routes_job_costs, routes_audit)),
+    *(m.router for m in (routes_streams, routes_reports)),
     routes_workers.claims,
     routes_workers.router,
     routes_tasks.claims,
     routes_tasks.router,
     routes_tasks.stats,
+    routes_steps.router,
     routes_ops.router,
+    routes_proofs.router,
+    routes_proofs.job_router,
 )
 
 DESCRIPTION = """\
@@ -59,6 +67,7 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    graphql.mount(app, services.settings)
     app.include_router(api_docs.router)
     app.include_router(pages.router)
     assets.mount(app)

@@ -16,8 +16,6 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Response
 
-from jobledger.domain.errors import JobNotFound
-from jobledger.domain.events import JobEvent
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import check_correlation_id
 
@@ -67,10 +65,7 @@ RequestedCorrelationId = Annotated[str | None, Depends(requested_correlation_id)
 def job_workflow(ledger: Ledger, job_id: UUID, tenant: str) -> str:
     """The correlation id ``job_id`` was submitted with: a command on the job that
     names none continues that workflow, so a whole job reads as one."""
-    first = next(iter(ledger.events.get(job_id, limit=1)), None)
-    if not isinstance(first, JobEvent) or first.tenant != tenant:
-        raise JobNotFound(job_id)
-    return first.correlation_id
+    return ledger.workflow(job_id, tenant=tenant)
 
 
 def echo(response: Response, correlation_id: str) -> str:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from jobledger.adapters.http.schemas.jobs import (
+    CostItem,
+    Durations,
     Findings,
     InputOut,
     JobEnvelope,
@@ -28,14 +30,16 @@ from jobledger.adapters.http.schemas.jobs import (
     JobSummary,
     Money,
     RecordedEvent,
+    StatsItem,
     Tokens,
 )
 from jobledger.adapters.http.schemas.tasks import Task, Verdict
+from jobledger.adapters.store.sql.read_store import CostTotal, StatsRow
 from jobledger.adapters.store.sql.task_reads import JobTasks, decoded
 from jobledger.domain import events as ev
 from jobledger.domain.task_events import TasksCreated
 from jobledger.projections.base import Row
-from jobledger.projections.job_summaries import evolve, new_summary
+from jobledger.projections.job_summaries import evolve, milliseconds, new_summary
 from jobledger.projections.tasks import fold_tasks
 
 # What the creator handed in beside the job's type: it may name or quote the material under
@@ -121,6 +125,13 @@ def fold_job_tasks(events: Sequence[ev.JobEvent]) -> JobTasks | None:
     return JobTasks([decoded(t) for t in tasks], None if verdict is None else decoded(verdict))
 
 
+def processing_time_ms(row: Row) -> int:
+    """From the job's first claim to its finish, or while unfinished to its latest change;
+    0 before any claim. Read from the row alone, so every read of a version agrees."""
+    end = row["finished_at"] or row["last_event_at"]
+    return milliseconds(row["claimed_at"], end) or 0
+
+
 def shaped(model: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
     """``fields`` (by the model's field names) under the JSON names the model gives them."""
     names = _json_names(model)
@@ -179,6 +190,7 @@ def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
         "projected_cost": None if projected is None else _money(projected, currency),
         "estimated_completion_at": row["estimated_completion_at"],
         "cancellation_requested": row["cancellation_requested"],
+        "processing_time_ms": processing_time_ms(row),
         "findings": shaped(
             Findings,
             {
@@ -192,6 +204,44 @@ def _summary_fields(row: Row, currency: str) -> dict[str, Any]:
         "finished_at": row["finished_at"],
         "version": row["version"],
     }
+
+
+def stats_item(row: StatsRow, currency: str) -> StatsItem:
+    """One tenant and job type's statistics, as REST and GraphQL answer them."""
+    return StatsItem(
+        tenant_id=row.tenant,
+        type=row.job_type,
+        status_counts=row.status_counts,
+        queue_depth=row.queue_depth,
+        working=row.working,
+        submitted=row.submitted,
+        completed=row.completed,
+        failed=row.failed,
+        cancelled=row.cancelled,
+        retried=row.retried,
+        failure_rate=row.failure_rate,
+        tokens=Tokens.of(row),
+        cost=Money.of(row.cost, currency),
+        unpriced_usages=row.unpriced_usages,
+        run_ms=Durations(average=row.run_ms_average, p50=row.run_ms_p50, p95=row.run_ms_p95),
+        queue_wait_ms=Durations(
+            average=row.queue_wait_ms_average,
+            p50=row.queue_wait_ms_p50,
+            p95=row.queue_wait_ms_p95,
+        ),
+    )
+
+
+def cost_item(total: CostTotal, currency: str) -> CostItem:
+    """One group's token usage and cost, as REST and GraphQL answer them."""
+    return CostItem(
+        key=total.key,
+        usages=total.usages,
+        tokens=Tokens.of(total),
+        cost=Money.of(total.cost, currency),
+        unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
+        unpriced_usages=total.unpriced_usages,
+    )
 
 
 _ENVELOPE_FIELDS = {

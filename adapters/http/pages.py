@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from collections.abc import Iterable
 from typing import get_args
 from uuid import UUID
@@ -60,9 +61,12 @@ def _roles_of(dependency: object) -> tuple[Role, ...]:
     return allowed.roles
 
 
+PARTIAL = re.compile(r"\{\{(\w+)\}\}")  # {{details}} in a page: _details.html, shared
+
 # Each page: its title, and whether it has the signed-in bar (sign-in has not). A page's
 # file holds only its own content; the head and the bar are shared (``_head.html``,
-# ``_bar.html``), and its script is ``/static/dashboard/<page>.js``.
+# ``_bar.html``), as is what a page includes by name (``{{details}}``: ``_details.html``),
+# and its script is ``/static/dashboard/<page>.js``.
 TITLES = {
     "sign-in": ("Sign in", False),
     "jobs": ("Jobs", True),
@@ -78,6 +82,7 @@ def _shell(name: str) -> str:
     head = head.replace("{{title}}", title).replace("{{page}}", name)
     bar = (PAGES / "_bar.html").read_text(encoding="utf-8") if with_bar else ""
     content = (PAGES / f"{name}.html").read_text(encoding="utf-8")
+    content = PARTIAL.sub(lambda m: (PAGES / f"_{m[1]}.html").read_text(encoding="utf-8"), content)
     page = head.replace("<body>", f"<body {_rules()}>") + bar + content
     return page + "</body>\n</html>\n"
 

@@ -30,6 +30,7 @@ from jobledger.domain.errors import (
     NotNamedWorker,
     RetryNotDue,
     StoreUnavailable,
+    TooLarge,
 )
 
 log = logging.getLogger("jobledger.http")
@@ -47,8 +48,15 @@ class PreconditionFailed(JobLedgerError):
         self.current_version = current_version
 
 
+class CheckpointNotFound(JobLedgerError):
+    """No checkpoint of the log has that size (HTTP 404)."""
+
+    code = "checkpoint_not_found"
+
+
 STATUSES: dict[type[JobLedgerError], int] = {
     Unauthenticated: 401,
+    CheckpointNotFound: 404,
     Forbidden: 403,
     NotNamedWorker: 403,
     JobNotFound: 404,
@@ -58,6 +66,7 @@ STATUSES: dict[type[JobLedgerError], int] = {
     IdempotencyConflict: 409,
     ConcurrencyConflict: 412,
     PreconditionFailed: 412,
+    TooLarge: 413,
     InvalidCommand: 422,
     ConfigurationError: 500,
     StoreUnavailable: 503,

@@ -115,15 +115,7 @@ class Services:
         tasks = await self.job_tasks(row)
         if not (creator or completed):
             return envelope_of(row, self.currency, result=None, submission=None, tasks=tasks)
-        job_id = row["job_id"]
-        known = self._recorded.get(job_id)
-        if known is None or (completed and known[1] is None):
-            job = await run_in_threadpool(self.ledger.get, UUID(job_id))
-            known = (Submission.of(job), job.result)
-            self._recorded[job_id] = known
-            if len(self._recorded) > RECORDED_JOBS:
-                self._recorded.popitem(last=False)
-        submission, result = known
+        submission, result = await run_in_threadpool(self.recorded, row["job_id"], completed)
         return envelope_of(
             row,
             self.currency,
@@ -131,6 +123,18 @@ class Services:
             submission=submission if creator else None,
             tasks=tasks,
         )
+
+    def recorded(self, job_id: str, completed: bool) -> tuple[Submission, dict[str, Any] | None]:
+        """What the job's creator submitted, and its result once ``completed``: read from
+        the ledger once (blocking), then kept."""
+        known = self._recorded.get(job_id)
+        if known is None or (completed and known[1] is None):
+            job = self.ledger.get(UUID(job_id))
+            known = (Submission.of(job), job.result)
+            self._recorded[job_id] = known
+            if len(self._recorded) > RECORDED_JOBS:
+                self._recorded.popitem(last=False)
+        return known
 
     async def _read_tasks(self, job_id: str, tenant: str) -> Answer[JobTasks]:
         async with self.reads.store() as store:

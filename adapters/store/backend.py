@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from jobledger.adapters.settings import Settings
+from jobledger.adapters.store.sql.audit_log import SqlAuditLog
 from jobledger.adapters.store.sql.read_store import ReadStorePool
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter
 from jobledger.adapters.sweeper import SweepLock
@@ -103,6 +104,10 @@ class StoreBackend(ABC):
     def sweep_lock(self) -> SweepLock:
         """Who may sweep expired leases: by default this process alone."""
         return OnlySweeper()
+
+    @abstractmethod
+    def audit_log(self, ledger: Ledger) -> SqlAuditLog:
+        """The ledger's log as auditors read it: events, leaf records, checkpoints."""
 
     @abstractmethod
     def dev_key_path(self, state_dir: Path) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi.routing import APIRoute
 
+from jobledger.adapters.graphql import schema as graphql_schema
 from jobledger.adapters.http.app import ROUTERS
 from jobledger.adapters.http.security import Allowed, authenticated
 from jobledger.adapters.tools import architecture
@@ -86,6 +87,9 @@ FIELD_NOTES = {
     "counted": "every score the verdict counted: worker, task, score, and its source "
     "(`task`: this task's own result; `earlier`: task `source_task_id` of the earlier job "
     "`source_job_id`, standing in for a failed or timed-out task)",
+    "first_step": "the number in the job of the batch's first step (from 1); the rest follow",
+    "steps": "the agent's steps, in order, as `docs/steps.md` describes them; each with its "
+    "`usage` (model, tokens, cost and prices as priced then) or null",
 }
 
 
@@ -255,6 +259,7 @@ GENERATED = {
     "events.md": events_doc,
     "projections.md": projections_doc,
     "api-routes.md": api_doc,
+    "schema.graphql": graphql_schema.sdl,
 }
 
 

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.rules  # who may do what: the same on every store
 
 ROLES = ("analyst", "viewer", "admin", "auditor", "worker")
 READERS = {"viewer", "admin", "auditor"}
+SUBMITTERS = {"analyst", "admin"}
+AUDITORS = frozenset({"auditor", "admin"})  # checkpoints and proofs
 BAD_TOKENS: dict[str, Callable[[Api], str]] = {
     "expired": lambda api: api.forged(
         exp=int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
@@ -60,17 +62,24 @@ class Route:
 
 
 ROUTES = [
-    Route("POST", "/v1/jobs", frozenset({"analyst"}), 202, {"type": "graph_analysis"}, False),
+    Route("POST", "/v1/jobs", frozenset(SUBMITTERS), 202, {"type": "graph_analysis"}, False),
     Route("GET", "/v1/jobs", frozenset({"analyst", *READERS}), per_job=False),
     Route("GET", "/v1/jobs/{job}", frozenset({"analyst", *READERS})),
     Route("GET", "/v1/jobs/{job}?wait=true&timeout=1", frozenset({"analyst", *READERS})),
     Route("GET", "/v1/jobs/{job}/history", frozenset({"analyst", *READERS})),
+    Route("GET", "/v1/jobs/{job}/costs", frozenset({"analyst", *READERS})),
     Route("GET", "/v1/jobs/{job}/stream", frozenset({"analyst", *READERS})),
     Route("POST", "/v1/jobs/{job}/cancel", frozenset({"analyst", "admin"}), fresh_job=True),
     Route("GET", "/v1/jobs/{job}/events", frozenset({"auditor"})),
     Route("GET", "/v1/jobs/{job}/replay?version=1", frozenset({"auditor"})),
+    Route("GET", "/v1/jobs/{job}/proof", frozenset({"auditor", "admin"})),
+    Route("POST", "/v1/audit/checkpoints", frozenset({"auditor", "admin"}), per_job=False),
+    Route(
+        "GET", "/v1/audit/consistency?from=0&to=0", frozenset({"auditor", "admin"}), per_job=False
+    ),
     Route("GET", "/v1/stream", frozenset({"analyst", *READERS}), per_job=False),
     Route("GET", "/v1/stats", frozenset(READERS), per_job=False),
+    Route("GET", "/v1/stats/daily", frozenset(READERS), per_job=False),
     Route("GET", "/v1/costs?groupBy=model", frozenset(READERS), per_job=False),
     Route("GET", "/metrics", frozenset(READERS), per_job=False),
     # A claim nobody can satisfy (no job of that type) changes nothing; a worker command under

@@ -28,6 +28,7 @@ from jobledger.adapters.http.server import running
 from jobledger.domain import events as ev
 from tests.api.conftest import Api
 
+STEP = {"workId": 1, "actionName": "plan", "success": True, "executedAt": "2026-11-01T09:00:00Z"}
 PASSED_ON = ("content-type", "etag", "location", "idempotent-replayed")
 
 
@@ -87,6 +88,7 @@ def run_one(worker: Worker, *, crash: bool = False) -> str:
         job.start()
         job.progress(50, "halfway")
         job.usage("gpt-4o", input_tokens=100)
+        job.steps([STEP, {**STEP, "workId": 2, "model": "gpt-4o", "inputTokens": 10}])
         if crash:
             raise RuntimeError("the model server went away")
         job.complete({"nodes": 2, "edges": 1})
@@ -102,8 +104,11 @@ def test_submit_and_wait_by_long_poll_while_a_worker_runs_the_job(api: Api) -> N
         ran.start()
         done = client.wait(job["id"], timeout=30)
         ran.join()
+        report = client.report(job["id"], wait_seconds=10)
     assert done["status"] == "completed"
     assert (done["result"]["nodes"], done["result"]["edges"]) == (2, 1)
+    assert report["status"] == "completed"
+    assert [s["workId"] for s in report["agentAuditLog"]] == [1, 2]
 
 
 def test_wait_falls_back_to_polling_when_a_proxy_cuts_long_polls(
@@ -127,7 +132,7 @@ def test_a_lost_answer_is_retried_with_the_same_command_id_and_recorded_once(
     api: Api, proxy: tuple[Proxy, str]
 ) -> None:
     loser, url = proxy
-    loser.lose_first = {"/v1/jobs", "/v1/claims", "/progress", "/complete"}
+    loser.lose_first = {"/v1/jobs", "/v1/claims", "/progress", "/steps", "/complete"}
     _, analyst, worker_token = tokens(api)
     with JobledgerClient(url, analyst) as client:
         job = client.submit("graph_analysis", idempotency_key="case-7")
@@ -140,6 +145,7 @@ def test_a_lost_answer_is_retried_with_the_same_command_id_and_recorded_once(
     assert kinds.count("JobSubmitted") == 1
     assert kinds.count("JobClaimed") == 1
     assert kinds.count("ProgressReported") == 1
+    assert kinds.count("StepsAppended") == 1
     assert kinds.count("JobCompleted") == 1
     assert loser.lose_first == set()  # every loss happened, and was retried
 
@@ -242,7 +248,7 @@ def test_the_worker_sends_the_workflow_of_the_job_it_claimed_with_every_command(
     with JobledgerClient(url, worker_token) as w:
         job_id = run_one(Worker(w, "w1"))
     sent = worker_commands(watcher)
-    assert len(sent) == 4  # start, progress, usage, complete
+    assert len(sent) == 5  # start, progress, usage, steps, complete
     assert set(sent.values()) == {"case-12"}
     recorded = recorded_correlation_ids(api, tenant, submitted["id"])
     assert job_id == submitted["id"]

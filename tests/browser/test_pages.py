@@ -22,6 +22,14 @@ window.Notification = class extends Shown {
     window.__notified.push([title, options.body]);
   }
 };
+window.__tones = 0;
+const Audio = window.AudioContext;
+window.AudioContext = class extends Audio {
+  createOscillator() {
+    window.__tones += 1;
+    return super.createOscillator();
+  }
+};
 """
 
 
@@ -29,7 +37,7 @@ window.Notification = class extends Shown {
     ("path", "ready"),
     [
         ("/jobs?view=all", "#jobs tbody tr"),
-        ("/jobs/{id}", "#history tbody tr"),
+        ("/jobs/{id}", "[data-part=history] tbody tr"),
         ("/overview", "#numbers dd"),
         ("/sign-in", "#token"),
     ],
@@ -44,22 +52,42 @@ def test_the_page_loads_with_no_console_error(api: Api, tab: Tab, path: str, rea
     assert "unsafe-inline" not in policy
 
 
-def test_a_completed_job_notifies_its_creator(api: Api, tab: Tab) -> None:
+def test_a_completed_job_notifies_its_creator_with_a_sound_only_once_turned_on(
+    api: Api, tab: Tab
+) -> None:
     tab.page.context.grant_permissions(["notifications"])
     tab.page.add_init_script(RECORD_NOTIFICATIONS)
     page = tab.open("/jobs", api.token("analyst", "t-notify", "jo@t-notify"))
-    expect(page.locator("#live")).to_have_text("live")
+    sound = page.get_by_role("button", name="Sound on completion")
+    expect(sound).to_have_attribute("aria-pressed", "false")  # off until turned on
+    job = complete_one(api, tab)
+    page.wait_for_function("window.__notified.length > 0")
+    ((title, body),) = page.evaluate("window.__notified")
+    assert title == "Job completed"
+    assert job["id"][:6] in body
+    assert page.evaluate("window.__tones") == 0
+
+    sound.click()
+    expect(sound).to_have_attribute("aria-pressed", "true")
+    page.reload()  # the choice is remembered
+    expect(sound).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("window.__tones") == 0
+    complete_one(api, tab)
+    page.wait_for_function("window.__tones === 1")
+
+
+def complete_one(api: Api, tab: Tab) -> dict[str, object]:
+    """A job of jo's, run to completion while the jobs page shows it."""
+    expect(tab.page.locator("#live")).to_have_text("live")
     job = submitted(api, "t-notify", "jo@t-notify")
+    expect(tab.page.locator(f'#jobs tr[data-job="{job["id"]}"]')).to_be_visible()
     claimed = worker(api, "t-notify").claim()
     assert claimed is not None
     with claimed:
         claimed.start()
         claimed.complete(sample_result(JobType.GRAPH_ANALYSIS, random.Random(2)))
-    expect(page.locator("#toasts")).to_contain_text("completed")
-    page.wait_for_function("window.__notified.length > 0")
-    ((title, body),) = page.evaluate("window.__notified")
-    assert title == "Job completed"
-    assert job["id"][:6] in body
+    expect(tab.page.locator("#toasts")).to_contain_text(f"{str(job['id'])[:6]} completed")
+    return job
 
 
 def test_the_overview_counts_the_tenants_jobs_and_charts_their_cost(api: Api, tab: Tab) -> None:
@@ -78,6 +106,13 @@ def test_the_overview_counts_the_tenants_jobs_and_charts_their_cost(api: Api, ta
     expect(numbers.locator("div", has_text="Submitted").locator("dd")).to_have_text("2")
     expect(page.locator("#by-status svg")).to_contain_text("completed")
     expect(page.locator("#by-model svg")).to_contain_text("gpt-4o")
+    cost = api.as_role("viewer", "t-overview").get("/v1/costs").json()["items"][0]["cost"]
+    today = page.locator("#per-day svg g").last
+    expect(today).to_contain_text("2 submitted · 1 completed · 0 failed · 0 cancelled")
+    expect(today.locator("rect.completed")).to_have_count(1)
+    day = today.get_attribute("data-day")
+    expect(page.locator("#cost-per-day svg")).to_contain_text(day or "?")
+    expect(page.locator("#cost-per-day svg")).to_contain_text(f"{float(cost['amount']):.4f}")
 
 
 def test_an_analyst_is_told_the_overview_is_not_theirs_and_no_call_is_refused(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from jobledger.adapters.bootstrap import build_ledger
@@ -20,8 +18,15 @@ def demo(db_url: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_stats_right_after_the_demo_is_current(db_url: str) -> None:
+def test_reports_after_the_demo(db_url: str) -> None:
+    """One demo run (a subprocess serving and working jobs) feeds every report check."""
     demo(db_url)
+    stats_right_after_the_demo_are_current(db_url)
+    costs_by_each_grouping(db_url)
+    rebuild_gives_the_same_tables(db_url)
+
+
+def stats_right_after_the_demo_are_current(db_url: str) -> None:
     done = jobledger("stats", db=db_url)
     assert done.returncode == 0, done.stderr
     for expected in ("acme-bank", "globex-insurance", "graph_analysis", "USD", "tokens and cost"):
@@ -62,8 +67,7 @@ def test_projections_status_shows_the_lag_as_it_is_without_catching_up(db_url: s
     assert set(lags(db_url).values()) == {0}
 
 
-def test_costs_by_each_grouping(db_url: str) -> None:
-    demo(db_url)
+def costs_by_each_grouping(db_url: str) -> None:
     for by, expected in (
         ("tenant", "acme-bank"),
         ("model", "gpt-4o"),
@@ -76,8 +80,7 @@ def test_costs_by_each_grouping(db_url: str) -> None:
         assert "failed attempts" in done.stdout
 
 
-def test_rebuild_gives_the_same_tables(db_url: str, tmp_path: Path) -> None:
-    demo(db_url)
+def rebuild_gives_the_same_tables(db_url: str) -> None:
 
     def snapshot() -> list[object]:
         ledger = build_ledger(Settings.load(db=db_url), create=False)
@@ -104,7 +107,7 @@ def test_rebuild_gives_the_same_tables(db_url: str, tmp_path: Path) -> None:
 
 @pytest.mark.rules  # option checks, before the store is read
 def test_bad_report_options_are_one_line(db_url: str) -> None:
-    demo(db_url)
+    build_ledger(Settings.load(db=db_url)).close()  # a ledger to report on
     for args, message in (
         (["stats", "--since", "2026-13-01"], "since"),
         (["projections", "rebuild", "nope"], "unknown projection 'nope'"),

@@ -317,8 +317,11 @@ def test_jobledger_project_keeps_projecting_after_postgres_restarts(tmp_path: Pa
             writer.close()
         assert proxy.cuts > 0, "no connection was cut: the test proved nothing"
         stderr = projector.communicate()[1]
-        assert stderr.count("projections interrupted") == 1, stderr
-        assert stderr.count("projections resumed") == 1, stderr
+        # One warning and one all-clear per outage, never a flood. A projector idle in its
+        # wait can miss a 1 s cut altogether (seen on a machine loaded 13 deep): then neither.
+        interrupted = stderr.count("projections interrupted")
+        assert interrupted <= 1, stderr
+        assert stderr.count("projections resumed") == interrupted, stderr
 
 
 def test_long_polls_on_an_api_without_projections_wake_again_after_postgres_restarts(

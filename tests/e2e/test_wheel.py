@@ -41,6 +41,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "jobledger/adapters/http/static/vendor/swagger-ui-dist-5.35.0/LICENSE",
         "jobledger/adapters/http/static/vendor/redoc-2.5.4/redoc.standalone.js",
         "jobledger/adapters/http/static/vendor/redoc-2.5.4/LICENSE",
+        "jobledger/adapters/http/static/vendor/graphiql-3.8.3/graphiql.min.js",
+        "jobledger/adapters/http/static/vendor/graphiql-3.8.3/LICENSE",
+        "jobledger/adapters/http/static/graphiql/start.js",
         "jobledger/adapters/http/static/dashboard/pages/jobs.html",
         "jobledger/adapters/http/static/dashboard/jobs.js",
     ):
@@ -59,9 +62,16 @@ def run(*args: object, cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def test_the_wheel_installs_and_serves_jobs_submitted_with_its_client(
+def test_the_wheel_serves_jobs_submitted_with_its_client_and_runs_the_demo(
     installed: Path, tmp_path: Path
 ) -> None:
+    """One test, so that one process builds and installs the wheel (xdist would hand two
+    tests to two processes, each building its own)."""
+    serves_jobs_submitted_with_its_client(installed, tmp_path)
+    demo_runs_jobs_to_the_end(installed, tmp_path)
+
+
+def serves_jobs_submitted_with_its_client(installed: Path, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     port = free_port()
     server = subprocess.Popen(
@@ -97,7 +107,7 @@ def test_the_wheel_installs_and_serves_jobs_submitted_with_its_client(
         server.wait(timeout=30)
 
 
-def test_the_wheels_demo_runs_jobs_to_the_end(installed: Path, tmp_path: Path) -> None:
+def demo_runs_jobs_to_the_end(installed: Path, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'demo.db'}"
     out = run(installed / "jobledger", "demo", "--jobs", "3", "--workers", "2", "--speed", "50",
               "--seed", "7", "--db", db, cwd=tmp_path)  # fmt: skip

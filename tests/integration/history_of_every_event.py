@@ -48,6 +48,30 @@ def write_every_event(ledger: Ledger, advance_clock: object) -> list[UUID]:
         cached_input_tokens=7,
     )
     ledger.record_usage(WORKER, done, lease_id=lease, model="not-in-price-book", input_tokens=9)
+    ledger.append_steps(
+        WORKER,
+        done,
+        lease_id=lease,
+        steps=[
+            {
+                "workId": 1,
+                "actionName": "classify_documents",
+                "category": "Document Classification",
+                "success": True,
+                "executedAt": "2026-11-01T09:00:00Z",
+                "ragResponse": {"answer": "a passport", "citations": [{"chunk": 3}]},
+                "toolCalls": [{"toolName": "search", "success": True, "rawContent": {"n": 2}}],
+                "model": "gpt-4o",
+                "inputTokens": 100,
+            },
+            {
+                "workId": 2,
+                "actionName": "check",
+                "success": False,
+                "executedAt": "2026-11-01T09:00:01Z",
+            },
+        ],
+    )
     ledger.heartbeat(WORKER, done, lease_id=lease)
     ledger.begin_validation(WORKER, done, lease_id=lease)
     ledger.begin_upload(WORKER, done, lease_id=lease)

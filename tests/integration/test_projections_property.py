@@ -120,6 +120,22 @@ def perform(
                 output_tokens=walk.randint(0, 10**5),
                 cached_input_tokens=walk.randint(0, 10**5),
             )
+        elif trigger is Trigger.APPEND_STEPS:
+            steps = [
+                {
+                    "workId": walk.randint(1, 9),
+                    "actionName": walk.choice(["classify", "extract"]),
+                    "success": walk.random() < 0.8,
+                    "executedAt": "2026-11-01T09:00:00Z",
+                    **(
+                        {"model": walk.choice(MODELS), "inputTokens": walk.randint(0, 10**5)}
+                        if walk.random() < 0.6
+                        else {}
+                    ),
+                }
+                for _ in range(walk.randint(1, 3))
+            ]
+            ledger.append_steps(worker, job_id, lease_id=lease, steps=steps)
         elif trigger is Trigger.HEARTBEAT:
             ledger.heartbeat(worker, job_id, lease_id=lease, lease_seconds=60)
         elif trigger is Trigger.COMPLETE:
@@ -204,9 +220,10 @@ def check_against_reference(ledger: Ledger, runner: Any, job_ids: list[UUID]) ->
     daily: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     daily_cost: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     histogram: Counter[tuple[str, str, str, str, int]] = Counter()
-    entries: dict[int, dict[str, Any]] = {}
+    entries: dict[tuple[int, int], dict[str, Any]] = {}
     attempt_cost: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
     attempt_outcome: dict[tuple[str, int], str] = {}
+    steps_of: dict[str, int] = defaultdict(int)
 
     for job_id in job_ids:
         job = ledger.get(job_id)
@@ -257,10 +274,24 @@ def check_against_reference(ledger: Ledger, runner: Any, job_ids: list[UUID]) ->
                     daily_cost[key] += event.cost
                     attempt_cost[(str(job_id), event.attempt)] += event.cost
                 attempt_cost.setdefault((str(job_id), event.attempt), Decimal(0))
-                entries[ledger_position(ledger, event)] = {
+                entries[(ledger_position(ledger, event), 0)] = {
                     "cost": event.cost,
                     "attempt": event.attempt,
                 }
+            if isinstance(event, ev.StepsAppended):
+                steps_of[str(job_id)] += len(event.steps)
+                for number, _, usage in event.usages():
+                    daily[key]["input_tokens"] += usage.input_tokens
+                    if usage.cost is None:
+                        daily[key]["unpriced_usages"] += 1
+                    else:
+                        daily_cost[key] += usage.cost
+                        attempt_cost[(str(job_id), event.attempt)] += usage.cost
+                    attempt_cost.setdefault((str(job_id), event.attempt), Decimal(0))
+                    entries[(ledger_position(ledger, event), number)] = {
+                        "cost": usage.cost,
+                        "attempt": event.attempt,
+                    }
             if after != status and status is not None:
                 if after is JobStatus.QUEUED and isinstance(
                     event, ev.AttemptFailed | ev.LeaseExpired
@@ -304,9 +335,11 @@ def check_against_reference(ledger: Ledger, runner: Any, job_ids: list[UUID]) ->
     stored_histogram = {tuple(r[:5]): r[6] for r in rows("SELECT * FROM job_duration_histogram")}
     assert stored_histogram == dict(histogram)
     stored_entries = {
-        r[0]: (None if r[1] is None else Decimal(r[1]), r[2])
-        for r in rows("SELECT position, cost, attempt FROM cost_entries")
+        (r[0], r[1]): (None if r[2] is None else Decimal(r[2]), r[3])
+        for r in rows("SELECT position, step, cost, attempt FROM cost_entries")
     }
+    stored_steps = dict(rows("SELECT job_id, COUNT(*) FROM steps GROUP BY job_id"))
+    assert stored_steps == {j: n for j, n in steps_of.items() if n}
     assert stored_entries == {p: (e["cost"], e["attempt"]) for p, e in entries.items()}
     stored_attempts = {
         (j, a): (o, Decimal(c))

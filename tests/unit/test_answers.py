@@ -49,6 +49,7 @@ rows = st.fixed_dictionaries(
         "pool": st.none() | text,
         "cancellation_requested": st.booleans(),
         "created_at": moments,
+        "claimed_at": st.none() | moments,
         "started_at": st.none() | moments,
         "finished_at": st.none() | moments,
         "input_tokens": counts,
@@ -119,6 +120,7 @@ def test_an_answer_keeps_the_contracts_json_types() -> None:
         "pool": None,
         "cancellation_requested": False,
         "created_at": datetime(2026, 11, 22, 9, 30, tzinfo=UTC),
+        "claimed_at": datetime(2026, 11, 22, 9, 31, tzinfo=UTC),
         "started_at": datetime(2026, 11, 22, 9, 31, 0, 250000, tzinfo=UTC),
         "finished_at": datetime(2026, 11, 22, 9, 32, tzinfo=UTC),
         "input_tokens": 1200,
@@ -143,4 +145,5 @@ def test_an_answer_keeps_the_contracts_json_types() -> None:
     assert answer["cost"] == {"amount": "0.00412500", "currency": "USD"}
     assert answer["tokens"] == {"input": 1200, "output": 300, "cachedInput": 0}
     assert answer["result"] == {"entities": 3, "checksum": 2**70}
+    assert answer["processingTimeMs"] == 60_000  # first claim to finish
     assert (answer["inputs"], answer["config"], answer["metadata"]) == (None, None, None)

@@ -72,6 +72,7 @@ class Model:
     input_tokens: int = 0
     cost: Decimal = Decimal(0)
     error_code: str | None = None
+    steps: int = 0  # steps recorded, over every attempt
 
     def allowed(self, trigger: Trigger) -> bool:
         return (self.status, trigger) in MOVES
@@ -209,6 +210,7 @@ class JobLifecycle(RuleBasedStateMachine):
             assert job.cancellation_requested == model.cancel_requested
             assert job.tokens["input"] == model.input_tokens
             assert job.cost == model.cost
+            assert job.steps_recorded == model.steps
             assert (job.error or {}).get("code") == model.error_code
 
 
@@ -285,6 +287,40 @@ def record_usage(m: JobLifecycle, model: Model, data: Any) -> None:
         model.renewed(ctx)
         assert charge.cost is not None
         model.cost += charge.cost
+
+
+def append_steps(m: JobLifecycle, model: Model, data: Any) -> None:
+    """A batch of steps, some priced: numbered on from the job's last, charged in full."""
+    tokens = data.draw(st.lists(st.integers(0, 10**6), min_size=1, max_size=3), label="tokens")
+    records = [
+        {"action_name": "a", "usage": {**_priced(count), "model": "m"} if count else None}
+        for count in tokens
+    ]
+    ctx, lease = m.ctx(), model.lease or "none"
+    if m.expect(
+        model,
+        Trigger.APPEND_STEPS,
+        lambda: model.job.append_steps(ctx, lease_id=lease, steps=records),
+        [ev.StepsAppended],
+    ):
+        event = model.job.pending_events[-1] if model.job.pending_events else None
+        assert event is None or event.first_step == model.steps + 1  # type: ignore[attr-defined]
+        model.steps += len(records)
+        model.input_tokens += sum(tokens)
+        model.cost += sum((_priced(count)["cost"] for count in tokens), Decimal(0))
+        model.renewed(ctx)
+
+
+def _priced(count: int) -> dict[str, Any]:
+    charge = BOOK.charge("m", Tokens(count, 0, 0))
+    return {
+        "input_tokens": count,
+        "output_tokens": 0,
+        "cached_input_tokens": 0,
+        "cost": charge.cost,
+        "currency": charge.currency,
+        "price_book_version": charge.price_book_version,
+    }
 
 
 def heartbeat(m: JobLifecycle, model: Model, data: Any) -> None:
@@ -420,6 +456,7 @@ COMMANDS: dict[Trigger, Command] = {
     Trigger.START: start,
     Trigger.REPORT_PROGRESS: report_progress,
     Trigger.RECORD_USAGE: record_usage,
+    Trigger.APPEND_STEPS: append_steps,
     Trigger.HEARTBEAT: heartbeat,
     Trigger.BEGIN_VALIDATION: begin_validation,
     Trigger.BEGIN_UPLOAD: begin_upload,
@@ -436,7 +473,7 @@ def test_every_command_trigger_is_exercised() -> None:
 
 
 JobLifecycle.TestCase.settings = settings(
-    max_examples=200,
+    max_examples=120,  # 3,600 steps; 200 cost a fifth of the suite's CPU and found nothing more
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -23,6 +23,7 @@ from jobledger.domain import commands as cmd
 from jobledger.domain import task_commands as task_cmd
 from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.results import JobType
+from jobledger.domain.steps import AppendSteps
 from jobledger.domain.values import InputRef, JobSpec
 
 Schema = dict[str, Any]
@@ -53,6 +54,7 @@ COUNTERPARTS: dict[str, type[BaseModel]] = {
     "Release": cmd.Release,
     "ClaimTask": task_cmd.ClaimTask,
     "UpdateTask": task_cmd.UpdateTask,
+    "AppendSteps": AppendSteps,
 }
 # Bodies whose other fields go to a second domain model: a job of tasks' subject, workers.
 ALSO: dict[str, type[BaseModel]] = {"SubmitJob": task_cmd.CreateTasks}

@@ -92,7 +92,14 @@ def test_the_catalog_lists_every_read_model_of_the_projections_package() -> None
     assert set(catalog.PROJECTIONS) == shipped
     names = tuple(projection.name for projection in catalog.PROJECTIONS)
     assert names == catalog.PROJECTION_NAMES
-    assert names == ("job_summaries", "status_history", "statistics", "cost_ledger", "tasks")
+    assert names == (
+        "job_summaries",
+        "status_history",
+        "statistics",
+        "cost_ledger",
+        "tasks",
+        "steps",
+    )
 
 
 @pytest.mark.parametrize("kind", bounds.FINDING_KINDS)

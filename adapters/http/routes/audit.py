@@ -14,6 +14,7 @@ from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas.jobs import IsoDateTime, JobEnvelope, JobEvents
 from jobledger.adapters.http.security import allowed
 from jobledger.adapters.http.services import ServicesDep
+from jobledger.adapters.store import backend_of
 from jobledger.domain.errors import InvalidCommand
 
 router = APIRouter(prefix="/v1/jobs", tags=["audit"])
@@ -27,9 +28,19 @@ Auditor = Annotated[Principal, Depends(allowed(Role.AUDITOR, to="read raw events
 )
 def events(job_id: UUID, principal: Auditor, services: ServicesDep) -> JobEvents:
     found = services.ledger.job_events(job_id, tenant=principal.tenant)
-    return JobEvents(
-        job_id=job_id, items=[recorded_event(e, reader=principal.subject) for e in found]
-    )
+    log = backend_of(services.ledger).audit_log(services.ledger)
+    leaves = {record.version: record for record, _ in log.leaves(job_id)}
+    items = []
+    for event in found:
+        item = recorded_event(event, reader=principal.subject)
+        record = leaves.get(item.version)
+        if record is not None:
+            item.position = record.position
+            item.leaf_index = record.index
+            item.leaf = record.leaf.hex()
+            item.previous = record.previous.hex()
+        items.append(item)
+    return JobEvents(job_id=job_id, items=items)
 
 
 @router.get(

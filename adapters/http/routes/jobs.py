@@ -10,7 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from jobledger.adapters.auth.tokens import Forbidden, Principal, Role
+from jobledger.adapters.auth.policy import SUBMITTERS
+from jobledger.adapters.auth.tokens import Forbidden, Principal
 from jobledger.adapters.http.answers import json_answer
 from jobledger.adapters.http.correlation import RequestedCorrelationId, echo
 from jobledger.adapters.http.envelope import shaped, summary_of
@@ -49,7 +50,7 @@ from jobledger.domain.values import CommandMeta, new_correlation_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-Submitter = Annotated[Principal, Depends(allowed(Role.ANALYST, to="submit jobs"))]
+Submitter = Annotated[Principal, Depends(allowed(*SUBMITTERS, to="submit jobs"))]
 Reader = Annotated[Principal, Depends(allowed(*JOB_READERS, to="read jobs"))]
 Canceller = Annotated[Principal, Depends(allowed(*CANCELLERS, to="cancel jobs"))]
 KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -79,16 +80,11 @@ async def submit(
         Header(description="repeat a submit safely: the same key and body give the first answer"),
     ] = None,
 ) -> Response:
-    command_id = None
-    if idempotency_key is not None:
-        if not KEY.match(idempotency_key):
-            raise InvalidCommand("Idempotency-Key: 1 to 200 printable ASCII characters")
-        command_id = f"submit:{caller_key(principal)}:{idempotency_key}"
     meta = CommandMeta(
         correlation_id=echo(response, correlation_id or new_correlation_id()),
-        command_id=command_id,
+        command_id=submit_command_id(principal, idempotency_key, "Idempotency-Key"),
     )
-    outcome, envelope = await run_in_threadpool(_submit, services, principal, body, meta)
+    outcome, envelope = await run_in_threadpool(submit_job, services, principal, body, meta)
     response.headers["Location"] = f"/v1/jobs/{outcome.job_id}"
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -96,10 +92,20 @@ async def submit(
     return json_answer(envelope, response, 202)
 
 
-def _submit(
+def submit_command_id(principal: Principal, key: str | None, field: str) -> str | None:
+    """The command id an idempotency key stands for: scoped to the caller."""
+    if key is None:
+        return None
+    if not KEY.match(key):
+        raise InvalidCommand(f"{field}: 1 to 200 printable ASCII characters")
+    return f"submit:{caller_key(principal)}:{key}"
+
+
+def submit_job(
     services: Services, principal: Principal, body: SubmitJob, meta: CommandMeta
 ) -> tuple[Outcome, dict[str, Any]]:
-    """What blocks on the store, in one worker thread: the submit, then its answer."""
+    """What blocks on the store, in one worker thread: the submit, then its answer
+    (GraphQL's ``submitJob`` runs it too)."""
     outcome = services.ledger.submit(
         principal.actor,
         body.type.value,
@@ -180,12 +186,12 @@ async def get_job(
     if not wait:
         row, _, _ = await services.visible_job(principal, job_id)
     else:
-        row = await _wait_until_terminal(services, principal, job_id, timeout)
+        row = await wait_until_terminal(services, principal, job_id, timeout)
     _etag(response, row["version"])
     return json_answer(await services.envelope(principal, row), response)
 
 
-async def _wait_until_terminal(
+async def wait_until_terminal(
     services: ServicesDep, principal: Principal, job_id: UUID, timeout: float
 ) -> dict[str, object]:
     """Watch first, then read: a change between the read and the wait wakes the waiter."""
@@ -244,14 +250,14 @@ async def cancel(
     correlation = echo(response, correlation_id or new_correlation_id())
     reason = (body or CancelJob()).reason
     envelope = await run_in_threadpool(
-        _cancel, services, principal, job_id, reason, correlation, if_match
+        cancel_job, services, principal, job_id, reason, correlation, if_match
     )
     _etag(response, envelope["version"])
     # asked to stop: the worker acknowledges
     return json_answer(envelope, response, 200 if envelope["status"] in TERMINAL else 202)
 
 
-def _cancel(
+def cancel_job(
     services: Services,
     principal: Principal,
     job_id: UUID,
@@ -259,7 +265,8 @@ def _cancel(
     correlation_id: str,
     if_match: str | None,
 ) -> dict[str, Any]:
-    """What blocks on the store, in one worker thread: the checks, the cancel, its answer."""
+    """What blocks on the store, in one worker thread: the checks, the cancel, its answer
+    (GraphQL's ``cancelJob`` runs it too)."""
     job = services.ledger.get(job_id, tenant=principal.tenant)
     if not may_see(principal, job.tenant, job.created_by):
         raise JobNotFound(job_id)

@@ -7,17 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from jobledger.adapters.auth.tokens import Principal
+from jobledger.adapters.http.envelope import cost_item, stats_item
 from jobledger.adapters.http.problems import responses
-from jobledger.adapters.http.schemas.jobs import (
-    CostItem,
-    Costs,
-    Durations,
-    IsoDate,
-    Money,
-    Stats,
-    StatsItem,
-    Tokens,
-)
+from jobledger.adapters.http.schemas.jobs import Costs, Daily, DailyItem, IsoDate, Money, Stats
 from jobledger.adapters.http.security import READERS, allowed
 from jobledger.adapters.http.services import ServicesDep
 from jobledger.adapters.store.sql.read_store import CostQuery, StatsQuery, parse_query
@@ -29,54 +21,56 @@ Since = Annotated[IsoDate | None, Query(description="first UTC day included, e.g
 Until = Annotated[IsoDate | None, Query(description="last UTC day included")]
 
 
+def _stats_query(
+    principal: TenantReader,
+    type: Annotated[JobType | None, Query()] = None,
+    since: Since = None,
+    until: Until = None,
+) -> StatsQuery:
+    """The statistics routes' shared parameters: the caller's tenant, a type, days."""
+    job_type = type.value if type else None
+    return parse_query(
+        StatsQuery, tenant=principal.tenant, job_type=job_type, since=since, until=until
+    )
+
+
+StatsScope = Annotated[StatsQuery, Depends(_stats_query)]
+
+
 @router.get(
     "/stats",
     summary="Jobs by status, durations, tokens and cost",
     responses=responses(401, 403, 422),
 )
-async def stats(
-    principal: TenantReader,
-    services: ServicesDep,
-    type: Annotated[JobType | None, Query()] = None,
-    since: Since = None,
-    until: Until = None,
-) -> Stats:
-    query = parse_query(
-        StatsQuery,
-        tenant=principal.tenant,
-        job_type=type.value if type else None,
-        since=since,
-        until=until,
-    )
+async def stats(query: StatsScope, services: ServicesDep) -> Stats:
     async with services.reads.store() as store:
         answer = await store.statistics(query)
-    currency = services.currency
+    items = [stats_item(row, services.currency) for row in answer.value]
+    return Stats(items=items, position=answer.position)
+
+
+@router.get(
+    "/stats/daily",
+    summary="Jobs submitted and ended, and cost, per UTC day",
+    responses=responses(401, 403, 422),
+)
+async def daily(query: StatsScope, services: ServicesDep) -> Daily:
+    async with services.reads.store() as store:
+        answer = await store.daily(query)
     items = [
-        StatsItem(
-            tenant_id=row.tenant,
-            type=row.job_type,
-            status_counts=row.status_counts,
-            queue_depth=row.queue_depth,
-            working=row.working,
+        DailyItem(
+            day=row.day,
             submitted=row.submitted,
             completed=row.completed,
             failed=row.failed,
             cancelled=row.cancelled,
             retried=row.retried,
-            failure_rate=row.failure_rate,
-            tokens=Tokens.of(row),
-            cost=Money.of(row.cost, currency),
+            cost=Money.of(row.cost, services.currency),
             unpriced_usages=row.unpriced_usages,
-            run_ms=Durations(average=row.run_ms_average, p50=row.run_ms_p50, p95=row.run_ms_p95),
-            queue_wait_ms=Durations(
-                average=row.queue_wait_ms_average,
-                p50=row.queue_wait_ms_p50,
-                p95=row.queue_wait_ms_p95,
-            ),
         )
         for row in answer.value
     ]
-    return Stats(items=items, position=answer.position)
+    return Daily(items=items, position=answer.position)
 
 
 @router.get(
@@ -86,7 +80,8 @@ async def costs(
     principal: TenantReader,
     services: ServicesDep,
     group_by: Annotated[
-        Literal["tenant", "investigation", "model", "day"], Query(alias="groupBy")
+        Literal["tenant", "investigation", "model", "day", "action", "tool"],
+        Query(alias="groupBy"),
     ] = "tenant",
     since: Since = None,
     until: Until = None,
@@ -96,16 +91,5 @@ async def costs(
     )
     async with services.reads.store() as store:
         answer = await store.costs(query)
-    currency = services.currency
-    items = [
-        CostItem(
-            key=total.key,
-            usages=total.usages,
-            tokens=Tokens.of(total),
-            cost=Money.of(total.cost, currency),
-            unsuccessful_cost=Money.of(total.unsuccessful_cost, currency),
-            unpriced_usages=total.unpriced_usages,
-        )
-        for total in answer.value
-    ]
+    items = [cost_item(total, services.currency) for total in answer.value]
     return Costs(group_by=group_by, items=items, position=answer.position)

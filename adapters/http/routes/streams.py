@@ -62,6 +62,11 @@ class Follower:
 
     def read(self, upto: int) -> list[str]:
         """Messages for what the caller may see in (after, upto]; runs in a worker thread."""
+        return [self._message(*change) for change in self.changes(upto)]
+
+    def changes(self, upto: int) -> list[tuple[int, ev.JobEvent, Row]]:
+        """(position, event, the job's summary just after it) for each event in (after, upto]
+        the caller may see; runs in a worker thread (GraphQL subscriptions read it too)."""
         ledger = self.services.ledger
         notifications = ledger.recorder.select_notifications(
             start=self.after,
@@ -70,7 +75,7 @@ class Follower:
             topics=sorted(JOB_EVENT_TOPICS),
             inclusive_of_start=False,
         )
-        messages = []
+        messages: list[tuple[int, ev.JobEvent, Row]] = []
         for notification in notifications:
             if self.job_id is not None and str(notification.originator_id) != self.job_id:
                 continue
@@ -79,7 +84,7 @@ class Follower:
                 continue
             row = self._evolve(event)
             if row is not None and may_see(self.principal, row["tenant"], row["created_by"]):
-                messages.append(self._message(notification.id, event, row))
+                messages.append((notification.id, event, dict(row)))
         full = len(notifications) == READ_LIMIT
         self.after = notifications[-1].id if full else upto
         return messages

@@ -199,6 +199,10 @@ class JobSummary(ApiModel):
     projected_cost: Money | None = Field(description="while running: cost scaled to 100%")
     estimated_completion_at: datetime | None
     cancellation_requested: bool
+    processing_time_ms: int = Field(
+        description="from its first claim to its finish (while unfinished: to its latest "
+        "change); 0 before any claim"
+    )
     findings: Findings
     started_at: datetime | None
     finished_at: datetime | None
@@ -278,6 +282,22 @@ class Stats(ApiModel):
     position: int
 
 
+class DailyItem(ApiModel):
+    day: str = Field(description="UTC date, YYYY-MM-DD")
+    submitted: int
+    completed: int
+    failed: int
+    cancelled: int
+    retried: int = Field(description="attempts that failed or expired and were queued again")
+    cost: Money = Field(description="priced cost of the usage recorded that day")
+    unpriced_usages: int
+
+
+class Daily(ApiModel):
+    items: list[DailyItem] = Field(description="days that saw anything, oldest first")
+    position: int
+
+
 class CostItem(ApiModel):
     key: str | None = Field(description="the tenant, investigation, model or day")
     usages: int
@@ -288,9 +308,18 @@ class CostItem(ApiModel):
 
 
 class Costs(ApiModel):
-    group_by: Literal["tenant", "investigation", "model", "day"]
+    group_by: Literal["tenant", "investigation", "model", "day", "action", "tool"]
     items: list[CostItem]
     position: int
+
+
+class JobCosts(ApiModel):
+    """One job's usage: by model, and by attempt (``key`` is the attempt number)."""
+
+    job_id: UUID
+    by_model: list[CostItem]
+    by_attempt: list[CostItem]
+    position: int = Field(description="the log position the cost ledger had reached")
 
 
 class RecordedEvent(ApiModel):
@@ -303,6 +332,12 @@ class RecordedEvent(ApiModel):
     tenant_id: str
     correlation_id: str
     data: dict[str, Any]
+    # Where the event sits in the verifiable log (docs/audit.md): its leaf and the leaf
+    # of the job's previous event, in hex.
+    position: int | None = None
+    leaf_index: int | None = None
+    leaf: str | None = None
+    previous: str | None = None
 
 
 class JobEvents(ApiModel):

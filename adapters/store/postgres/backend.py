@@ -22,12 +22,14 @@ from jobledger.adapters.store.postgres.database import (
     one_line,
     persistence_env,
 )
+from jobledger.adapters.store.postgres.hashes import HashingPostgresApplicationRecorder
 from jobledger.adapters.store.postgres.live import PostgresSubscription
 from jobledger.adapters.store.postgres.location import PostgresStore
 from jobledger.adapters.store.postgres.lock import AdvisoryLock
 from jobledger.adapters.store.postgres.notify import ProjectedNotifier, listen_projected
 from jobledger.adapters.store.postgres.read_store import PostgresReadStorePool
 from jobledger.adapters.store.postgres.writer import PostgresReadModelWriter
+from jobledger.adapters.store.sql.audit_log import SqlAuditLog
 from jobledger.adapters.store.sql.read_store import ReadStorePool
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter
 from jobledger.adapters.sweeper import SweepLock
@@ -111,6 +113,11 @@ class PostgresBackend(StoreBackend):
     def sweep_lock(self) -> SweepLock:
         """Only the holder of the schema's advisory lock sweeps."""
         return AdvisoryLock(self.conninfo, f"jobledger-sweeper:{self.store.schema}")
+
+    def audit_log(self, ledger: Ledger) -> SqlAuditLog:
+        recorder = ledger.recorder
+        assert isinstance(recorder, HashingPostgresApplicationRecorder)
+        return SqlAuditLog(recorder.audit, ledger.factory.datastore)  # type: ignore[attr-defined]
 
     def dev_key_path(self, state_dir: Path) -> Path:
         """In the user's state folder, named after the server, database and schema: a

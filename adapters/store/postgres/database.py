@@ -11,10 +11,12 @@ import psycopg
 from eventsourcing.postgres import (
     PostgresDatastore,
 )
+from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from jobledger.adapters.store.postgres.location import PostgresStore
+from jobledger.adapters.store.postgres.recorder import GroupCommittingPostgresRecorder
 from jobledger.domain.errors import StoreUnavailable
 
 
@@ -27,9 +29,13 @@ def ensure_schema(store: PostgresStore) -> None:
     """Create the ledger's schema if it is not there yet (tables follow on first use)."""
     try:
         with psycopg.connect(store.conninfo(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
-            )
+            found = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", [store.schema]
+            ).fetchone()
+            if found is None:  # asked first: a role that may not create schemas may use one
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
+                )
     except psycopg.Error as error:
         raise StoreUnavailable(f"cannot use {store}: {one_line(error)}") from None
 
@@ -88,4 +94,5 @@ def persistence_env(store: PostgresStore, lock_timeout_seconds: int) -> dict[str
         # recorder's own retries discard a dead connection and take the next at once.
         "POSTGRES_PRE_PING": "n",
         "SINGLE_ROW_TRACKING": "y",
+        "APPLICATION_RECORDER_TOPIC": get_topic(GroupCommittingPostgresRecorder),
     }

@@ -85,9 +85,16 @@ class StatsQuery(_Query):
     until: date | None = None
 
 
+# How costs may be grouped; action and tool group the priced agent steps.
+CostGrouping = Literal[
+    "tenant", "investigation", "model", "day", "job", "attempt", "action", "tool"
+]
+
+
 class CostQuery(_Query):
-    group_by: Literal["tenant", "investigation", "model", "day", "job"] = "tenant"
+    group_by: CostGrouping = "tenant"
     tenant: str | None = None
+    job_id: UUID | None = None  # one job's costs (its details page: by model, by attempt)
     since: date | None = None
     until: date | None = None
 
@@ -146,6 +153,21 @@ class CostTotal:
     cost: Decimal = Decimal(0)
     unsuccessful_cost: Decimal = Decimal(0)
     unpriced_usages: int = 0
+
+
+@dataclass
+class DailyRow:
+    day: str
+    submitted: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    retried: int = 0
+    cost: Decimal = Decimal(0)
+    unpriced_usages: int = 0
+
+
+DAILY_FIELDS = [f for f in DailyRow.__dataclass_fields__ if f != "day"]
 
 
 def parse_query(model: type[Q], **fields: Any) -> Q:
@@ -227,26 +249,7 @@ class ReadStore(ABC):
 
     async def _list_jobs(self, query: JobQuery) -> JobPage:
         position = await self.position("job_summaries")
-        clauses, params = ["1 = 1"], []
-        for column, value in (
-            ("tenant", query.tenant),
-            ("job_type", query.job_type),
-            ("investigation_id", query.investigation_id),
-            ("created_by", query.created_by),
-            ("agent", query.agent),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if query.status:
-            clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
-            params += [s.value for s in query.status]
-        if query.created_after is not None:
-            clauses.append("created_at >= ?")
-            params.append(to_sql("timestamp", _aware(query.created_after, "created_after")))
-        if query.created_before is not None:
-            clauses.append("created_at < ?")
-            params.append(to_sql("timestamp", _aware(query.created_before, "created_before")))
+        clauses, params = _filters(query)
         newest = query.order == "newest"
         if query.cursor is not None:
             created_at, job_id = _read_cursor(query.cursor, query.order)
@@ -265,6 +268,30 @@ class ReadStore(ABC):
         cursor = _write_cursor(items[-1], query.order) if more else None
         return JobPage(items, cursor, position)
 
+    async def count_jobs(self, query: JobQuery) -> int:
+        """How many jobs the list's filters match (its cursor and limit aside)."""
+        clauses, params = _filters(query)
+        found = await self._rows(
+            f"SELECT COUNT(*) AS n FROM {schema.JOB_SUMMARIES.name} WHERE {' AND '.join(clauses)}",
+            params,
+        )
+        return int(found[0]["n"])
+
+    async def histories(self, job_ids: Sequence[str], tenant: str) -> dict[str, list[Row]]:
+        """The status history of many jobs in one statement (a page of jobs, each with its
+        history, costs one query, not one per job)."""
+        if not job_ids:
+            return {}
+        rows = await self._select(
+            schema.STATUS_HISTORY,
+            f"tenant = ? AND job_id IN ({', '.join('?' * len(job_ids))}) ORDER BY job_id, version",
+            [tenant, *job_ids],
+        )
+        found: dict[str, list[Row]] = {job_id: [] for job_id in job_ids}
+        for row in rows:
+            found[str(row["job_id"])].append(row)
+        return found
+
     async def history(self, job_id: UUID, tenant: str | None = None) -> Answer[list[Row]]:
         async with self.snapshot():
             position = await self.position("status_history")
@@ -276,6 +303,16 @@ class ReadStore(ABC):
             )
         if not rows:
             raise JobNotFound(job_id)
+        return Answer(rows, position)
+
+    async def steps(self, job_id: UUID, tenant: str | None = None) -> Answer[list[Row]]:
+        """A job's agent steps in the order recorded (none yet: an empty list)."""
+        async with self.snapshot():
+            position = await self.position("steps")
+            where, params = _scope(tenant, None)
+            rows = await self._select(
+                schema.STEPS, f"job_id = ? AND {where} ORDER BY step", [str(job_id), *params]
+            )
         return Answer(rows, position)
 
     async def statistics(self, query: StatsQuery) -> Answer[list[StatsRow]]:
@@ -315,6 +352,22 @@ class ReadStore(ABC):
             setattr(row, f"{measure}_ms_p95", quantile_ms(counts.items(), 0.95))
         return Answer(sorted(rows.values(), key=lambda r: (r.tenant, r.job_type)), position)
 
+    async def daily(self, query: StatsQuery) -> Answer[list[DailyRow]]:
+        """What each UTC day saw, over the tenant's job types: jobs submitted and ended
+        by how, attempts retried, and the cost of the usage recorded that day."""
+        async with self.snapshot():
+            position = await self.position("statistics")
+            where, params = _scope(query.tenant, query.job_type)
+            days, day_params = _days(query.since, query.until)
+            rows: dict[str, DailyRow] = {}
+            for record in await self._select(
+                schema.JOB_DAILY_STATISTICS, f"{where} AND {days}", params + day_params
+            ):
+                row = rows.setdefault(record["day"], DailyRow(record["day"]))
+                for name in DAILY_FIELDS:
+                    setattr(row, name, getattr(row, name) + record[name])
+            return Answer(sorted(rows.values(), key=lambda r: r.day), position)
+
     async def costs(self, query: CostQuery) -> Answer[list[CostTotal]]:
         """Totals of the cost ledger grouped one way, unsuccessful attempts shown apart."""
         async with self.snapshot():
@@ -328,18 +381,31 @@ class ReadStore(ABC):
             "model": "e.model",
             "day": "e.day",
             "job": "e.job_id",
+            "attempt": "e.attempt",
+            "action": "e.action",
+            "tool": "t.tool_name",
         }[query.group_by]
         where, params = _scope(query.tenant, None, prefix="e.")
+        if query.job_id is not None:
+            where += " AND e.job_id = ?"
+            params.append(str(query.job_id))
         days, day_params = _days(query.since, query.until, column="e.day")
+        # By tool: each tool call of a priced step counts the step's usage (see the table).
+        tools = (
+            "JOIN cost_tool_calls t ON t.position = e.position AND t.step = e.step "
+            if query.group_by == "tool"
+            else ""
+        )
         sql = (
             f"SELECT {key} AS k, e.input_tokens, e.output_tokens, e.cached_input_tokens, e.cost, "
-            "a.outcome FROM cost_entries e LEFT JOIN cost_attempts a "
+            f"a.outcome FROM cost_entries e {tools}LEFT JOIN cost_attempts a "
             "ON a.job_id = e.job_id AND a.attempt = e.attempt "
             f"WHERE {where} AND {days}"
         )
         totals: dict[str | None, CostTotal] = {}
         for record in await self._rows(sql, params + day_params):
-            total = totals.setdefault(record["k"], CostTotal(record["k"]))
+            k = None if record["k"] is None else str(record["k"])
+            total = totals.setdefault(k, CostTotal(k))
             total.usages += 1
             total.input_tokens += record["input_tokens"]
             total.output_tokens += record["output_tokens"]
@@ -351,7 +417,11 @@ class ReadStore(ABC):
             total.cost += cost
             if record["outcome"] in ("failed", "cancelled"):
                 total.unsuccessful_cost += cost
-        ordered = sorted(totals.values(), key=lambda t: (t.key is None, t.key or ""))
+        numeric = query.group_by == "attempt"
+        ordered = sorted(
+            totals.values(),
+            key=lambda t: (t.key is None, int(t.key or 0) if numeric else t.key or ""),
+        )
         return Answer(ordered, position)
 
     async def _select(self, table: schema.Table, where: str, params: Sequence[Any]) -> list[Row]:
@@ -388,6 +458,31 @@ def ask(pool: ReadStorePool, question: Callable[[ReadStore], Awaitable[T]]) -> T
     return asyncio.run(run())
 
 
+def _filters(query: JobQuery) -> tuple[list[str], list[Any]]:
+    """The WHERE clauses of the list's filters (all must hold) and their parameters."""
+    clauses, params = ["1 = 1"], []
+    for column, value in (
+        ("tenant", query.tenant),
+        ("job_type", query.job_type),
+        ("investigation_id", query.investigation_id),
+        ("created_by", query.created_by),
+        ("agent", query.agent),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.status:
+        clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
+        params += [s.value for s in query.status]
+    if query.created_after is not None:
+        clauses.append("created_at >= ?")
+        params.append(to_sql("timestamp", _aware(query.created_after, "created_after")))
+    if query.created_before is not None:
+        clauses.append("created_at < ?")
+        params.append(to_sql("timestamp", _aware(query.created_before, "created_before")))
+    return clauses, params
+
+
 def _scope(tenant: str | None, job_type: str | None, prefix: str = "") -> tuple[str, list[Any]]:
     clauses, params = ["1 = 1"], []
     if tenant is not None:
@@ -420,6 +515,19 @@ def _aware(moment: datetime, name: str) -> datetime:
 
 def _write_cursor(row: Row, order: str) -> str:
     payload = {"t": to_sql("timestamp", row["created_at"]), "i": row["job_id"], "o": order}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def cursor_at(row: Row, order: Order) -> str:
+    """A cursor that continues the list, in ``order``, just past ``row``."""
+    return _write_cursor(row, order)
+
+
+def turned(cursor: str, order: Order) -> str:
+    """The same place as ``cursor`` (of a list in ``order``), continuing the other way:
+    paging backwards is paging forwards in the opposite order."""
+    created_at, job_id = _read_cursor(cursor, order)
+    payload = {"t": created_at, "i": job_id, "o": "oldest" if order == "newest" else "newest"}
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 

@@ -12,6 +12,7 @@ from eventsourcing.utils import get_topic
 
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.backend import StoreBackend
+from jobledger.adapters.store.sql.audit_log import SqlAuditLog
 from jobledger.adapters.store.sql.read_store import ReadStorePool
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter
 from jobledger.adapters.store.sqlite.live import (
@@ -87,6 +88,11 @@ class SQLiteBackend(StoreBackend):
 
     def read_pool(self, size: int) -> ReadStorePool:
         return SQLiteReadStorePool(self.path, size)
+
+    def audit_log(self, ledger: Ledger) -> SqlAuditLog:
+        recorder = ledger.recorder
+        assert isinstance(recorder, SignallingSQLiteApplicationRecorder)
+        return SqlAuditLog(recorder.audit, ledger.factory.datastore)  # type: ignore[attr-defined]
 
     def dev_key_path(self, state_dir: Path) -> Path:
         """Beside the database file it guards: whoever may read the one may read the other."""

@@ -14,6 +14,9 @@ from typing import Any
 from eventsourcing.persistence import Notification, StoredEvent, Subscription
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from jobledger.adapters.store.sql.group_commit import GroupCommit
+from jobledger.adapters.store.sqlite.hashes import HashingSQLiteApplicationRecorder
+
 _listeners: dict[str, set[threading.Event]] = {}
 _listeners_lock = threading.Lock()
 
@@ -35,10 +38,18 @@ def _signal(db_name: str) -> None:
         wake.set()
 
 
-class SignallingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
-    """The stock recorder, plus a signal to live subscriptions after each commit."""
+class SignallingSQLiteApplicationRecorder(HashingSQLiteApplicationRecorder):
+    """The stock recorder, plus a signal to live subscriptions after each commit, with
+    the saves of concurrent commands grouped into one transaction (``GroupCommit``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group_commit = GroupCommit(self._insert_and_signal)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        return self.group_commit.insert(stored_events, **kwargs)
+
+    def _insert_and_signal(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         ids = super().insert_events(stored_events, **kwargs)  # committed on return
         _signal(self.datastore.pool.db_name)
         return ids

@@ -21,6 +21,14 @@ export function when(iso) {
   return el("time", { datetime: iso, title: iso, text: moment.toLocaleString() });
 }
 
+/** When an active job should finish (the API's estimate from its progress so far). */
+export function eta(job, terminal) {
+  if (terminal.has(job.status) || !job.estimatedCompletionAt) return "—";
+  const seconds = Math.max(0, Math.round((new Date(job.estimatedCompletionAt) - Date.now()) / 1000));
+  const left = seconds < 90 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+  return el("time", { datetime: job.estimatedCompletionAt, title: job.estimatedCompletionAt, text: `in ${left}` });
+}
+
 export function money(cost) {
   return `${cost.currency} ${Number(cost.amount).toFixed(4)}`;
 }
@@ -47,7 +55,7 @@ export function progressBar(job) {
   return el(
     "span",
     { class: "progress" },
-    el("progress", { max: "100", value: String(job.progress), "aria-label": "progress" }),
+    el("progress", { max: "100", value: String(job.progress), "aria-label": `Progress of job ${shortId(job.id)}` }),
     el("span", { class: "percent", text: `${job.progress}%` }),
   );
 }

@@ -1,9 +1,27 @@
-// When a job the caller created ends: a browser notification and a short tone for a
-// completion, a toast only for a failure or a cancellation (as analysts expect).
+// When a job the caller created ends: a browser notification (once permitted) and, if
+// the caller turned it on, a short tone for a completion; a toast only for a failure or a
+// cancellation (as analysts expect). The sound is off until turned on, and the choice is
+// remembered in this browser (localStorage).
 
 import { toast, typeName } from "./format.js";
 
+const SOUND = "jobledger.sound";
+const soundOn = () => localStorage.getItem(SOUND) === "on";
+
+function offerSound() {
+  const button = document.getElementById("sound");
+  button.hidden = false;
+  button.setAttribute("aria-pressed", String(soundOn()));
+  button.addEventListener("click", () => {
+    const on = !soundOn();
+    localStorage.setItem(SOUND, on ? "on" : "off");
+    button.setAttribute("aria-pressed", String(on));
+    if (on) tone(); // heard now, from the click, so the browser lets it play later too
+  });
+}
+
 export function offerNotifications() {
+  offerSound();
   const button = document.getElementById("notify");
   if (!("Notification" in window) || Notification.permission !== "default") return;
   button.hidden = false;
@@ -13,9 +31,11 @@ export function offerNotifications() {
   });
 }
 
+let audio = null; // one context for the page: made from the toggle's click when possible
+
 function tone() {
   try {
-    const audio = new AudioContext();
+    audio ??= new AudioContext();
     const oscillator = audio.createOscillator();
     oscillator.frequency.value = 880;
     oscillator.connect(audio.destination);
@@ -31,10 +51,9 @@ export function announceEnd(job) {
   const name = `${typeName(job.type)} ${job.id.slice(0, 6)}`;
   if (job.status === "completed") {
     toast(`${name} completed`, "success");
-    if ("Notification" in window && Notification.permission === "granted") {
+    if ("Notification" in window && Notification.permission === "granted")
       new Notification("Job completed", { body: `${name}: ${job.cost.amount} ${job.cost.currency}`, tag: job.id });
-      tone();
-    }
+    if (soundOn()) tone();
   } else if (job.status === "failed") {
     toast(`${name} failed: ${job.error ? job.error.message : ""}`, "failure");
   } else if (job.status === "cancelled") {

@@ -1,6 +1,7 @@
 // Overview: queue depth, running, failure rate and durations from /v1/stats; jobs by
-// status and cost by model and by investigation as bar charts drawn in SVG, each bar
-// labelled with its name and number so colour is never the only cue.
+// status, jobs per day (/v1/stats/daily), cost per day, by model and by investigation
+// (/v1/costs) as bar charts drawn in SVG, each bar labelled with its name and number so
+// colour is never the only cue.
 
 import { api, frame, requireCaller, rules } from "./session.js";
 import { el } from "./format.js";
@@ -24,12 +25,43 @@ function bars(where, items, title) {
   }
   const height = 24;
   const largest = Math.max(...items.map(([, value]) => value), 1e-9);
-  const chart = svg("svg", { viewBox: `0 0 640 ${items.length * height}`, role: "img", "aria-label": title, width: "100%" });
+  const chart = svg("svg", { viewBox: `0 0 900 ${items.length * height}`, role: "img", "aria-label": title, width: "100%" });
   items.forEach(([label, value, shown], index) => {
     const y = index * height;
     chart.append(svg("text", { x: 0, y: y + 16, class: "label" }, label));
     chart.append(svg("rect", { x: 200, y: y + 4, height: 16, width: Math.max(1, (value / largest) * 340), class: "bar" }));
     chart.append(svg("text", { x: 548, y: y + 16, class: "value" }, shown));
+  });
+  box.replaceChildren(chart);
+}
+
+const ENDINGS = ["completed", "failed", "cancelled"];
+const DAYS = 14;
+
+/** One row a day: the jobs that ended, as segments each with its own fill and pattern,
+ * and the numbers written out beside them, so neither colour nor shape is needed. */
+function perDay(where, days) {
+  const box = document.getElementById(where);
+  if (!days.length) {
+    box.replaceChildren(el("p", { class: "hint", text: "Nothing yet." }));
+    return;
+  }
+  const height = 24;
+  const largest = Math.max(...days.map((d) => Math.max(d.submitted, ENDINGS.reduce((t, k) => t + d[k], 0))), 1);
+  const chart = svg("svg", { viewBox: `0 0 900 ${days.length * height}`, role: "img", "aria-label": "Jobs per day by status", width: "100%" });
+  days.forEach((day, index) => {
+    const y = index * height;
+    const row = svg("g", { "data-day": day.day });
+    row.append(svg("text", { x: 0, y: y + 16, class: "label" }, day.day));
+    let x = 110;
+    for (const status of ENDINGS) {
+      const width = (day[status] / largest) * 300;
+      if (width > 0) row.append(svg("rect", { x, y: y + 4, height: 16, width, class: `segment ${status}` }));
+      x += width;
+    }
+    const told = [`${day.submitted} submitted`, ...ENDINGS.map((status) => `${day[status]} ${status}`)];
+    row.append(svg("text", { x: 420, y: y + 16, class: "value" }, told.join(" · ")));
+    chart.append(row);
   });
   box.replaceChildren(chart);
 }
@@ -54,12 +86,15 @@ async function start() {
     refuse(`The overview shows the whole tenant's figures, which ${readers.join(", ")} may read.`);
     return;
   }
-  let stats, byModel, byInvestigation;
+  let stats, byModel, byInvestigation, daily, costPerDay;
+  const since = new Date(Date.now() - (DAYS - 1) * 864e5).toISOString().slice(0, 10); // UTC
   try {
-    [stats, byModel, byInvestigation] = await Promise.all([
+    [stats, byModel, byInvestigation, daily, costPerDay] = await Promise.all([
       api("/v1/stats"),
       api("/v1/costs?groupBy=model"),
       api("/v1/costs?groupBy=investigation"),
+      api(`/v1/stats/daily?since=${since}`),
+      api(`/v1/costs?groupBy=day&since=${since}`),
     ]);
   } catch (error) {
     refuse(error.message);
@@ -83,6 +118,9 @@ async function start() {
   const costs = (answer) =>
     answer.items.map((item) => [item.key || "(none)", Number(item.cost.amount), `${item.cost.currency} ${Number(item.cost.amount).toFixed(4)}`]);
   bars("by-model", costs(byModel), "Cost by model");
+  perDay("per-day", daily.items);
+  const failedShare = (item) => (Number(item.unsuccessfulCost.amount) > 0 ? ` (${Number(item.unsuccessfulCost.amount).toFixed(4)} on failed attempts)` : "");
+  bars("cost-per-day", costs(costPerDay).map((bar, index) => [bar[0], bar[1], bar[2] + failedShare(costPerDay.items[index])]), "Cost per day");
   bars("by-investigation", costs(byInvestigation), "Cost by investigation");
 }
 

@@ -1,0 +1,1 @@
+"""The auditor's toolkit over a ledger's store: checkpoints, verification, proofs."""
