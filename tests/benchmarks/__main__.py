@@ -3,6 +3,7 @@
 from tests.benchmarks import (
     bench_api,
     bench_core,
+    bench_dashboard,
     bench_peers,
     bench_postgres,
     bench_projections,
@@ -14,4 +15,5 @@ bench_projections.main()
 bench_api.main()
 bench_workers.main()
 bench_postgres.main()
+bench_dashboard.main()
 bench_peers.main()
