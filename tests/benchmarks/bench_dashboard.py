@@ -82,28 +82,29 @@ def first_page_ms(page: Page, url: str) -> list[float]:
 
 # "Load more" until the list ends, driven inside the page (a round trip to Playwright for
 # each page would be timed too), then two frames so the last rows are laid out and painted.
-LOAD_ALL = """async () => {
+LOAD_ALL = """async (budget) => {
   const more = document.getElementById("more");
   const rows = () => document.querySelectorAll("#jobs tbody tr").length;
   const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
   const started = performance.now();
-  while (!more.hidden) {
+  while (!more.hidden && performance.now() - started < budget) {
     const before = rows();
     more.click();
     while (rows() === before) await frame();
   }
   await frame();
   await frame();
-  return [performance.now() - started, rows()];
+  return [performance.now() - started, rows(), more.hidden];
 }"""
+BUDGET_S = 120  # a slower page is reported as what it rendered by then
 
 
-def all_rows_s(page: Page, url: str) -> float:
+def all_rows(page: Page, url: str) -> tuple[float, int, bool]:
+    """Seconds, rows shown, and whether that was all of them."""
     page.goto(f"{url}/jobs")
     page.locator(ROWS).first.wait_for()
-    elapsed_ms, shown = page.evaluate(LOAD_ALL)
-    assert shown == JOBS + 1  # and the one commit_to_screen_ms made
-    return float(elapsed_ms) / 1000
+    elapsed_ms, shown, done = page.evaluate(LOAD_ALL, BUDGET_S * 1000)
+    return float(elapsed_ms) / 1000, int(shown), bool(done)
 
 
 def shipped(chromium: Any, url: str, token: str) -> dict[str, int]:
@@ -182,7 +183,7 @@ def measure(chromium: Any, url: str, db: str) -> dict[str, Any]:
         if name == "many":
             rows["bytes"] = shipped(chromium, url, token)
             rows["delay"] = commit_to_screen_ms(page, url, db)
-            rows["all"] = all_rows_s(page, url)
+            rows["all"] = all_rows(page, url)
         context.close()
     return rows
 
@@ -200,9 +201,11 @@ def report(rows: dict[str, Any]) -> None:
         f" vs {few:.0f} ms (ratio {many / few:.2f}); p90 {percentile(rows['many'], 0.9):.0f} ms"
         "   aim: under 1,000 ms"
     )
+    seconds, shown, done = rows["all"]
     print(
-        f"  all {JOBS:,} jobs rendered in the table (Load more, 50 a page): {rows['all']:.1f} s"
-        f" ({JOBS / rows['all']:,.0f} rows/s)"
+        f"  all {JOBS + 1:,} jobs rendered in the table (Load more, 50 a page): {shown:,} rows"
+        f" in {seconds:.1f} s ({shown / seconds:,.0f} rows/s)"
+        + ("" if done else f", stopped at the {BUDGET_S} s budget: not all shown")
     )
     print(
         f"  commit to screen, a progress report over HTTP until the row shows it ({UPDATES}):"
