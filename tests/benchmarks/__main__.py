@@ -6,6 +6,7 @@ from tests.benchmarks import (
     bench_commit,
     bench_core,
     bench_graphql,
+    bench_dashboard,
     bench_peers,
     bench_postgres,
     bench_projections,
@@ -24,4 +25,5 @@ bench_workers.main()
 bench_tasks.main()
 bench_steps.main()
 bench_postgres.main()
+bench_dashboard.main()
 bench_peers.main()
