@@ -12,6 +12,7 @@ from uuid import UUID
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from jobledger.adapters.audit.signing import sign, signed_by
+from jobledger.adapters.audit.sweep import sweep
 from jobledger.adapters.store.sql.audit_log import BATCH, SqlAuditLog
 from jobledger.adapters.store.sql.hashes import BLOCK
 from jobledger.domain.audit.checkpoints import Checkpoint
@@ -65,9 +66,11 @@ def verify_log(
                     f"{checkpoint.taken_at.isoformat()} is not signed by the ledger's key",
                 )
             )
-    pairs = paired(log.events(job), log.leaves(job))
-    for event, chained in counted(pairs, on_progress):
-        verifier.feed(event, chained)
+    if job is None:
+        sweep(log, verifier, on_progress)
+    else:
+        for event, chained in counted(paired(log.events(job), log.leaves(job)), on_progress):
+            verifier.feed(event, chained)
     verifier.finish()
     return verifier
 
