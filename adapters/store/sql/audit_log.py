@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from jobledger.adapters.store.sql.hashes import BLOCKS, CHECKPOINTS, HASHES, AuditTables
+from jobledger.adapters.store.sql.hashes import BLOCKS, CHECKPOINTS, HASHES, NODES, AuditTables
 from jobledger.domain.audit.checkpoints import Checkpoint
 from jobledger.domain.audit.leaves import LeafRecord, StoredRecord
 from jobledger.domain.audit.verification import ChainedLeaf
@@ -44,6 +44,7 @@ class SqlAuditLog:
         self._hashes = d.name(HASHES)
         self._checkpoints = d.name(CHECKPOINTS)
         self._blocks = d.name(BLOCKS)
+        self._nodes = d.name(NODES)
         self._m = d.mark
 
     def _rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
@@ -230,6 +231,29 @@ class SqlAuditLog:
                 f"INSERT INTO {self._blocks} (block_index, root) VALUES ({m}, {m}) "
                 "ON CONFLICT (block_index) DO NOTHING",
                 list(roots.items()),
+            )
+
+    def node_roots(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The cached roots of the given (height, index) subtrees above the blocks."""
+        m = self._m
+        found: dict[tuple[int, int], bytes] = {}
+        for start in range(0, len(wanted), 200):
+            part = wanted[start : start + 200]
+            either = " OR ".join([f"(height = {m} AND node_index = {m})"] * len(part))
+            rows = self._tuples(
+                f"SELECT height, node_index, root FROM {self._nodes} WHERE {either}",
+                tuple(value for pair in part for value in pair),
+            )
+            found.update({(int(h), int(i)): bytes(root) for h, i, root in rows})
+        return found
+
+    def record_node_roots(self, roots: dict[tuple[int, int], bytes]) -> None:
+        m = self._m
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self._nodes} (height, node_index, root) VALUES ({m}, {m}, {m}) "
+                "ON CONFLICT (height, node_index) DO NOTHING",
+                [(h, i, root) for (h, i), root in roots.items()],
             )
 
     def record_checkpoint(self, checkpoint: Checkpoint) -> None:
