@@ -91,6 +91,7 @@ class StoredTree:
         self._perfect: dict[tuple[int, int], bytes] = {}  # (start, end) -> root
         self._levels: dict[int, list[list[bytes]]] = {}  # block index -> its tree, by level
         self._new_nodes: dict[tuple[int, int], bytes] = {}
+        self._nodes: dict[tuple[int, int], bytes] = {}  # cached node roots read so far
         self._depth = 0
 
     def root(self, size: int) -> bytes:
@@ -135,7 +136,9 @@ class StoredTree:
             else:  # aligned (RFC 6962 subtrees are): a cached node, or its blocks folded
                 height = size.bit_length() - 1
                 key = (height, start >> height)
-                found = self.log.node_roots([key]).get(key) or self._fold(start, end)
+                if key not in self._nodes:
+                    self._nodes.update(self.log.node_roots(_around(start, key)))
+                found = self._nodes.get(key) or self._fold(start, end)
             self._perfect[(start, end)] = found
         return found
 
@@ -161,6 +164,18 @@ class StoredTree:
             for offset, root in enumerate(level):
                 self._new_nodes[(height, first + offset)] = root
         return levels[-1][0]
+
+
+def _around(start: int, key: tuple[int, int]) -> list[tuple[int, int]]:
+    """The node asked for and, at every height above a block, the nodes beside the one
+    holding ``start``: what the rest of a proof near ``start`` asks for, in one read."""
+    found = {key}
+    for height in range(BLOCK.bit_length(), 64):
+        index = start >> height
+        found.update((height, i) for i in (index - 1, index, index + 1) if i >= 0)
+        if not index:
+            break
+    return sorted(found)
 
 
 def fold_perfect(level: list[bytes]) -> list[list[bytes]]:
