@@ -9,6 +9,7 @@ always covers the stored bytes and an upcast never breaks a proof.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class LeafRecord:
     leaf: bytes
 
 
-def _text(value: str) -> bytes:
+def text(value: str) -> bytes:
     data = value.encode("utf-8")
     return struct.pack(">I", len(data)) + data
 
@@ -50,11 +51,11 @@ def _text(value: str) -> bytes:
 def encode(record: StoredRecord, previous: bytes) -> bytes:
     return b"".join(
         (
-            _text(ENCODING.decode()),
+            text(ENCODING.decode()),
             struct.pack(">Q", record.position),
-            _text(record.originator_id),
+            text(record.originator_id),
             struct.pack(">Q", record.version),
-            _text(record.topic),
+            text(record.topic),
             struct.pack(">I", len(record.state)),
             record.state,
             previous,
@@ -64,6 +65,42 @@ def encode(record: StoredRecord, previous: bytes) -> bytes:
 
 def event_leaf(record: StoredRecord, previous: bytes) -> bytes:
     return leaf_hash(encode(record, previous))
+
+
+# ``leaf_hash(encode(...))`` without building a record: the constant head hashed once,
+# topics (a handful per ledger) length-prefixed once. What ``audit verify`` runs per event.
+_HEAD = hashlib.sha256(b"\x00" + text(ENCODING.decode()))
+_POSITION_AND_ID = struct.Struct(">QI").pack
+_VERSION = struct.Struct(">Q").pack
+_LENGTH = struct.Struct(">I").pack
+_TOPICS: dict[str, bytes] = {}
+
+
+def stored_leaf(
+    position: int, originator_id: str, version: int, topic: str, state: bytes, previous: bytes
+) -> bytes:
+    """The same hash as ``event_leaf`` (a property test holds them equal), faster."""
+    head = _TOPICS.get(topic)
+    if head is None:
+        head = text(topic)
+        if len(_TOPICS) < 1024:  # bounded: a forged log cannot grow it without limit
+            _TOPICS[topic] = head
+    oid = originator_id.encode()
+    found = _HEAD.copy()
+    found.update(
+        b"".join(
+            (
+                _POSITION_AND_ID(position, len(oid)),
+                oid,
+                _VERSION(version),
+                head,
+                _LENGTH(len(state)),
+                state,
+                previous,
+            )
+        )
+    )
+    return found.digest()
 
 
 def chain(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
 
 # The hash of the leaves ``[start, end)``, for 0 <= start < end <= tree size.
 Subtree = Callable[[int, int], bytes]
@@ -34,18 +35,21 @@ def split(size: int) -> int:
 
 class RootBuilder:
     """The root of a growing log in O(log n) memory: the perfect subtrees so far, left
-    to right, folded on demand. Reading a log once yields the root at every size."""
+    to right, folded on demand. Reading a log once yields the root at every size.
+
+    The stack holds one perfect subtree per set bit of ``size``, largest first, so an
+    append merges as many times as ``size`` has trailing one bits."""
 
     def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []  # (height, hash) of perfect subtrees
+        self._stack: list[bytes] = []
         self.size = 0
 
     def append(self, leaf: bytes) -> None:
-        height, merged = 0, leaf
-        while self._stack and self._stack[-1][0] == height:
-            merged = node_hash(self._stack.pop()[1], merged)
-            height += 1
-        self._stack.append((height, merged))
+        stack, n, merged = self._stack, self.size, leaf
+        while n & 1:
+            merged = _sha256(b"\x01" + stack.pop() + merged).digest()
+            n >>= 1
+        stack.append(merged)
         self.size += 1
 
     def extend_perfect(self, root: bytes, size: int) -> None:
@@ -53,11 +57,11 @@ class RootBuilder:
         tree's size is a multiple of it: as if its leaves were appended one by one."""
         if size & (size - 1) or self.size % size:
             raise ValueError(f"cannot push a subtree of {size} at size {self.size}")
-        height, merged = size.bit_length() - 1, root
-        while self._stack and self._stack[-1][0] == height:
-            merged = node_hash(self._stack.pop()[1], merged)
-            height += 1
-        self._stack.append((height, merged))
+        n, merged = self.size // size, root
+        while n & 1:
+            merged = node_hash(self._stack.pop(), merged)
+            n >>= 1
+        self._stack.append(merged)
         self.size += size
 
     def extend(self, leaves: Iterable[bytes]) -> None:
@@ -67,8 +71,8 @@ class RootBuilder:
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT
-        found = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
+        found = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             found = node_hash(left, found)
         return found
 

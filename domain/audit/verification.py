@@ -125,6 +125,16 @@ class LogVerifier:
 
     def _append(self, leaf: bytes, position: int) -> None:
         self.tree.append(leaf)
+        self.settle(position)
+
+    @property
+    def next_due(self) -> int:
+        """The tree size of the next checkpoint to compare (0: none left)."""
+        return self._due[-1].tree_size if self._due else 0
+
+    def settle(self, position: int) -> None:
+        """Compare the checkpoints due at the tree's size; call after each append made
+        straight to ``tree`` (a fast path that skips ``feed``)."""
         while self._due and self._due[-1].tree_size == self.tree.size:
             kept = self._due.pop()
             if self.tree.root() == kept.root:

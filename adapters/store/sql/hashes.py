@@ -22,6 +22,7 @@ HASHES = "event_hashes"
 CHECKPOINTS = "checkpoints"
 BLOCKS = "merkle_blocks"  # a cache: the root of each complete block of BLOCK leaves
 BLOCK = 1024
+NODES = "merkle_nodes"  # a cache: the root of each aligned perfect subtree above a block
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class AuditTables:
             f"signature {blob} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {d.name(BLOCKS)} ("
             f"block_index BIGINT NOT NULL PRIMARY KEY, root {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {d.name(NODES)} (height BIGINT NOT NULL, "
+            f"node_index BIGINT NOT NULL, root {blob} NOT NULL, PRIMARY KEY (height, node_index))",
         ]
 
     @property
