@@ -6,6 +6,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from jobledger.adapters.bootstrap import build_ledger
+from jobledger.adapters.cli import main as cli
+from jobledger.adapters.cli import reports
 from jobledger.adapters.cli.main import app
 from jobledger.adapters.settings import Settings
 from jobledger.domain.values import Actor
@@ -14,8 +16,18 @@ CLI = CliRunner()
 
 
 def jobledger(*args: str, db: str) -> Result:
-    """In this process (a subprocess costs seconds of imports): wide, as on a terminal."""
-    return CLI.invoke(app, list(args), env={"JOBLEDGER_DB": db, "COLUMNS": "160"})
+    """In this process (a subprocess costs seconds of imports): wide, as on a terminal.
+    The CLI's console is made when its module is first imported, which reads COLUMNS
+    then (another test may have imported it first), so its width is set here."""
+    consoles = (cli.out, reports.out)
+    before = [console._width for console in consoles]
+    for console in consoles:
+        console.width = 160
+    try:
+        return CLI.invoke(app, list(args), env={"JOBLEDGER_DB": db, "COLUMNS": "160"})
+    finally:
+        for console, width in zip(consoles, before, strict=True):
+            console._width = width
 
 
 WORKER = Actor("worker-1", "acme")
