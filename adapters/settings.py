@@ -34,6 +34,7 @@ ENVIRONMENT = {
     "graphql_introspection": "JOBLEDGER_GRAPHQL_INTROSPECTION",
     "graphql_max_depth": "JOBLEDGER_GRAPHQL_MAX_DEPTH",
     "graphql_max_tokens": "JOBLEDGER_GRAPHQL_MAX_TOKENS",
+    "graphql_max_cost": "JOBLEDGER_GRAPHQL_MAX_COST",
     "ledger_key": "JOBLEDGER_LEDGER_KEY",
     "checkpoint_seconds": "JOBLEDGER_CHECKPOINT_SECONDS",
     "job_cache_size": "JOBLEDGER_JOB_CACHE",
@@ -68,6 +69,9 @@ class Settings(BaseModel):
     graphql_introspection: bool = True
     graphql_max_depth: Annotated[int, Field(ge=2, le=50)] = 8
     graphql_max_tokens: Annotated[int, Field(ge=50, le=100_000)] = 2_000
+    # ...and how many fields it may ask the executor for (``adapters/graphql/cost.py``):
+    # the default lets a page of 500 jobs with every summary field through.
+    graphql_max_cost: Annotated[int, Field(ge=100, le=10_000_000)] = 25_000
     # The Ed25519 key that signs the log's checkpoints (PEM, private); with none, a
     # development key is made beside the JWT development key (``adapters/audit/signing.py``).
     ledger_key: Path | None = None

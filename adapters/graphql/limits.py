@@ -1,6 +1,7 @@
 """What keeps a hostile query cheap to refuse: it is checked before it runs, at the cost of
 parsing it. Depth and length (tokens) bound the work a document can ask for, aliases the
-fan-out of one field; a page holds at most the read store's page size (``PageSize``).
+fan-out of one field, cost (``cost.py``) the fields it would resolve; a page holds at most
+the read store's page size (``PageSize``).
 Introspection can be switched off (``JOBLEDGER_GRAPHQL_INTROSPECTION=false``)."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
+from jobledger.adapters.graphql.cost import CostLimiter
 from jobledger.adapters.settings import Settings
 
 MAX_ALIASES = 15
@@ -38,6 +40,7 @@ def limits(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     found: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
         partial(AddValidationRules, rules),
+        partial(CostLimiter, settings.graphql_max_cost),
     ]
     if not settings.graphql_introspection:
         found.append(DisableIntrospection)

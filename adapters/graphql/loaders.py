@@ -34,8 +34,13 @@ class Loaders:
         return [found.get(job_id, []) for job_id in job_ids]
 
     async def _recorded(self, keys: list[tuple[str, bool]]) -> list[Recorded]:
-        recorded = self.services.recorded
-        return await run_in_threadpool(lambda: [recorded(*key) for key in keys])
+        """Kept ones at once; a worker thread only when one must be read from the ledger
+        (handing work to a thread costs more than answering a small query)."""
+        services = self.services
+        kept = [services.kept(*key) for key in keys]
+        if all(found is not None for found in kept):
+            return kept  # type: ignore[return-value]
+        return await run_in_threadpool(lambda: [services.recorded(*key) for key in keys])
 
     async def _events(self, job_ids: list[str]) -> list[list[ev.JobEvent]]:
         ledger, tenant = self.services.ledger, self.principal.tenant

@@ -7,6 +7,7 @@ from strawberry import Schema
 from strawberry.types import ExecutionContext
 
 from jobledger.adapters.graphql.errors import coded
+from jobledger.adapters.graphql.execution import LedgerExecutionContext
 from jobledger.adapters.graphql.limits import limits
 from jobledger.adapters.graphql.mutations import Mutation
 from jobledger.adapters.graphql.queries import Query
@@ -30,6 +31,7 @@ def build_schema(settings: Settings) -> Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=limits(settings),
+        execution_context_class=LedgerExecutionContext,
     )
 
 

@@ -124,11 +124,16 @@ class Services:
             tasks=tasks,
         )
 
+    def kept(self, job_id: str, completed: bool) -> tuple[Submission, dict[str, Any] | None] | None:
+        """What ``recorded`` would answer, if it is kept already (no ledger read)."""
+        known = self._recorded.get(job_id)
+        return None if known is None or (completed and known[1] is None) else known
+
     def recorded(self, job_id: str, completed: bool) -> tuple[Submission, dict[str, Any] | None]:
         """What the job's creator submitted, and its result once ``completed``: read from
         the ledger once (blocking), then kept."""
-        known = self._recorded.get(job_id)
-        if known is None or (completed and known[1] is None):
+        known = self.kept(job_id, completed)
+        if known is None:
             job = self.ledger.get(UUID(job_id))
             known = (Submission.of(job), job.result)
             self._recorded[job_id] = known

@@ -312,3 +312,21 @@ def test_a_query_may_come_by_get_but_a_mutation_may_not(api: Api, analyst: httpx
     )
     assert write.status_code == 400  # Strawberry: "mutations are not allowed when using GET"
     assert api.ledger.recorder.max_notification_id() == end
+
+
+def test_a_costly_query_is_refused_quickly_with_its_cost_and_the_limit(
+    analyst: httpx.Client,
+) -> None:
+    page = "jobs(first: 500) { edges { node { id history { actor at reason trigger event } } } }"
+    hostile = "{ " + " ".join(f"a{i}: {page}" for i in range(12)) + " }"
+    started = time.monotonic()
+    body = post(analyst, hostile).json()
+    assert time.monotonic() - started < 2.0
+    assert body.get("data") is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "query_too_costly"
+    assert error["extensions"]["cost"] == 12 * (2 + 500 * 53)
+    assert error["extensions"]["limit"] == 25_000
+    assert "over the limit of 25,000" in error["message"]
+    cheap = post(analyst, "{ jobs(first: 500) { edges { node { id status } } } }").json()
+    assert "errors" not in cheap

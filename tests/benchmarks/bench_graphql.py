@@ -6,11 +6,10 @@ GraphQL ``job(id)`` with the same fields and its ``history`` too, which REST nee
 request for). Load as in ``bench_api``: 32 keep-alive clients, raw asyncio requests.
 The aim: GraphQL at least 0.7 of REST's requests per second, and p99 within 1/0.7 of it.
 
-Measured (two shared cores, load average 10-15): GraphQL is far from the aim: about 0.1 on
-the full page, 0.3 asking for 5 fields, 0.2 on one job with history. The cost is graphql-core's
-executor, about 10-25 us per field resolved (1,750 for 50 jobs of 35 fields), against REST
-building dicts and serialising them with orjson; parsing and validation are cached per
-document. A page asking only for what a list shows (the third row) narrows the gap.
+Measured (two shared cores, load average 10-15; runs vary by up to 2x): the full page went
+from about 0.1-0.2 to about 0.3 once plain fields skipped graphql-core's per-field work
+(``adapters/graphql/execution.py``); 5 fields about 0.6, one job with history about 0.1:
+what is left is a cost per request, not per field (docs/graphql.md#speed).
 """
 
 from __future__ import annotations
