@@ -4,6 +4,8 @@ only, the whole status history, cost by model and attempt, the result by job typ
 from __future__ import annotations
 
 import re
+from typing import Any
+from uuid import uuid4
 
 from playwright.sync_api import expect
 
@@ -139,3 +141,109 @@ def test_a_viewer_gets_no_event_timeline(api: Api, tab: Tab) -> None:
     expect(page.locator("[data-part=history] tbody tr")).to_have_count(1)
     expect(page.locator("[data-part=audit-section]")).to_be_hidden()
     assert not any("/events" in url or "/replay" in url for url in tab.requested)
+
+
+def test_a_job_of_tasks_shows_its_tasks_and_verdict_and_a_job_with_steps_its_steps(
+    api: Api, tab: Tab
+) -> None:
+    """Live: the page is open while the named workers finish their tasks over HTTP."""
+    tenant, subject = "t-work", "sha256:c0ffee"
+
+    def analyzer_claims(name: str) -> tuple[Any, str, str, str]:
+        api.wait_for_read_models()
+        client = api.as_role("analyzer", tenant, name)
+        claimed = client.post("/v1/claims/tasks", json={"commandId": uuid4().hex})
+        assert claimed.status_code == 200, claimed.text
+        body = claimed.json()
+        return client, body["task"]["jobId"], body["task"]["taskId"], body["leaseId"]
+
+    def finish(name: str, **outcome: Any) -> str:
+        client, job, task, lease = analyzer_claims(name)
+        body = {"leaseId": lease, "commandId": uuid4().hex, **outcome}
+        answer = client.put(f"/v1/jobs/{job}/tasks/{task}", json=body)
+        assert answer.status_code == 200, answer.text
+        return str(task)
+
+    def of_tasks(*workers: str) -> str:
+        answer = api.as_role("analyst", tenant, f"ann@{tenant}").post(
+            "/v1/jobs",
+            json={"type": "threat_modelling", "subject": subject, "workers": list(workers)},
+        )
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["id"])
+
+    earlier = of_tasks("yara")
+    earlier_task = finish("yara", state="successful", score=40, analyses=["an-1"])
+    job = of_tasks("yara", "sandbox")
+    api.wait_for_read_models()
+    page = tab.open(f"/jobs/{job}", api.token("viewer", tenant))
+    tasks = page.get_by_role("region", name="Tasks")
+    expect(tasks.locator("[data-part=tasks] tbody tr")).to_have_count(2)
+    expect(tasks.locator("[data-part=verdict]")).to_contain_text("not yet")
+    expect(page.get_by_role("region", name="Steps")).to_be_hidden()  # no steps recorded
+
+    finish("sandbox", state="successful", score=-1, analyses=["an-2", "an-3"])
+    finish("yara", state="failed", error={"code": "crashed", "message": "rules did not load"})
+    sandbox = tasks.locator('[data-part=tasks] tr[data-worker="sandbox"]')
+    expect(sandbox).to_contain_text("successful")
+    expect(sandbox).to_contain_text("uncertain")
+    expect(sandbox).to_contain_text("an-2, an-3")
+    yara = tasks.locator('[data-part=tasks] tr[data-worker="yara"]')
+    expect(yara).to_contain_text("failed")
+    expect(yara).to_contain_text("crashed: rules did not load")
+    expect(tasks.locator("[data-part=verdict]")).to_have_text("Verdict: 40")
+    counted = tasks.locator("[data-part=counted] tbody")
+    expect(counted.locator('tr[data-worker="sandbox"]')).to_contain_text("uncertain")
+    expect(counted.locator('tr[data-worker="sandbox"]')).to_contain_text("this task")
+    expect(counted.locator('tr[data-worker="yara"]')).to_contain_text(
+        f"task {earlier_task} of job {earlier}"
+    )
+
+    stepped = submitted(api, tenant, f"ann@{tenant}")
+    claimed = worker(api, tenant).claim()
+    assert claimed is not None
+    assert claimed.task.job_id == stepped["id"]
+    with claimed:
+        claimed.start()
+        api.wait_for_read_models()
+        page = tab.open(f"/jobs/{stepped['id']}")
+        expect(page.get_by_role("region", name="Tasks")).to_be_hidden()
+        search = {
+            "toolName": "search_individual",
+            "success": True,
+            "executionTimeMs": 420,
+            "startedAt": "2026-11-01T09:00:00.500Z",
+        }
+        claimed.steps(
+            [
+                {
+                    "workId": 1,
+                    "actionName": "classify_documents",
+                    "category": "Document Classification",
+                    "success": True,
+                    "durationMs": 100,
+                    "executedAt": "2026-11-01T09:00:00Z",
+                },
+                {
+                    "workId": 2,
+                    "actionName": "screen_person",
+                    "category": "mcp",
+                    "success": False,
+                    "durationMs": 900,
+                    "executedAt": "2026-11-01T09:00:01Z",
+                    "toolCalls": [search],
+                    "model": "gpt-4o",
+                    "inputTokens": 1_000_000,
+                },
+            ]
+        )
+        steps = page.get_by_role("region", name="Steps")
+        expect(steps.locator("[data-part=steps] tbody tr")).to_have_count(2)
+        first, second = steps.locator('tr[data-step="1"]'), steps.locator('tr[data-step="2"]')
+        expect(first).to_contain_text("classify_documents")
+        expect(first).to_contain_text("Document Classification")
+        expect(second).to_contain_text("screen_person")
+        expect(second.locator('[data-tool="search_individual"]')).to_contain_text("420 ms")
+        expect(second).to_contain_text("900 ms")
+        expect(second).to_contain_text("USD 2.5000")
+        expect(second.locator("td").nth(3)).to_have_text("no")

@@ -1,14 +1,16 @@
 // A job's details, on its own page and in the jobs page's dialog alike: facts, progress
 // and findings as they arrive, inputs (the API shows them to the creator only), tokens
 // and cost by model and by attempt, each failed attempt's error, the result read by job
-// type, the status history, and for auditors the event timeline with the job as it
-// stood at any version; kept current from the job's own stream.
+// type, a job of tasks' tasks and verdict, the agent's steps, the status history, and for
+// auditors the event timeline with the job as it stood at any version; kept current from
+// the job's own stream.
 
 import { api, ApiError } from "./session.js";
 import { follow } from "./stream.js";
 import { badge, el, money, progressBar, toast, tokens, typeName, when } from "./format.js";
 import { renderResult } from "./result.js";
 import { timeline } from "./timeline.js";
+import { renderSteps, renderTasks } from "./work.js";
 
 function fact(list, term, value) {
   list.append(el("dt", { text: term }), el("dd", {}, value ?? "—"));
@@ -138,15 +140,18 @@ export function mountDetails(container, jobId, { caller, rule }) {
 
   let current = null;
   async function refresh() {
-    const [job, history, costs] = await Promise.all([
+    const [job, history, costs, steps] = await Promise.all([
       api(`/v1/jobs/${jobId}`),
       api(`/v1/jobs/${jobId}/history`),
       api(`/v1/jobs/${jobId}/costs`),
+      api(`/v1/jobs/${jobId}/steps`),
     ]);
     current = job;
     render(job, history);
     renderCosts(job, history, costs);
     renderHistory(history);
+    renderTasks(part, job);
+    renderSteps(part, steps.items);
     if (audit) await audit.refresh();
     return job;
   }
