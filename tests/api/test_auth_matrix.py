@@ -81,6 +81,7 @@ ROUTES = [
     Route("GET", "/v1/stats", frozenset(READERS), per_job=False),
     Route("GET", "/v1/stats/daily", frozenset(READERS), per_job=False),
     Route("GET", "/v1/costs?groupBy=model", frozenset(READERS), per_job=False),
+    Route("GET", "/v1/costs?groupBy=day&split=model", frozenset(READERS), per_job=False),
     Route("GET", "/metrics", frozenset(READERS), per_job=False),
     # A claim nobody can satisfy (no job of that type) changes nothing; a worker command under
     # a made-up lease reaches the Job, which refuses it (409): past authorisation.

@@ -285,6 +285,46 @@ def test_a_jobs_costs_by_model_and_attempt_show_unpriced_usage_and_failed_spend(
     assert api.as_role("viewer", "elsewhere").get(f"/v1/jobs/{job_id}/costs").status_code == 404
 
 
+def test_cost_per_day_splits_by_model_or_investigation_and_only_per_day(api: Api) -> None:
+    tenant = f"t-{uuid4().hex[:8]}"
+    usage = {"input_tokens": 1000, "output_tokens": 100}
+    for investigation, models in (("inv-a", ["gpt-4o", "no-such-model"]), ("inv-b", ["gpt-4o"])):
+        job = UUID(submit(api, tenant, "me@t", investigationId=investigation)["id"])
+        lease = start(api.ledger, job, tenant)
+        for model in models:
+            api.ledger.record_usage(
+                Actor("worker-1", tenant), job, lease_id=lease, model=model, **usage
+            )
+    api.wait_for_read_models()
+    viewer = api.as_role("viewer", tenant)
+
+    def per_day(split: str) -> dict[tuple[str, str], dict]:
+        answer = viewer.get("/v1/costs", params={"groupBy": "day", "split": split})
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["groupBy"], answer.json()["split"]) == ("day", split)
+        return {(i["key"], i["split"]): i for i in answer.json()["items"]}
+
+    (total,) = viewer.get("/v1/costs", params={"groupBy": "day"}).json()["items"]
+    day = total["key"]
+    by_model = per_day("model")
+    assert set(by_model) == {(day, "gpt-4o"), (day, "no-such-model")}
+    assert by_model[day, "gpt-4o"]["usages"] == 2
+    assert by_model[day, "no-such-model"]["unpricedUsages"] == 1
+    by_investigation = per_day("investigation")
+    assert set(by_investigation) == {(day, "inv-a"), (day, "inv-b")}
+    assert by_investigation[day, "inv-a"]["usages"] == 2
+    for split in (by_model, by_investigation):  # the parts add up to the day's total
+        spent = sum(Decimal(i["cost"]["amount"]) for i in split.values())
+        assert spent == Decimal(total["cost"]["amount"]) > 0
+
+    refused = viewer.get("/v1/costs", params={"groupBy": "model", "split": "investigation"})
+    assert refused.status_code == 422
+    assert "split" in refused.json()["detail"]
+    unknown = viewer.get("/v1/costs", params={"groupBy": "day", "split": "tenant"})
+    assert unknown.status_code == 422
+    assert "split" in unknown.text
+
+
 def test_an_admin_submits_and_the_job_is_theirs(api: Api) -> None:
     tenant = f"t-{uuid4().hex[:8]}"
     admin = api.as_role("admin", tenant, "boss@t")

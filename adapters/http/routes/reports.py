@@ -9,7 +9,16 @@ from fastapi import APIRouter, Depends, Query
 from jobledger.adapters.auth.tokens import Principal
 from jobledger.adapters.http.envelope import cost_item, stats_item
 from jobledger.adapters.http.problems import responses
-from jobledger.adapters.http.schemas.jobs import Costs, Daily, DailyItem, IsoDate, Money, Stats
+from jobledger.adapters.http.schemas.jobs import (
+    Costs,
+    Daily,
+    DailyItem,
+    IsoDate,
+    Money,
+    SplitCostItem,
+    SplitCosts,
+    Stats,
+)
 from jobledger.adapters.http.security import READERS, allowed
 from jobledger.adapters.http.services import ServicesDep
 from jobledger.adapters.store.sql.read_store import CostQuery, StatsQuery, parse_query
@@ -74,7 +83,9 @@ async def daily(query: StatsScope, services: ServicesDep) -> Daily:
 
 
 @router.get(
-    "/costs", summary="Token usage and cost, grouped one way", responses=responses(401, 403, 422)
+    "/costs",
+    summary="Token usage and cost, grouped one way (per day: split by model or investigation)",
+    responses=responses(401, 403, 422),
 )
 async def costs(
     principal: TenantReader,
@@ -83,13 +94,28 @@ async def costs(
         Literal["tenant", "investigation", "model", "day", "action", "tool"],
         Query(alias="groupBy"),
     ] = "tenant",
+    split: Annotated[
+        Literal["model", "investigation"] | None,
+        Query(description="with groupBy=day: one item per day and model (or investigation)"),
+    ] = None,
     since: Since = None,
     until: Until = None,
-) -> Costs:
+) -> Costs | SplitCosts:
     query = parse_query(
-        CostQuery, group_by=group_by, tenant=principal.tenant, since=since, until=until
+        CostQuery,
+        group_by=group_by,
+        split=split,
+        tenant=principal.tenant,
+        since=since,
+        until=until,
     )
     async with services.reads.store() as store:
         answer = await store.costs(query)
     items = [cost_item(total, services.currency) for total in answer.value]
-    return Costs(group_by=group_by, items=items, position=answer.position)
+    if split is None:
+        return Costs(group_by=group_by, items=items, position=answer.position)
+    parts = [
+        SplitCostItem(**dict(item), split=total.split)
+        for item, total in zip(items, answer.value, strict=True)
+    ]
+    return SplitCosts(group_by="day", split=split, items=parts, position=answer.position)

@@ -313,6 +313,21 @@ class Costs(ApiModel):
     position: int
 
 
+class SplitCostItem(CostItem):
+    """One day's usage and cost for one model or investigation."""
+
+    split: str | None = Field(description="the model or investigation (null: none given)")
+
+
+class SplitCosts(ApiModel):
+    """Cost per day split a second way: one item per day and model (or investigation)."""
+
+    group_by: Literal["day"]
+    split: Literal["model", "investigation"]
+    items: list[SplitCostItem]
+    position: int
+
+
 class JobCosts(ApiModel):
     """One job's usage: by model, and by attempt (``key`` is the attempt number)."""
 

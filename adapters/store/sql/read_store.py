@@ -22,7 +22,15 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from jobledger.adapters.store.sql.writer import from_sql, to_sql
 from jobledger.domain.bounds import Identifier, Name, Subject
@@ -91,12 +99,34 @@ CostGrouping = Literal[
 ]
 
 
+# A second key within each group (cost per day by model, or by investigation).
+CostSplit = Literal["model", "investigation"]
+_COST_COLUMNS = {
+    "tenant": "e.tenant",
+    "investigation": "e.investigation_id",
+    "model": "e.model",
+    "day": "e.day",
+    "job": "e.job_id",
+    "attempt": "e.attempt",
+    "action": "e.action",
+    "tool": "t.tool_name",
+}
+
+
 class CostQuery(_Query):
     group_by: CostGrouping = "tenant"
+    split: CostSplit | None = None  # only with group_by day
     tenant: str | None = None
     job_id: UUID | None = None  # one job's costs (its details page: by model, by attempt)
     since: date | None = None
     until: date | None = None
+
+    @field_validator("split")
+    @classmethod
+    def _per_day(cls, split: CostSplit | None, info: ValidationInfo) -> CostSplit | None:
+        if split is not None and info.data.get("group_by") != "day":
+            raise ValueError("splits cost per day only: give it with groupBy=day")
+        return split
 
 
 @dataclass
@@ -146,6 +176,7 @@ class StatsRow:
 @dataclass
 class CostTotal:
     key: str | None
+    split: str | None = None  # the split's value (model or investigation) when split
     usages: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -375,16 +406,8 @@ class ReadStore(ABC):
 
     async def _costs(self, query: CostQuery) -> Answer[list[CostTotal]]:
         position = await self.position("cost_ledger")
-        key = {
-            "tenant": "e.tenant",
-            "investigation": "e.investigation_id",
-            "model": "e.model",
-            "day": "e.day",
-            "job": "e.job_id",
-            "attempt": "e.attempt",
-            "action": "e.action",
-            "tool": "t.tool_name",
-        }[query.group_by]
+        key = _COST_COLUMNS[query.group_by]
+        split = _COST_COLUMNS[query.split] if query.split else "NULL"
         where, params = _scope(query.tenant, None, prefix="e.")
         if query.job_id is not None:
             where += " AND e.job_id = ?"
@@ -397,15 +420,17 @@ class ReadStore(ABC):
             else ""
         )
         sql = (
-            f"SELECT {key} AS k, e.input_tokens, e.output_tokens, e.cached_input_tokens, e.cost, "
+            f"SELECT {key} AS k, {split} AS s, e.input_tokens, e.output_tokens, "
+            "e.cached_input_tokens, e.cost, "
             f"a.outcome FROM cost_entries e {tools}LEFT JOIN cost_attempts a "
             "ON a.job_id = e.job_id AND a.attempt = e.attempt "
             f"WHERE {where} AND {days}"
         )
-        totals: dict[str | None, CostTotal] = {}
+        totals: dict[tuple[str | None, str | None], CostTotal] = {}
         for record in await self._rows(sql, params + day_params):
             k = None if record["k"] is None else str(record["k"])
-            total = totals.setdefault(k, CostTotal(k))
+            part = None if record["s"] is None else str(record["s"])
+            total = totals.setdefault((k, part), CostTotal(k, part))
             total.usages += 1
             total.input_tokens += record["input_tokens"]
             total.output_tokens += record["output_tokens"]
@@ -420,7 +445,12 @@ class ReadStore(ABC):
         numeric = query.group_by == "attempt"
         ordered = sorted(
             totals.values(),
-            key=lambda t: (t.key is None, int(t.key or 0) if numeric else t.key or ""),
+            key=lambda t: (
+                t.key is None,
+                int(t.key or 0) if numeric else t.key or "",
+                t.split is None,
+                t.split or "",
+            ),
         )
         return Answer(ordered, position)
 
