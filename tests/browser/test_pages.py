@@ -98,21 +98,43 @@ def test_the_overview_counts_the_tenants_jobs_and_charts_their_cost(api: Api, ta
     with claimed:
         claimed.start()
         claimed.usage("gpt-4o", input_tokens=10_000, output_tokens=1_000)
+        claimed.usage("in-house-llm", input_tokens=500, output_tokens=50)
         claimed.complete(sample_result(JobType.GRAPH_ANALYSIS, random.Random(3)))
+    running = worker(api, "t-overview").claim()  # the INV-9 job, left running
+    assert running is not None
+    running.start()
+    running.usage("gpt-4o", input_tokens=20_000, output_tokens=2_000)
     api.wait_for_read_models()
     page = tab.open("/overview", api.token("viewer", "t-overview"))
     numbers = page.locator("#numbers")
-    expect(numbers.locator("div", has_text="Queued").locator("dd")).to_have_text("1")
+    expect(numbers.locator("div", has_text="Working").locator("dd")).to_have_text("1")
     expect(numbers.locator("div", has_text="Submitted").locator("dd")).to_have_text("2")
     expect(page.locator("#by-status svg")).to_contain_text("completed")
     expect(page.locator("#by-model svg")).to_contain_text("gpt-4o")
-    cost = api.as_role("viewer", "t-overview").get("/v1/costs").json()["items"][0]["cost"]
+    viewer = api.as_role("viewer", "t-overview")
+    cost = viewer.get("/v1/costs").json()["items"][0]["cost"]
     today = page.locator("#per-day svg g").last
     expect(today).to_contain_text("2 submitted · 1 completed · 0 failed · 0 cancelled")
     expect(today.locator("rect.completed")).to_have_count(1)
     day = today.get_attribute("data-day")
     expect(page.locator("#cost-per-day svg")).to_contain_text(day or "?")
     expect(page.locator("#cost-per-day svg")).to_contain_text(f"{float(cost['amount']):.4f}")
+
+    for split, chart, names in (
+        ("model", "#model-per-day", {"gpt-4o", "in-house-llm"}),
+        ("investigation", "#investigation-per-day", {"INV-9", "(none)"}),
+    ):
+        answer = viewer.get("/v1/costs", params={"groupBy": "day", "split": split}).json()
+        group = page.locator(f'{chart} svg g[data-day="{day}"]')
+        expect(group.locator("g[data-split]")).to_have_count(len(names))
+        for item in answer["items"]:
+            name = item["split"] or "(none)"
+            assert name in names
+            amount = f"USD {float(item['cost']['amount']):.4f}"
+            expect(group.locator(f'g[data-split="{name}"]')).to_contain_text(amount)
+    expect(page.locator('#model-per-day g[data-split="in-house-llm"]')).to_contain_text(
+        "1 unpriced"
+    )
 
 
 def test_an_analyst_is_told_the_overview_is_not_theirs_and_no_call_is_refused(

@@ -1,7 +1,7 @@
 // Overview: queue depth, running, failure rate and durations from /v1/stats; jobs by
-// status, jobs per day (/v1/stats/daily), cost per day, by model and by investigation
-// (/v1/costs) as bar charts drawn in SVG, each bar labelled with its name and number so
-// colour is never the only cue.
+// status, jobs per day (/v1/stats/daily), cost per day (also split by model and by
+// investigation), by model and by investigation (/v1/costs) as bar charts drawn in SVG,
+// each bar labelled with its name and number so colour is never the only cue.
 
 import { api, frame, requireCaller, rules } from "./session.js";
 import { el } from "./format.js";
@@ -66,6 +66,41 @@ function perDay(where, days) {
   box.replaceChildren(chart);
 }
 
+/** Grouped bars: a group a day, one bar in it for each model (or investigation) with its
+ * name and cost written beside it, so the chart reads without colour. */
+function splitPerDay(where, answer, title) {
+  const box = document.getElementById(where);
+  if (!answer.items.length) {
+    box.replaceChildren(el("p", { class: "hint", text: "Nothing yet." }));
+    return;
+  }
+  const height = 22;
+  const gap = 8;
+  const amount = (item) => Number(item.cost.amount);
+  const largest = Math.max(...answer.items.map(amount), 1e-9);
+  const days = [...new Set(answer.items.map((item) => item.key))];
+  const total = answer.items.length * height + days.length * gap;
+  const chart = svg("svg", { viewBox: `0 0 900 ${total}`, role: "img", "aria-label": title, width: "100%" });
+  let y = 0;
+  for (const day of days) {
+    const group = svg("g", { "data-day": day });
+    answer.items.filter((item) => item.key === day).forEach((item, index) => {
+      const name = item.split || "(none)";
+      const row = svg("g", { "data-split": name });
+      if (index === 0) row.append(svg("text", { x: 0, y: y + 15, class: "label" }, day));
+      row.append(svg("text", { x: 100, y: y + 15, class: "label" }, name));
+      row.append(svg("rect", { x: 320, y: y + 3, height: 16, width: Math.max(1, (amount(item) / largest) * 300), class: "bar" }));
+      const unpriced = item.unpricedUsages ? ` + ${item.unpricedUsages} unpriced` : "";
+      row.append(svg("text", { x: 630, y: y + 15, class: "value" }, `${item.cost.currency} ${amount(item).toFixed(4)}${unpriced}`));
+      group.append(row);
+      y += height;
+    });
+    chart.append(group);
+    y += gap;
+  }
+  box.replaceChildren(chart);
+}
+
 function number(list, term, value) {
   list.append(el("div", {}, el("dt", { text: term }), el("dd", { text: value })));
 }
@@ -86,15 +121,17 @@ async function start() {
     refuse(`The overview shows the whole tenant's figures, which ${readers.join(", ")} may read.`);
     return;
   }
-  let stats, byModel, byInvestigation, daily, costPerDay;
+  let stats, byModel, byInvestigation, daily, costPerDay, modelPerDay, investigationPerDay;
   const since = new Date(Date.now() - (DAYS - 1) * 864e5).toISOString().slice(0, 10); // UTC
   try {
-    [stats, byModel, byInvestigation, daily, costPerDay] = await Promise.all([
+    [stats, byModel, byInvestigation, daily, costPerDay, modelPerDay, investigationPerDay] = await Promise.all([
       api("/v1/stats"),
       api("/v1/costs?groupBy=model"),
       api("/v1/costs?groupBy=investigation"),
       api(`/v1/stats/daily?since=${since}`),
       api(`/v1/costs?groupBy=day&since=${since}`),
+      api(`/v1/costs?groupBy=day&split=model&since=${since}`),
+      api(`/v1/costs?groupBy=day&split=investigation&since=${since}`),
     ]);
   } catch (error) {
     refuse(error.message);
@@ -121,6 +158,8 @@ async function start() {
   perDay("per-day", daily.items);
   const failedShare = (item) => (Number(item.unsuccessfulCost.amount) > 0 ? ` (${Number(item.unsuccessfulCost.amount).toFixed(4)} on failed attempts)` : "");
   bars("cost-per-day", costs(costPerDay).map((bar, index) => [bar[0], bar[1], bar[2] + failedShare(costPerDay.items[index])]), "Cost per day");
+  splitPerDay("model-per-day", modelPerDay, "Cost per day by model");
+  splitPerDay("investigation-per-day", investigationPerDay, "Cost per day by investigation");
   bars("by-investigation", costs(byInvestigation), "Cost by investigation");
 }
 
