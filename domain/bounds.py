@@ -42,6 +42,11 @@ Priority = Annotated[int, Strict(), Field(ge=0, le=9)]
 MaxAttempts = Annotated[int, Strict(), Field(ge=1, le=20)]
 LeaseSeconds = Annotated[float, Strict(), Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
 
+# Batches in the API: jobs submitted by one request, and jobs claimed by one request.
+MAX_SUBMIT_BATCH = 100
+MAX_CLAIM_BATCH = 10
+ClaimBatchSize = Annotated[int, Strict(), Field(ge=1, le=MAX_CLAIM_BATCH)]
+
 # An agent's steps (``domain/steps.py``): how many a batch, and how big each part.
 MAX_STEPS_PER_BATCH = 100
 MAX_TOOL_CALLS_PER_STEP = 50

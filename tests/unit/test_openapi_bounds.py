@@ -20,6 +20,7 @@ from jobledger.adapters.http.schemas.jobs import CancelJob
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import JobQuery
 from jobledger.domain import commands as cmd
+from jobledger.domain.batches import ClaimMany, SubmitMany
 from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.results import JobType
 from jobledger.domain.steps import AppendSteps
@@ -52,6 +53,8 @@ COUNTERPARTS: dict[str, type[BaseModel]] = {
     "Fail": cmd.Fail,
     "Release": cmd.Release,
     "AppendSteps": AppendSteps,
+    "SubmitBatch": SubmitMany,
+    "ClaimJobs": ClaimMany,
 }
 # Where the HTTP name is not the camelCase of the domain's.
 RENAMED = {("SubmitJob", "type"): "job_type"}
