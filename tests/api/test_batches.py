@@ -3,6 +3,7 @@ each under its own lease, bounds refused whole with nothing recorded, repeats.""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from jobledger.adapters.client import AsyncJobledgerClient, AsyncWorker, JobledgerClient, Worker
 from jobledger.domain import bounds
 from tests.api.conftest import Api, run_api, serve
 from tests.conftest import postgres_schema
@@ -206,3 +208,31 @@ def test_batches_on_postgresql() -> None:
             claims = claim_batch(worker, max=10, commandId="x").json()["claims"]
             assert sorted(c["jobId"] for c in claims) == sorted(i["jobId"] for i in items)
             assert claim_batch(worker, max=10, commandId="x").json()["claims"] == claims
+
+
+def test_the_clients_submit_and_claim_several_at_once(api: Api) -> None:
+    who = tenant()
+    analyst = JobledgerClient(api.url, api.token("analyst", who))
+    answer = analyst.submit_many([{"type": "graph_analysis", "priority": 9}] * 3)
+    assert [i["status"] for i in answer["items"]] == [202] * 3
+    worker = Worker(JobledgerClient(api.url, api.token("worker", who)), agent="gpu-1")
+    jobs = worker.claim_many(2)
+    assert len(jobs) == 2
+    for job in jobs:
+        with job:
+            job.start()
+            job.complete({"nodes": 1, "edges": 0})
+
+    async def rest() -> list[str]:
+        async with AsyncJobledgerClient(api.url, api.token("worker", who)) as client:
+            claimed = await AsyncWorker(client, agent="gpu-2").claim_many(5)
+            for job in claimed:
+                async with job:
+                    await job.start()
+                    await job.complete({"nodes": 1, "edges": 0})
+            return [job.task.job_id for job in claimed]
+
+    assert len(asyncio.run(rest())) == 1
+    assert worker.claim_many(5) == []
+    analyst.close()
+    worker.client.close()
