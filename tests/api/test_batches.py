@@ -204,6 +204,7 @@ def test_batches_on_postgresql() -> None:
             assert [i["status"] for i in items] == [202] * 4
             again = submit_batch(analyst, [{"type": "graph_analysis", "idempotencyKey": "k0"}])
             assert again.json()["items"][0]["jobId"] == items[0]["jobId"]
+            api.wait_for_read_models()
             worker = api.as_role("worker", who)
             claims = claim_batch(worker, max=10, commandId="x").json()["claims"]
             assert sorted(c["jobId"] for c in claims) == sorted(i["jobId"] for i in items)

@@ -13,6 +13,7 @@ a repeat gets the same claims back (each claim has its own id, derived from it).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
@@ -109,11 +110,12 @@ async def claim_batch(
     response: Response,
     correlation_id: RequestedCorrelationId,
 ) -> bm.ClaimedJobs:
-    """In the queue's order, as single claims are; ``waitSeconds`` holds the request
-    only until the first. Fewer than ``max`` (or none) when the queue runs dry."""
-    claims: list[Claimed] = []
-    for n in range(body.max):
-        request = ClaimRequest(
+    """The first claim holds the request up to ``waitSeconds``; the rest then run side by
+    side (a process's claims never reach for the same job), each under its own command
+    id. Fewer than ``max`` (or none) when the queue runs dry."""
+
+    def request(n: int) -> ClaimRequest:
+        return ClaimRequest(
             agent=body.agent,
             pool=body.pool,
             types=tuple(t.value for t in body.types),
@@ -124,15 +126,30 @@ async def claim_batch(
             else _scoped(principal, "claims", f"{body.command_id}#{n}"),
             correlation_id=correlation_id,
         )
-        repeat = bool(claims) and claims[0].outcome.replayed
-        claimed = await (
-            run_in_threadpool(_replayed, services, principal, request)
-            if repeat  # a repeat gets the first answer's claims back, and no more
-            else services.dispatcher.claim(principal.actor, request)
+
+    first = await services.dispatcher.claim(principal.actor, request(0))
+    if first is None:
+        claims: list[Claimed] = []
+    elif first.outcome.replayed:  # a repeat: the first answer's claims, and no more
+        claims = [first]
+        for n in range(1, 2 * body.max - 1):
+            again = await run_in_threadpool(_replayed, services, principal, request(n))
+            if again is not None:
+                claims.append(again)
+    else:
+        side_by_side = (
+            services.dispatcher.claim(principal.actor, request(n)) for n in range(1, body.max)
         )
-        if claimed is None:
-            break
-        claims.append(claimed)
+        claims = [first, *(c for c in await asyncio.gather(*side_by_side) if c is not None)]
+        # Claims side by side pass over each other's reserved jobs: with few jobs queued
+        # some find none free. The rest, one by one, until the queue is dry.
+        for n in range(body.max, 2 * body.max - 1):
+            if len(claims) == body.max:
+                break
+            more = await services.dispatcher.claim(principal.actor, request(n))
+            if more is None:
+                break
+            claims.append(more)
     if claims and claims[0].outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     if correlation_id is not None:
