@@ -49,6 +49,11 @@ UNCERTAIN = -1  # the score of an uncertain result
 TaskScore = Annotated[int, Strict(), Field(ge=UNCERTAIN, le=100)]
 TaskSubject = Annotated[str, Strict(), Field(min_length=1, max_length=512, pattern=r"\S")]
 AnalysisId = Identifier
+# Batches in the API: jobs submitted by one request, and jobs claimed by one request.
+MAX_SUBMIT_BATCH = 100
+MAX_CLAIM_BATCH = 10
+ClaimBatchSize = Annotated[int, Strict(), Field(ge=1, le=MAX_CLAIM_BATCH)]
+
 # An agent's steps (``domain/steps.py``): how many a batch, and how big each part.
 MAX_STEPS_PER_BATCH = 100
 MAX_TOOL_CALLS_PER_STEP = 50

@@ -10,6 +10,7 @@ write that loses a race is re-validated against the new state and retried. A
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,7 +24,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from jobledger.domain import commands as cmd
-from jobledger.domain.bounds import DEFAULT_LEASE_SECONDS, check_version
+from jobledger.domain.bounds import DEFAULT_LEASE_SECONDS, MAX_SUBMIT_BATCH, check_version
 from jobledger.domain.errors import (
     ConcurrencyConflict,
     ConfigurationError,
@@ -33,6 +34,7 @@ from jobledger.domain.errors import (
     JobLedgerError,
     JobNotFound,
     RetryNotDue,
+    TooLarge,
 )
 from jobledger.domain.events import JobEvent
 from jobledger.domain.history import StatusChange, status_history
@@ -107,6 +109,38 @@ class Outcome:
     job: Job | None = field(default=None, compare=False, repr=False)  # the same, whole
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One job to submit: ``Ledger.submit``'s arguments, for ``submit_many``."""
+
+    job_type: str
+    investigation_id: str | None = None
+    priority: int = 5
+    max_attempts: int = 3
+    pool: str | None = None
+    inputs: Sequence[Mapping[str, Any]] = ()
+    config: Mapping[str, Any] | None = None
+    metadata: Mapping[str, Any] | None = None
+    subject: str | None = None  # with workers: a job of tasks
+    workers: Sequence[str] = ()
+    meta: CommandMeta = field(default_factory=CommandMeta)
+
+
+def _answer(
+    answers: list[Outcome | JobLedgerError | int],
+    stored: dict[int, Outcome | JobLedgerError],
+    index: int,
+) -> Outcome | JobLedgerError:
+    """An item's answer: its own, or (a repeated command id) the first item's, replayed."""
+    answer = answers[index]
+    if not isinstance(answer, int):
+        return answer
+    if answer == index:
+        return stored[index]
+    first = _answer(answers, stored, answer)
+    return dataclasses.replace(first, replayed=True) if isinstance(first, Outcome) else first
+
+
 class Ledger(Application[UUID]):
     """Jobs are kept in memory once loaded (eventsourcing's aggregate cache, least
     recently used first out): a command loads only the events recorded since, by this
@@ -156,36 +190,131 @@ class Ledger(Application[UUID]):
         meta: CommandMeta | None = None,
     ) -> Outcome:
         """With ``subject`` and ``workers``, a job of tasks: one task per named worker."""
-        meta = meta or CommandMeta()
-        kind = parse_job_type(job_type)
-        spec = parse_spec(
-            job_type=kind,
+        item = Submission(
+            job_type,
             investigation_id=investigation_id,
             priority=priority,
             max_attempts=max_attempts,
             pool=pool,
-            inputs=list(inputs),
-            config=dict(config or {}),
-            metadata=dict(metadata or {}),
+            inputs=inputs,
+            config=config,
+            metadata=metadata,
+            subject=subject,
+            workers=workers,
+            meta=meta or CommandMeta(),
         )
-        tasks = None
-        payload = {"command": "Submit", **spec.model_dump(mode="json")}
-        if subject is not None or workers:
-            tasks = CreateTasks.parse(subject=subject, workers=list(workers)).check()
-            payload["tasks"] = tasks.model_dump(mode="json")
-        digest = self._digest(meta, payload)
-        earlier = self._earlier_outcome(actor, meta, digest)
+        return self._submit_one(actor, item)
+
+    def _submit_one(self, actor: Actor, item: Submission) -> Outcome:
+        job, digest, earlier = self._submitted(actor, item)
         if earlier is not None:
             return earlier
-        ctx = self._context(actor, meta)
+        outcome = self._save(actor, job, item.meta, digest)
+        if not outcome.replayed:
+            self._keep(job)
+        return outcome
+
+    def submit_many(
+        self, actor: Actor, submissions: Sequence[Submission]
+    ) -> list[Outcome | JobLedgerError]:
+        """Submit several jobs, each answered on its own (its outcome, or the error that
+        refused it, in the order given), the new ones stored in one transaction. An item
+        whose command id was seen before is answered as a repeat, as by ``submit``, and so
+        is a later item of the batch with an earlier one's command id. Should another
+        request store one of these command ids meanwhile, each is submitted alone."""
+        if len(submissions) > MAX_SUBMIT_BATCH:
+            raise TooLarge(f"jobs: {len(submissions)} in one batch, more than {MAX_SUBMIT_BATCH}")
+        answers: list[Outcome | JobLedgerError | int] = []  # int: as the item at that index
+        fresh: list[tuple[int, Job, str]] = []
+        seen: dict[str, tuple[int, str]] = {}  # command id -> (first item, its digest)
+        for index, item in enumerate(submissions):
+            try:
+                job, digest, earlier = self._submitted(actor, item)
+                key = item.meta.command_id
+                if key is not None and key in seen:
+                    if seen[key][1] != digest:
+                        raise IdempotencyConflict(key)
+                    answers.append(seen[key][0])
+                    continue
+                if key is not None:
+                    seen[key] = (index, digest)
+                answers.append(earlier if earlier is not None else index)
+                if earlier is None:
+                    fresh.append((index, job, digest))
+            except JobLedgerError as error:
+                answers.append(error)
+        stored = self._save_together(actor, fresh, submissions)
+        return [_answer(answers, stored, index) for index in range(len(answers))]
+
+    def _submitted(self, actor: Actor, item: Submission) -> tuple[Job, str, Outcome | None]:
+        """A submit's new job and fingerprint, and its first outcome if it is a repeat."""
+        kind = parse_job_type(item.job_type)
+        spec = parse_spec(
+            job_type=kind,
+            investigation_id=item.investigation_id,
+            priority=item.priority,
+            max_attempts=item.max_attempts,
+            pool=item.pool,
+            inputs=list(item.inputs),
+            config=dict(item.config or {}),
+            metadata=dict(item.metadata or {}),
+        )
+        payload = {"command": "Submit", **spec.model_dump(mode="json")}
+        tasks = None
+        if item.subject is not None or item.workers:
+            tasks = CreateTasks.parse(subject=item.subject, workers=list(item.workers)).check()
+            payload["tasks"] = tasks.model_dump(mode="json")
+        digest = self._digest(item.meta, payload)
+        earlier = self._earlier_outcome(actor, item.meta, digest)
+        ctx = self._context(actor, item.meta)
         job = Job.submit(ctx, spec, kind)
         if tasks is not None:
             create_tasks(job, ctx, tasks.subject, tasks.workers)
-        outcome = self._save(actor, job, meta, digest)
-        if self.repository.cache is not None and not outcome.replayed:
-            # Stored as it is: the claim that follows need not rebuild it from the store.
+        return job, digest, earlier
+
+    def _save_together(
+        self, actor: Actor, fresh: list[tuple[int, Job, str]], submissions: Sequence[Submission]
+    ) -> dict[int, Outcome | JobLedgerError]:
+        """The new jobs and their receipts in one save; if a command id was taken
+        meanwhile (nothing was stored), each is submitted alone."""
+        if not fresh:
+            return {}
+        objects: list[Any] = []
+        for index, job, digest in fresh:
+            meta = submissions[index].meta
+            objects.append(job)
+            if meta.command_id is not None:
+                objects.append(
+                    CommandReceipt.accept(
+                        actor.tenant, meta.command_id, digest, job.id, job.version, None
+                    )
+                )
+        try:
+            recordings = self.save(*objects)
+        except IntegrityError:
+            alone: dict[int, Outcome | JobLedgerError] = {}
+            for index, _, _ in fresh:
+                try:
+                    alone[index] = self._submit_one(actor, submissions[index])
+                except JobLedgerError as error:
+                    alone[index] = error
+            return alone
+        positions: dict[UUID, int] = {}
+        for recording in recordings:
+            originator = recording.domain_event.originator_id
+            positions[originator] = max(positions.get(originator, 0), recording.notification.id)
+        stored: dict[int, Outcome | JobLedgerError] = {}
+        for index, job, _ in fresh:
+            self._keep(job)
+            stored[index] = Outcome(
+                job.id, job.version, positions.get(job.id), state=JobState.of(job), job=job
+            )
+        return stored
+
+    def _keep(self, job: Job) -> None:
+        """A job just stored, kept as it is: the claim that follows need not rebuild it."""
+        if self.repository.cache is not None:
             self.repository.cache.put(job.id, copy.deepcopy(job))
-        return outcome
 
     def claim(
         self,

@@ -11,6 +11,7 @@ from typing import Any, Self
 
 import httpx
 
+from jobledger.adapters.client.batches import claim_many_call
 from jobledger.adapters.client.claims import Agent, Task
 from jobledger.adapters.client.core import (
     RETRYING,
@@ -161,6 +162,12 @@ class AsyncWorker:
         if claimed is None:
             return None
         return AsyncClaimedJob(self.client, Task.of(claimed), self.agent.heartbeat_every)
+
+    async def claim_many(self, most: int, wait_seconds: int = 0) -> list[AsyncClaimedJob]:
+        """Up to ``most`` jobs claimed in one request, as ``Worker.claim_many``."""
+        answer = await self.client._answer(claim_many_call(self.agent, most, wait_seconds))
+        every = self.agent.heartbeat_every
+        return [AsyncClaimedJob(self.client, Task.of(c), every) for c in answer["claims"]]
 
     async def jobs(self, wait_seconds: int = 20) -> AsyncIterator[AsyncClaimedJob]:
         """Claimed jobs, one after another, for ever."""

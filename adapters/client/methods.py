@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from jobledger.adapters.client.batches import submit_many_call
 from jobledger.adapters.client.claims import Task
 from jobledger.adapters.client.core import (
     Call,
@@ -42,6 +43,13 @@ class JobRequests(ABC, Generic[R]):
         """Submit a job (fields as in ``POST /v1/jobs``, snake_case); the envelope.
         ``correlation_id`` names the workflow it belongs to (``X-Correlation-ID``)."""
         return self._answer(submit_call(job_type, idempotency_key, correlation_id, **fields))
+
+    def submit_many(
+        self, jobs: Sequence[Mapping[str, Any]], *, correlation_id: str | None = None
+    ) -> R:
+        """Submit several jobs (each as ``submit``'s fields, with ``type``) in one
+        request; the answer's ``items`` say per job: 202 and its id, or its problem."""
+        return self._answer(submit_many_call(jobs, correlation_id))
 
     def get(self, job_id: str) -> R:
         return self._answer(get_call(job_id))

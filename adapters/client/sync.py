@@ -12,6 +12,7 @@ from typing import Any, Self
 
 import httpx
 
+from jobledger.adapters.client.batches import claim_many_call
 from jobledger.adapters.client.claims import Agent, Task
 from jobledger.adapters.client.core import (
     RETRYING,
@@ -162,6 +163,13 @@ class Worker:
         if claimed is None:
             return None
         return ClaimedJob(self.client, Task.of(claimed), self.agent.heartbeat_every)
+
+    def claim_many(self, most: int, wait_seconds: int = 0) -> list[ClaimedJob]:
+        """Up to ``most`` jobs claimed in one request, each with its own lease (and its
+        own heartbeats once in a ``with`` block); empty when there was none."""
+        answer = self.client._answer(claim_many_call(self.agent, most, wait_seconds))
+        every = self.agent.heartbeat_every
+        return [ClaimedJob(self.client, Task.of(c), every) for c in answer["claims"]]
 
     def jobs(self, wait_seconds: int = 20) -> Iterator[ClaimedJob]:
         """Claimed jobs, one after another, for ever."""

@@ -18,6 +18,8 @@ from jobledger.adapters.graphql.permissions import MayAudit
 from jobledger.adapters.graphql.results import ResultUnion, result_of
 from jobledger.adapters.http import schemas
 from jobledger.adapters.http.envelope import recorded_event
+from jobledger.adapters.http.report import recorded_step
+from jobledger.adapters.http.schemas import steps as step_api
 from jobledger.adapters.http.schemas import tasks as task_api
 from jobledger.adapters.http.schemas.jobs import JobSummary
 from jobledger.adapters.store.sql.task_reads import JobTasks, job_tasks
@@ -39,6 +41,7 @@ TaskError = object_type(task_api.TaskError)
 Task = object_type(task_api.Task, state=TaskState)
 CountedScore = object_type(task_api.CountedScore)
 Verdict = object_type(task_api.Verdict)
+Step = object_type(step_api.RecordedStep, name="Step", mcp_tool_calls=list[JSON] | None)
 
 Info = strawberry.Info[Context, None]
 
@@ -91,6 +94,13 @@ class Job:
             return None
         decided: Verdict = Verdict.from_pydantic(task_api.Verdict.of(found.verdict))  # type: ignore[valid-type]
         return decided
+
+    @strawberry.field(description="the agent's steps, in the order recorded (docs/steps.md)")
+    async def steps(self, info: Info) -> list[Step]:  # type: ignore[valid-type]
+        async with info.context.services.reads.store() as store:
+            answer = await store.steps(UUID(_id(self)), self.tenant_id)  # type: ignore[attr-defined]
+        currency = info.context.services.currency
+        return [built(Step, recorded_step(row, currency)) for row in answer.value]
 
     @strawberry.field(
         description="every event as stored (auditors only)", permission_classes=[MayAudit]

@@ -93,6 +93,22 @@ ROUTES = [
         {"agent": "w", "types": ["threat_modelling"]},
         False,
     ),
+    Route(
+        "POST",
+        "/v1/jobs/batch",
+        frozenset(SUBMITTERS),
+        200,
+        {"jobs": [{"type": "graph_analysis"}]},
+        False,
+    ),
+    Route(
+        "POST",
+        "/v1/claims/batch",
+        frozenset({"worker"}),
+        200,
+        {"agent": "w", "types": ["threat_modelling"], "max": 3},
+        False,
+    ),
     *(
         Route("POST", f"/v1/jobs/{{job}}/{action}", frozenset({"worker"}), 409, body)
         for action, body in WORKER_BODIES.items()

@@ -83,6 +83,16 @@ def test_a_workers_steps_are_listed_in_order_priced_and_make_the_report(api: Api
     assert listed[1]["cost"] == {"amount": "2.50", "currency": "USD"}
     assert listed[1]["mcpToolCalls"] == [SEARCH | {"startedAt": "2026-11-01T09:00:00.500000Z"}]
     assert listed[0]["cost"] is None
+    query = '{ job(id: "%s") { steps { step workId actionName cost { amount } mcpToolCalls } } }'
+    through_graphql = viewer.post("/graphql", json={"query": query % job}).json()["data"]
+    assert [
+        (s["step"], s["workId"], s["actionName"], s["cost"], s["mcpToolCalls"])
+        for s in through_graphql["job"]["steps"]
+    ] == [
+        (s["step"], s["workId"], s["actionName"], s["cost"] and {"amount": s["cost"]["amount"]},
+         s["mcpToolCalls"])
+        for s in listed
+    ]  # fmt: skip
 
     report = viewer.get(f"/v1/jobs/{job}/report").json()
     audit = [{k: v for k, v in s.items() if k in report["agentAuditLog"][0]} for s in listed]

@@ -8,9 +8,9 @@ SQLite file or a new schema of the bench database; the CPU counted is the server
 on PostgreSQL, its backends'. Afterwards every job is loaded from the event store and
 must be completed.
 
-``CLIENTS`` holds the ways of driving the API: one job per request, and ``None`` for
-batched, which the API cannot do yet (no batch submit or batch claim). Adding it is one
-``Clients`` value.
+``CLIENTS`` holds the ways of driving the API: one job per request, and batched:
+submits by 100 (POST /v1/jobs/batch) and claims by 10 (POST /v1/claims/batch), each
+claimed job then started and completed by its own requests.
 """
 
 from __future__ import annotations
@@ -86,26 +86,70 @@ async def work_one_by_one(port: int, token: str, agent: str) -> None:
                 return
             if status != 200:
                 raise RuntimeError(f"POST /v1/claims answered {status}: {body[:200]!r}")
-            job = json.loads(body)
-            steps: list[tuple[str, dict[str, Any]]] = [
-                ("start", {}),
-                ("complete", {"result": TINY_RESULT}),
-            ]
-            for n, (action, fields) in enumerate(steps):
-                command = {"leaseId": job["leaseId"], "commandId": f"{job['jobId']}-{n}"}
-                path = f"/v1/jobs/{job['jobId']}/{action}"
-                status, body = await conn.send(
-                    token, "POST", path, json.dumps({**command, **fields}).encode()
-                )
-                if status != 200:
-                    raise RuntimeError(f"POST {path} answered {status}: {body[:200]!r}")
+            await _run(conn, token, json.loads(body))
     finally:
         conn.close()
 
 
+SUBMIT_BATCH = 100  # jobs a POST /v1/jobs/batch
+CLAIM_BATCH = 10  # jobs a POST /v1/claims/batch
+
+
+async def submit_batched(port: int, token: str, jobs: int) -> list[str]:
+    """The share in batches of ``SUBMIT_BATCH`` (POST /v1/jobs/batch)."""
+    conn = await Connection.open(port)
+    job = json.loads(JOB)
+    ids: list[str] = []
+    try:
+        while len(ids) < jobs:
+            n = min(SUBMIT_BATCH, jobs - len(ids))
+            batch = json.dumps({"jobs": [job] * n}).encode()
+            status, body = await conn.send(token, "POST", "/v1/jobs/batch", batch)
+            items = json.loads(body)["items"] if status == 200 else []
+            if status != 200 or any(item["status"] != 202 for item in items):
+                raise RuntimeError(f"POST /v1/jobs/batch answered {status}: {body[:200]!r}")
+            ids.extend(item["jobId"] for item in items)
+    finally:
+        conn.close()
+    return ids
+
+
+async def work_batched(port: int, token: str, agent: str) -> None:
+    """Claim ``CLAIM_BATCH`` jobs a request (POST /v1/claims/batch), then start and
+    complete each (one request each: the API has no batch of worker commands), until a
+    claim finds nothing queued."""
+    conn = await Connection.open(port)
+    claim = json.dumps({"agent": agent, "leaseSeconds": 300, "max": CLAIM_BATCH}).encode()
+    try:
+        while True:
+            status, body = await conn.send(token, "POST", "/v1/claims/batch", claim)
+            if status != 200:
+                raise RuntimeError(f"POST /v1/claims/batch answered {status}: {body[:200]!r}")
+            claims = json.loads(body)["claims"]
+            if not claims:
+                return
+            for job in claims:
+                await _run(conn, token, job)
+    finally:
+        conn.close()
+
+
+async def _run(conn: Connection, token: str, job: dict[str, Any]) -> None:
+    """Start and complete a claimed job with a tiny result."""
+    steps: list[tuple[str, dict[str, Any]]] = [("start", {}), ("complete", {"result": TINY_RESULT})]
+    for n, (action, fields) in enumerate(steps):
+        command = {"leaseId": job["leaseId"], "commandId": f"{job['jobId']}-{n}"}
+        path = f"/v1/jobs/{job['jobId']}/{action}"
+        status, body = await conn.send(
+            token, "POST", path, json.dumps({**command, **fields}).encode()
+        )
+        if status != 200:
+            raise RuntimeError(f"POST {path} answered {status}: {body[:200]!r}")
+
+
 CLIENTS: dict[str, Clients | None] = {
     "one job per request": Clients(submit_one_by_one, work_one_by_one),
-    "batched": None,  # not built yet: the API has no batch submit or batch claim
+    "batched": Clients(submit_batched, work_batched),
 }
 
 

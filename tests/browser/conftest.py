@@ -135,6 +135,8 @@ def tab(
         yield opened
     finally:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-        page.screenshot(path=str(artefacts / f"{name}.png"), full_page=True)
+        # A full-page shot of a big page (ReDoc's) takes seconds on a loaded machine: it
+        # is an artefact, not the test, so it gets longer than the pages' waits.
+        page.screenshot(path=str(artefacts / f"{name}.png"), full_page=True, timeout=30_000)
         context.close()
     assert opened.errors == [], f"the page logged errors: {opened.errors}"

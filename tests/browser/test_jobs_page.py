@@ -162,10 +162,10 @@ def test_started_eta_active_first_and_created_between_live_in_the_url(api: Api, 
     assert envelope["estimatedCompletionAt"] is not None
 
     page = tab.open("/jobs", api.token("analyst", "t-table", "ivy@t-table"))
-    assert ordered(tab) == [ended["id"], running["id"]]  # newest first
+    shows_in_order(tab, [ended["id"], running["id"]])  # newest first
     page.get_by_label("Active first").check()
     page.wait_for_url(re.compile(r"active=first"))
-    assert ordered(tab) == [running["id"], ended["id"]]
+    shows_in_order(tab, [running["id"], ended["id"]])
     row = page.locator(f'#jobs tr[data-job="{running["id"]}"]')
     expect(row.locator("td").nth(4).locator("time")).to_have_attribute(
         "datetime", re.compile(envelope["startedAt"][:19])
@@ -177,7 +177,7 @@ def test_started_eta_active_first_and_created_between_live_in_the_url(api: Api, 
     yesterday = page.evaluate("new Date(Date.now() - 864e5).toLocaleDateString('en-CA')")
     page.get_by_label("Created from").fill(today)
     page.wait_for_url(re.compile(rf"from={today}"))
-    assert ordered(tab) == [running["id"], ended["id"]]
+    shows_in_order(tab, [running["id"], ended["id"]])
     page.get_by_label("to", exact=True).fill(yesterday)
     page.wait_for_url(re.compile(rf"from={today}.*to={yesterday}|to={yesterday}.*from={today}"))
     expect(page.locator("#empty")).to_be_visible()
@@ -185,9 +185,15 @@ def test_started_eta_active_first_and_created_between_live_in_the_url(api: Api, 
     assert "active=first" in page.url  # the filters combine in one shareable URL
 
 
-def ordered(tab: Tab) -> list[str]:
-    tab.page.locator("#jobs tbody tr").first.wait_for()
-    return list(tab.page.locator("#jobs tbody tr").evaluate_all("rs => rs.map(r => r.dataset.job)"))
+def shows_in_order(tab: Tab, ids: list[str]) -> None:
+    """Waits until the table lists exactly ``ids``, top to bottom: a changed view replaces
+    its rows after its requests return (active first fills in two walks), so the rows of
+    the moment the URL changed may still be the old view's."""
+    tab.page.wait_for_function(
+        "ids => [...document.querySelectorAll('#jobs tbody tr')].map(r => r.dataset.job)"
+        ".join() === ids.join()",
+        arg=ids,
+    )
 
 
 FOCUSED = """() => {

@@ -21,6 +21,7 @@ from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import JobQuery
 from jobledger.domain import commands as cmd
 from jobledger.domain import task_commands as task_cmd
+from jobledger.domain.batches import ClaimMany, SubmitMany
 from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.results import JobType
 from jobledger.domain.steps import AppendSteps
@@ -55,6 +56,8 @@ COUNTERPARTS: dict[str, type[BaseModel]] = {
     "ClaimTask": task_cmd.ClaimTask,
     "UpdateTask": task_cmd.UpdateTask,
     "AppendSteps": AppendSteps,
+    "SubmitBatch": SubmitMany,
+    "ClaimJobs": ClaimMany,
 }
 # Bodies whose other fields go to a second domain model: a job of tasks' subject, workers.
 ALSO: dict[str, type[BaseModel]] = {"SubmitJob": task_cmd.CreateTasks}

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Principal, Role
 from jobledger.adapters.http.correlation import RequestedCorrelationId, echo, job_workflow
-from jobledger.adapters.http.dispatch import ClaimRequest
+from jobledger.adapters.http.dispatch import Claimed, ClaimRequest
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas import workers as wm
 from jobledger.adapters.http.schemas.jobs import InputOut
@@ -69,18 +69,22 @@ async def claim(
         if correlation_id is not None:
             echo(nothing, correlation_id)
         return nothing
-    job, outcome = claimed.job, claimed.outcome
-    if outcome.replayed:
+    if claimed.outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    echo(response, correlation_id or claimed.workflow)
+    return claimed_job(claimed)
+
+
+def claimed_job(claimed: Claimed) -> wm.ClaimedJob:
+    """A claim's answer: the lease, the workflow, and what the job needs to run."""
+    job, outcome = claimed.job, claimed.outcome
     assert outcome.state is not None
     assert outcome.lease_id is not None
     answer = wm.WorkerAnswer.of(outcome.job_id, outcome.version, outcome.state)
-    workflow = claimed.workflow
-    echo(response, correlation_id or workflow)
     return wm.ClaimedJob(
         **answer.model_dump(),
         lease_id=outcome.lease_id,
-        correlation_id=workflow,
+        correlation_id=claimed.workflow,
         type=job.job_type,
         priority=job.priority,
         pool=job.pool,

@@ -1,0 +1,25 @@
+"""The rules of batches: how many jobs one submit, and one claim, may take.
+
+``SubmitMany`` is what ``Ledger.submit_many`` checks a batch against; ``ClaimMany`` is
+a claim's rules with how many jobs it takes (the HTTP bodies publish these bounds).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobledger.domain.bounds import MAX_SUBMIT_BATCH, ClaimBatchSize
+from jobledger.domain.commands import Claim
+from jobledger.domain.values import JobSpec
+
+
+class SubmitMany(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    jobs: Annotated[list[JobSpec], Field(min_length=1, max_length=MAX_SUBMIT_BATCH)]
+
+
+class ClaimMany(Claim):
+    max: ClaimBatchSize = 1
