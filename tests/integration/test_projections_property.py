@@ -32,8 +32,8 @@ MODELS = ("gpt-4o", "claude-sonnet-4", "unpriced-model")
 # Examples per store: the folding rules are the same on every store and get their full
 # count on SQLite; on PostgreSQL, where each example needs a schema of its own (about half
 # a second), fewer show that its column types and transactions keep them.
-AGREE_EXAMPLES = {"sqlite": 50, "postgres": 20}
-WALK_EXAMPLES = {"sqlite": 80, "postgres": 30}
+AGREE_EXAMPLES = {"sqlite": 30, "postgres": 10}
+WALK_EXAMPLES = {"sqlite": 50, "postgres": 15}
 
 
 def drive(ledger: Ledger, clock: MovableClock, data: Any, runner_batches: Any) -> list[UUID]:
