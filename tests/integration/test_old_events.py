@@ -5,9 +5,10 @@ stood at that moment."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import io
 import json
-import shutil
 import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,11 +16,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobledger.adapters.audit.auditor import verify_log
-from jobledger.adapters.audit.signing import read_public_key, signed_by
+from jobledger.adapters.audit.signing import signed_by
 from jobledger.adapters.audit.transfer import export_log, import_log
 from jobledger.adapters.bootstrap import build_ledger, build_runner
 from jobledger.adapters.settings import Settings
@@ -32,9 +34,14 @@ from jobledger.domain.ledger import Ledger
 from tests.conftest import ANALYST, WORKER, MovableClock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-RELEASE_1 = FIXTURES / "ledger-release-1.db"
+# The release-1 SQLite file as SQL text (sqlite3's dump: every stored byte, as X'..'
+# literals), so no database file is tracked; each test restores it into its own folder.
+RELEASE_1 = FIXTURES / "ledger-release-1.sql"
 EXPORT_1 = FIXTURES / "ledger-release-1.jsonl"
-PUBLIC_1 = read_public_key(FIXTURES / "ledger-release-1.pub.pem")
+# The public half of the key that signed its checkpoints (raw Ed25519, base64).
+PUBLIC_1 = Ed25519PublicKey.from_public_bytes(
+    base64.b64decode((FIXTURES / "ledger-release-1.public-key.txt").read_text())
+)
 # Later releases added steps and tasks (StepsAppended, Task*, *VerdictReached).
 RELEASE_1_EVENT_TYPES = {
     "AttemptFailed", "CancellationAcknowledged", "CancellationRequested", "HeartbeatRecorded",
@@ -53,10 +60,11 @@ def opened_copy(
     tmp_path: Path, change: Callable[[sqlite3.Connection], object] | None = None
 ) -> Ledger:
     copy = tmp_path / "release-1.db"
-    shutil.copyfile(RELEASE_1, copy)
-    if change is not None:
-        with sqlite3.connect(copy) as conn:
+    with contextlib.closing(sqlite3.connect(copy)) as conn:
+        conn.executescript(RELEASE_1.read_text())
+        if change is not None:
             change(conn)
+            conn.commit()
     return build_ledger(Settings(db=f"sqlite:///{copy}"), create=False)
 
 
