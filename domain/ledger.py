@@ -203,9 +203,10 @@ class Ledger(Application[UUID]):
             workers=workers,
             meta=meta or CommandMeta(),
         )
-        return self._submit_one(actor, item)
+        return self.submit_one(actor, item)
 
-    def _submit_one(self, actor: Actor, item: Submission) -> Outcome:
+    def submit_one(self, actor: Actor, item: Submission) -> Outcome:
+        """``submit``, with its arguments as one ``Submission`` (as the API maps them)."""
         job, digest, earlier = self._submitted(actor, item)
         if earlier is not None:
             return earlier
@@ -295,7 +296,7 @@ class Ledger(Application[UUID]):
             alone: dict[int, Outcome | JobLedgerError] = {}
             for index, _, _ in fresh:
                 try:
-                    alone[index] = self._submit_one(actor, submissions[index])
+                    alone[index] = self.submit_one(actor, submissions[index])
                 except JobLedgerError as error:
                     alone[index] = error
             return alone

@@ -237,3 +237,19 @@ def test_the_clients_submit_and_claim_several_at_once(api: Api) -> None:
     assert worker.claim_many(5) == []
     analyst.close()
     worker.client.close()
+
+
+def test_a_batch_item_with_a_subject_and_workers_is_a_job_of_tasks(api: Api) -> None:
+    """A batch item is a submit body like any other, tasks included."""
+    analyst = api.as_role("analyst", tenant())
+    item = {"type": "threat_modelling", "subject": "sha256:ab", "workers": ["av-1", "av-2"]}
+    answer = submit_batch(analyst, [item, {"type": "graph_analysis"}])
+    assert answer.status_code == 200, answer.text
+    api.wait_for_read_models()
+    tasked, plain = (analyst.get(i["location"]).json() for i in answer.json()["items"])
+    assert tasked["subject"] == "sha256:ab"
+    assert [(t["worker"], t["state"]) for t in tasked["tasks"]] == [
+        ("av-1", "enqueued"),
+        ("av-2", "enqueued"),
+    ]
+    assert (plain["subject"], plain["tasks"]) == (None, None)

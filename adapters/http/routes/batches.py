@@ -24,13 +24,13 @@ from jobledger.adapters.auth.tokens import Principal, Role
 from jobledger.adapters.http.correlation import RequestedCorrelationId, echo, job_workflow
 from jobledger.adapters.http.dispatch import Claimed, ClaimRequest
 from jobledger.adapters.http.problems import responses, status_of
-from jobledger.adapters.http.routes.jobs import submit_command_id
+from jobledger.adapters.http.routes.jobs import submission_of, submit_command_id
 from jobledger.adapters.http.routes.workers import _scoped, claimed_job
 from jobledger.adapters.http.schemas import batches as bm
 from jobledger.adapters.http.security import allowed
 from jobledger.adapters.http.services import Services, ServicesDep
 from jobledger.domain.errors import JobLedgerError
-from jobledger.domain.ledger import Outcome, Submission
+from jobledger.domain.ledger import Outcome
 from jobledger.domain.values import CommandMeta, new_correlation_id
 
 router = APIRouter(tags=["batches"])
@@ -57,16 +57,9 @@ async def submit_batch(
     if correlation_id is not None:
         echo(response, correlation_id)
     items = [
-        Submission(
-            item.type.value,
-            investigation_id=item.investigation_id,
-            priority=item.priority,
-            max_attempts=item.max_attempts,
-            pool=item.pool,
-            inputs=[i.model_dump(exclude_none=True) for i in item.inputs],
-            config=item.config,
-            metadata=item.metadata,
-            meta=CommandMeta(
+        submission_of(
+            item,
+            CommandMeta(
                 correlation_id=correlation_id or new_correlation_id(),
                 command_id=submit_command_id(
                     principal, item.idempotency_key, f"jobs.{index}.idempotencyKey"

@@ -43,7 +43,7 @@ from jobledger.adapters.store.sql.read_store import (
 )
 from jobledger.domain.bounds import Identifier, Name, Subject
 from jobledger.domain.errors import InvalidCommand, JobNotFound
-from jobledger.domain.ledger import Outcome
+from jobledger.domain.ledger import Outcome, Submission
 from jobledger.domain.lifecycle import TERMINAL, JobStatus
 from jobledger.domain.results import JobType
 from jobledger.domain.values import CommandMeta, new_correlation_id
@@ -101,13 +101,9 @@ def submit_command_id(principal: Principal, key: str | None, field: str) -> str 
     return f"submit:{caller_key(principal)}:{key}"
 
 
-def submit_job(
-    services: Services, principal: Principal, body: SubmitJob, meta: CommandMeta
-) -> tuple[Outcome, dict[str, Any]]:
-    """What blocks on the store, in one worker thread: the submit, then its answer
-    (GraphQL's ``submitJob`` runs it too)."""
-    outcome = services.ledger.submit(
-        principal.actor,
+def submission_of(body: SubmitJob, meta: CommandMeta) -> Submission:
+    """A submit body (alone, or an item of a batch) as the ledger takes it."""
+    return Submission(
         body.type.value,
         investigation_id=body.investigation_id,
         priority=body.priority,
@@ -120,6 +116,14 @@ def submit_job(
         workers=body.workers or (),
         meta=meta,
     )
+
+
+def submit_job(
+    services: Services, principal: Principal, body: SubmitJob, meta: CommandMeta
+) -> tuple[Outcome, dict[str, Any]]:
+    """What blocks on the store, in one worker thread: the submit, then its answer
+    (GraphQL's ``submitJob`` runs it too)."""
+    outcome = services.ledger.submit_one(principal.actor, submission_of(body, meta))
     return outcome, services.envelope_at(principal, outcome.job_id, outcome.version)
 
 
