@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from jobledger.adapters.auth.tokens import Principal
 from jobledger.adapters.http.envelope import Submission
 from jobledger.adapters.http.services import Services
+from jobledger.adapters.store.sql.task_reads import JobTasks, tasks_of_jobs
 from jobledger.domain import events as ev
 from jobledger.projections.base import Row
 
@@ -27,11 +28,23 @@ class Loaders:
         # (job id, completed) -> what was submitted and, once completed, the result
         self.recorded: DataLoader[tuple[str, bool], Recorded] = DataLoader(self._recorded)
         self.events: DataLoader[str, list[ev.JobEvent]] = DataLoader(self._events)
+        self.tasks: DataLoader[str, JobTasks | None] = DataLoader(self._tasks)
+        self.steps: DataLoader[str, list[Row]] = DataLoader(self._steps)
 
     async def _histories(self, job_ids: list[str]) -> list[list[Row]]:
         async with self.services.reads.store() as store:
             found = await store.histories(job_ids, self.principal.tenant)
         return [found.get(job_id, []) for job_id in job_ids]
+
+    async def _tasks(self, job_ids: list[str]) -> list[JobTasks | None]:
+        async with self.services.reads.store() as store:
+            found = await tasks_of_jobs(store, job_ids, self.principal.tenant)
+        return [found[job_id] for job_id in job_ids]
+
+    async def _steps(self, job_ids: list[str]) -> list[list[Row]]:
+        async with self.services.reads.store() as store:
+            found = await store.steps_of(job_ids, self.principal.tenant)
+        return [found[job_id] for job_id in job_ids]
 
     async def _recorded(self, keys: list[tuple[str, bool]]) -> list[Recorded]:
         """Kept ones at once; a worker thread only when one must be read from the ledger

@@ -5,7 +5,6 @@ sends (``adapters/http/envelope.py``), so REST and GraphQL cannot drift apart.""
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 import strawberry
 from strawberry.experimental.pydantic import type as from_pydantic
@@ -22,7 +21,7 @@ from jobledger.adapters.http.report import recorded_step
 from jobledger.adapters.http.schemas import steps as step_api
 from jobledger.adapters.http.schemas import tasks as task_api
 from jobledger.adapters.http.schemas.jobs import JobSummary
-from jobledger.adapters.store.sql.task_reads import JobTasks, job_tasks
+from jobledger.adapters.store.sql.task_reads import JobTasks
 from jobledger.domain.lifecycle import JobStatus as Status
 from jobledger.projections.base import Row
 
@@ -97,10 +96,9 @@ class Job:
 
     @strawberry.field(description="the agent's steps, in the order recorded (docs/steps.md)")
     async def steps(self, info: Info) -> list[Step]:  # type: ignore[valid-type]
-        async with info.context.services.reads.store() as store:
-            answer = await store.steps(UUID(_id(self)), self.tenant_id)  # type: ignore[attr-defined]
+        rows = await info.context.loaders.steps.load(_id(self))
         currency = info.context.services.currency
-        return [built(Step, recorded_step(row, currency)) for row in answer.value]
+        return [built(Step, recorded_step(row, currency)) for row in rows]
 
     @strawberry.field(
         description="every event as stored (auditors only)", permission_classes=[MayAudit]
@@ -130,10 +128,9 @@ async def _submission(job: Job, info: Info) -> Any:
 
 
 async def _tasks(job: Job, info: Info) -> JobTasks | None:
-    """The tasks and verdict of a job of tasks, from the tasks read model (REST's read)."""
-    async with info.context.services.reads.store() as store:
-        answer = await job_tasks(store, UUID(_id(job)), job.tenant_id)  # type: ignore[attr-defined]
-    return answer.value if answer.value.tasks else None
+    """The tasks and verdict of a job of tasks, from the tasks read model (batched)."""
+    found: JobTasks | None = await info.context.loaders.tasks.load(_id(job))
+    return found
 
 
 def job_of(summary: dict[str, Any]) -> Job:

@@ -290,6 +290,13 @@ def test_a_page_with_histories_and_results_runs_a_bounded_number_of_statements(
     assert all(e["node"]["history"] for e in found["edges"])
     # the position, the page, the count, every history: not one query per job
     assert len(statements) <= 4, statements
+    statements.clear()
+    query = "{ jobs(first: 100) { edges { node { id subject tasks { worker } verdict { score } steps { step } } } } }"
+    found = post(client, query).json()["data"]["jobs"]
+    assert len(found["edges"]) == 30
+    assert all(e["node"]["tasks"] is None and e["node"]["steps"] == [] for e in found["edges"])
+    # the position, the page, every job's tasks, verdicts and steps: one statement each
+    assert len(statements) <= 5, statements
 
 
 def test_an_analyst_sees_only_the_jobs_they_created(api: Api, shared_job: str) -> None:

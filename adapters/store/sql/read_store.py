@@ -311,11 +311,21 @@ class ReadStore(ABC):
     async def histories(self, job_ids: Sequence[str], tenant: str) -> dict[str, list[Row]]:
         """The status history of many jobs in one statement (a page of jobs, each with its
         history, costs one query, not one per job)."""
+        return await self.by_job(schema.STATUS_HISTORY, job_ids, tenant, order="version")
+
+    async def steps_of(self, job_ids: Sequence[str], tenant: str) -> dict[str, list[Row]]:
+        """The agent steps of many jobs in one statement, each job's in recorded order."""
+        return await self.by_job(schema.STEPS, job_ids, tenant, order="step")
+
+    async def by_job(
+        self, table: schema.Table, job_ids: Sequence[str], tenant: str, *, order: str
+    ) -> dict[str, list[Row]]:
+        """The rows of ``table`` for each of ``job_ids`` (of ``tenant``), in one statement."""
         if not job_ids:
             return {}
         rows = await self._select(
-            schema.STATUS_HISTORY,
-            f"tenant = ? AND job_id IN ({', '.join('?' * len(job_ids))}) ORDER BY job_id, version",
+            table,
+            f"tenant = ? AND job_id IN ({', '.join('?' * len(job_ids))}) ORDER BY job_id, {order}",
             [tenant, *job_ids],
         )
         found: dict[str, list[Row]] = {job_id: [] for job_id in job_ids}

@@ -29,14 +29,25 @@ def decoded(row: Row) -> Row:
 async def job_tasks(store: ReadStore, job_id: UUID, tenant: str) -> Answer[JobTasks]:
     async with store.snapshot():
         position = await store.position("tasks")
-        tasks = await store._select(
-            schema.TASKS, "job_id = ? AND tenant = ? ORDER BY worker", [str(job_id), tenant]
+        found = await tasks_of_jobs(store, [str(job_id)], tenant)
+    return Answer(found[str(job_id)] or JobTasks([], None), position)
+
+
+async def tasks_of_jobs(
+    store: ReadStore, job_ids: list[str], tenant: str
+) -> dict[str, JobTasks | None]:
+    """The tasks and verdict of many jobs in two statements (None: a job without tasks)."""
+    tasks = await store.by_job(schema.TASKS, job_ids, tenant, order="worker")
+    verdicts = await store.by_job(schema.VERDICTS, job_ids, tenant, order="job_id")
+    return {
+        job_id: JobTasks(
+            [decoded(t) for t in tasks[job_id]],
+            decoded(verdicts[job_id][0]) if verdicts[job_id] else None,
         )
-        verdicts = await store._select(
-            schema.VERDICTS, "job_id = ? AND tenant = ?", [str(job_id), tenant]
-        )
-    rows = [decoded(t) for t in tasks]
-    return Answer(JobTasks(rows, decoded(verdicts[0]) if verdicts else None), position)
+        if tasks[job_id]
+        else None
+        for job_id in job_ids
+    }
 
 
 async def claimable_tasks(store: ReadStore, tenant: str, worker: str, limit: int) -> list[str]:
