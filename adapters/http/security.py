@@ -68,9 +68,14 @@ class Allowed(HTTPBearer):
         self.to = to
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
-        bearing = token if scheme.lower() == "bearer" and token else None
-        return require(_verified(request, bearing), self.roles, self.to)
+        token = bearer_token(request.headers.get("Authorization"))
+        return require(_verified(request, token), self.roles, self.to)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, read as ``HTTPBearer`` reads it."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def allowed(*roles: Role, to: str) -> Allowed:
