@@ -161,6 +161,24 @@ def test_a_summary_read_waits_out_a_file_held_exclusively_without_stalling_the_l
     assert ticks >= 10  # the loop ran through the wait (0.5 s: 25 ticks when it is free)
 
 
+def test_a_summary_read_inside_a_snapshot_sees_that_snapshot(ledger: Ledger) -> None:
+    """A read by key may skip the thread hop, but never the snapshot it is read in."""
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger)
+    runner.catch_up()
+
+    async def inside_and_after(store: ReadStore) -> tuple[str, str]:
+        async with store.snapshot():
+            await store.position("job_summaries")  # the snapshot is taken at its first read
+            ledger.complete(WORKER, job_id, lease_id=lease, result={})
+            runner.catch_up()
+            inside = await store.summary(job_id, tenant="acme")
+        after = await store.summary(job_id, tenant="acme")
+        return inside.value["status"], after.value["status"]
+
+    assert ask(ledger, inside_and_after) == ("running", "completed")
+
+
 def test_another_tenants_job_is_not_found_in_the_read_models(ledger: Ledger) -> None:
     runner = build_runner(ledger)
     job_id = ledger.submit(ANALYST, "graph_analysis").job_id

@@ -225,8 +225,8 @@ class ReadStore(ABC):
 
     async def _key_rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
         """Run one statement that finds its rows by key (an index lookup, a few rows): a
-        store may answer it without a round trip through another thread. Not for use
-        inside ``snapshot``: it may not see that transaction."""
+        store may answer it without a round trip through another thread (inside
+        ``snapshot``, it must still read that snapshot)."""
         return await self._rows(sql, params)
 
     async def position(self, projection: str) -> int:

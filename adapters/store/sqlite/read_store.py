@@ -30,6 +30,7 @@ class SQLiteReadStore(ReadStore):
         self.path = path
         self._db: aiosqlite.Connection | None = None
         self._here: sqlite3.Connection | None = None  # for reads by key, in this thread
+        self._in_snapshot = False  # then every read goes through the snapshot's connection
 
     async def __aenter__(self) -> Self:
         self._db = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
@@ -64,6 +65,8 @@ class SQLiteReadStore(ReadStore):
     async def _key_rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
         if self._here is None:
             raise RuntimeError("open the read store with `async with` first")
+        if self._in_snapshot:
+            return await self._rows(sql, params)
         try:
             return list(self._here.execute(sql, params).fetchall())
         except sqlite3.OperationalError as error:
@@ -74,9 +77,11 @@ class SQLiteReadStore(ReadStore):
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[None]:
         await self.db.execute("BEGIN")
+        self._in_snapshot = True
         try:
             yield
         finally:
+            self._in_snapshot = False
             await self.db.execute("ROLLBACK")
 
 
