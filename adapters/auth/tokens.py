@@ -6,6 +6,7 @@ Only RS256 is accepted, so a token signed with ``none`` or with a shared secret
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -86,6 +87,16 @@ class Claims(BaseModel):
         )
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose signature checked out: who it names, until when, and with which key."""
+
+    principal: Principal
+    expires: float
+    kid: object
+    key: Any
+
+
 class TokenVerifier:
     """Checks signature, algorithm, expiry, issuer and audience, then the claims."""
 
@@ -100,28 +111,39 @@ class TokenVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock  # for the expiry of tokens already verified
-        self.keys = keys  # kid -> public key; the None entry serves tokens without a kid
+        # kid -> public key; the None entry serves tokens without a kid. Replacing it (keys
+        # rotated) refuses, from the next request on, tokens verified with a key left out.
+        self.keys = keys
         self.issuer = issuer
         self.audience = audience
-        # A dashboard sends the same token on every request: checking its signature once
-        # is enough, its expiry is checked every time.
-        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        # A dashboard or a worker sends the same token on every request: its signature is
+        # checked once (the RSA check and the JSON decoding are most of a token's cost),
+        # then its expiry and its key every time. Least recently used out first.
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     def verify(self, token: str) -> Principal:
         known = self._verified.get(token)
-        if known is not None:
-            principal, expires = known
-            if self.clock() < expires + LEEWAY_SECONDS:
-                return principal
-            del self._verified[token]
+        if known is None:
+            known = self._check(token)
+            self._verified[token] = known
+            if len(self._verified) > self.CACHED_TOKENS:
+                self._verified.popitem(last=False)
+            return known.principal
+        if self.clock() >= known.expires + LEEWAY_SECONDS:
+            self._verified.pop(token, None)
             raise Unauthenticated("the token has expired")
-        principal, expires = self._check(token)
-        self._verified[token] = (principal, expires)
-        if len(self._verified) > self.CACHED_TOKENS:
-            self._verified.popitem(last=False)
-        return principal
+        try:
+            still_trusted = self._key(known.kid) is known.key
+        except Unauthenticated:
+            still_trusted = False
+        if not still_trusted:  # the keys were rotated: check the token against today's
+            self._verified.pop(token, None)
+            return self.verify(token)
+        with contextlib.suppress(KeyError):  # another thread dropped it: verified all the same
+            self._verified.move_to_end(token)
+        return known.principal
 
-    def _check(self, token: str) -> tuple[Principal, float]:
+    def _check(self, token: str) -> _Verified:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -155,7 +177,7 @@ class TokenVerifier:
             principal = Claims.model_validate(claims).principal()
         except ValidationError as error:
             raise Unauthenticated(f"token claims: {describe(error)}") from None
-        return principal, float(claims["exp"])
+        return _Verified(principal, float(claims["exp"]), header.get("kid"), key)
 
     def _key(self, kid: object) -> Any:
         if kid is None and len(self.keys) == 1:

@@ -22,3 +22,11 @@ def json_answer(body: object, response: Response, status_code: int = 200) -> Res
     )
     answer.headers.raw.extend(response.headers.raw)
     return answer
+
+
+def blank_response() -> Response:
+    """What FastAPI hands a route that takes a ``Response``: no status, no headers yet."""
+    response = Response()
+    del response.headers["content-length"]
+    response.status_code = None  # type: ignore[assignment]
+    return response

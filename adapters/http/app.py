@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobledger.adapters.graphql import router as graphql
 from jobledger.adapters.http import api_docs, assets, pages, problems
+from jobledger.adapters.http.fast_path import JobReadFastPath
 from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
 from jobledger.adapters.http.routes import audit as routes_audit
@@ -73,6 +74,10 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(api_docs.router)
     app.include_router(pages.router)
     assets.mount(app)
+    get_job = next(
+        r for r in routes_jobs.router.routes if getattr(r, "endpoint", None) is routes_jobs.get_job
+    )
+    app.add_middleware(JobReadFastPath, services=services, route=get_job)  # inside the two below
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     return app

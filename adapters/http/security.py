@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from jobledger.adapters.auth.policy import (
     CANCELLERS,
@@ -33,7 +34,8 @@ __all__ = [  # the policy, re-exported for the routes that read it from here
     "only_own",
 ]
 
-bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An RS256 JWT")
+SCHEME = {"bearerFormat": "JWT", "description": "An RS256 JWT", "scheme_name": "HTTPBearer"}
+bearer = HTTPBearer(auto_error=False, **SCHEME)
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -41,28 +43,39 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 async def authenticated(request: Request, credentials: Credentials) -> Principal:
     """The caller, whatever their roles."""
-    return _verified(request, credentials)
+    return _verified(request, None if credentials is None else credentials.credentials)
 
 
-def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    if credentials is None:
+def _verified(request: Request, token: str | None) -> Principal:
+    if token is None:
         raise MissingToken("send Authorization: Bearer <token> (an RS256 JWT)")
     verifier = request.app.state.services.verifier
-    principal: Principal = verifier.verify(credentials.credentials)
+    principal: Principal = verifier.verify(token)
     return principal
 
 
-class Allowed:
+class Allowed(HTTPBearer):
     """A dependency: the caller, if one of their roles may do this (``roles`` also
-    feeds the generated API reference). It verifies the token itself rather than
-    through ``authenticated``: a level of dependencies less on every request."""
+    feeds the generated API reference).
+
+    It is the bearer scheme itself (the same one in OpenAPI) and reads the header
+    itself, rather than through ``bearer`` or ``authenticated``: every level of
+    dependencies costs each request FastAPI's resolving of it."""
 
     def __init__(self, *roles: Role, to: str) -> None:
+        super().__init__(auto_error=False, **SCHEME)
         self.roles = roles
         self.to = to
 
-    async def __call__(self, request: Request, credentials: Credentials) -> Principal:
-        return require(_verified(request, credentials), self.roles, self.to)
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        token = bearer_token(request.headers.get("Authorization"))
+        return require(_verified(request, token), self.roles, self.to)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, read as ``HTTPBearer`` reads it."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def allowed(*roles: Role, to: str) -> Allowed:

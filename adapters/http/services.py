@@ -115,7 +115,11 @@ class Services:
         tasks = await self.job_tasks(row)
         if not (creator or completed):
             return envelope_of(row, self.currency, result=None, submission=None, tasks=tasks)
-        submission, result = await run_in_threadpool(self.recorded, row["job_id"], completed)
+        # Kept already (the usual case): no worker thread, whose hop costs more than the read.
+        known = self.kept(row["job_id"], completed)
+        if known is None:
+            known = await run_in_threadpool(self.recorded, row["job_id"], completed)
+        submission, result = known
         return envelope_of(
             row,
             self.currency,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TypeVar
@@ -9,7 +12,8 @@ from uuid import UUID
 
 import pytest
 
-from jobledger.adapters.bootstrap import build_runner, read_pool
+from jobledger.adapters.bootstrap import build_ledger, build_runner, read_pool
+from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import (
     CostQuery,
     JobQuery,
@@ -115,6 +119,64 @@ def test_summary_and_history_say_how_far_the_read_model_got(ledger: Ledger) -> N
     assert found.position >= (outcome.position or 0)
     history = ask(ledger, lambda s: s.history(job_id))
     assert [r["to_status"] for r in history.value] == ["queued", "claimed", "running", "completed"]
+
+
+def test_a_summary_read_waits_out_a_file_held_exclusively_without_stalling_the_loop(
+    db_url: str,
+) -> None:
+    """A read by key runs in the event loop's thread and so must never wait for a lock
+    there: while another connection holds the SQLite file, the read takes the waiting
+    (aiosqlite) way, the loop keeps serving others, and the read answers once the file is
+    free rather than failing."""
+    ledger = build_ledger(Settings(db=db_url))
+    try:
+        job_id = ledger.submit(ANALYST, "graph_analysis").job_id
+        build_runner(ledger).catch_up()
+        pool = read_pool(ledger, size=1)
+    finally:
+        ledger.close()  # its connections would keep the holder below from the file
+    holder = sqlite3.connect(
+        db_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")  # readers of the file now get SQLITE_BUSY
+    threading.Timer(0.5, holder.close).start()  # ends the transaction: the file is free
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    async def read_while_ticking(store: ReadStore) -> str:
+        ticking = asyncio.ensure_future(tick())
+        try:
+            found = await store.summary(job_id, tenant="acme")
+        finally:
+            ticking.cancel()
+        return str(found.value["status"])
+
+    assert ask_store(pool, read_while_ticking) == "queued"
+    assert ticks >= 10  # the loop ran through the wait (0.5 s: 25 ticks when it is free)
+
+
+def test_a_summary_read_inside_a_snapshot_sees_that_snapshot(ledger: Ledger) -> None:
+    """A read by key may skip the thread hop, but never the snapshot it is read in."""
+    runner = build_runner(ledger)
+    job_id, lease = running_job(ledger)
+    runner.catch_up()
+
+    async def inside_and_after(store: ReadStore) -> tuple[str, str]:
+        async with store.snapshot():
+            await store.position("job_summaries")  # the snapshot is taken at its first read
+            ledger.complete(WORKER, job_id, lease_id=lease, result={})
+            runner.catch_up()
+            inside = await store.summary(job_id, tenant="acme")
+        after = await store.summary(job_id, tenant="acme")
+        return inside.value["status"], after.value["status"]
+
+    assert ask(ledger, inside_and_after) == ("running", "completed")
 
 
 def test_another_tenants_job_is_not_found_in_the_read_models(ledger: Ledger) -> None:

@@ -22,7 +22,7 @@ from jobledger.adapters.auth.keys import (
     mint_token,
     parse_ttl,
 )
-from jobledger.adapters.auth.tokens import Role, Unauthenticated
+from jobledger.adapters.auth.tokens import Role, TokenVerifier, Unauthenticated
 from jobledger.adapters.settings import Settings
 from jobledger.domain.errors import ConfigurationError, InvalidCommand
 
@@ -67,6 +67,47 @@ def test_a_jwks_file_picks_the_key_by_kid(tmp_path: Path) -> None:
         verifier.verify(signed(second, "k3"))
     with pytest.raises(Unauthenticated, match="signature"):
         verifier.verify(signed(first, "k2"))  # signed with the other key
+
+
+def trusting(
+    tmp_path: Path, verifier: TokenVerifier | None, **keys: rsa.RSAPrivateKey
+) -> TokenVerifier:
+    """A verifier of a JWKS file holding ``keys`` by kid; given ``verifier``, that one
+    with its keys replaced by them (rotated)."""
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [jwk(key, kid) for kid, key in keys.items()]}))
+    fresh = build_verifier(settings(tmp_path, jwt_jwks=path))
+    if verifier is None:
+        return fresh
+    verifier.keys = fresh.keys
+    return verifier
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(tmp_path: Path) -> None:
+    """A token's signature is checked once and remembered; once the trusted keys are
+    replaced, a remembered token whose key is gone is refused on its next request, and
+    tokens of the new key are accepted."""
+    old, new = rsa_key(), rsa_key()
+    verifier = trusting(tmp_path, None, k1=old)
+    by_old = signed(old, "k1")
+    assert verifier.verify(by_old).subject == "s@acme"
+    assert verifier.verify(by_old).subject == "s@acme"  # remembered
+    trusting(tmp_path, verifier, k2=new)
+    with pytest.raises(Unauthenticated, match="key id 'k1'"):
+        verifier.verify(by_old)
+    assert verifier.verify(signed(new, "k2")).subject == "s@acme"
+
+
+def test_a_remembered_token_is_checked_again_when_its_kid_names_another_key(
+    tmp_path: Path,
+) -> None:
+    old, new = rsa_key(), rsa_key()
+    verifier = trusting(tmp_path, None, k1=old)
+    by_old = signed(old, "k1")
+    assert verifier.verify(by_old).subject == "s@acme"
+    trusting(tmp_path, verifier, k1=new)  # the same kid, a new key
+    with pytest.raises(Unauthenticated, match="signature"):
+        verifier.verify(by_old)
 
 
 def test_a_pem_public_key_verifies_its_tokens_only(tmp_path: Path) -> None:

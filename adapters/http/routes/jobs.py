@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.policy import SUBMITTERS
 from jobledger.adapters.auth.tokens import Forbidden, Principal
-from jobledger.adapters.http.answers import json_answer
+from jobledger.adapters.http.answers import blank_response, json_answer
 from jobledger.adapters.http.correlation import RequestedCorrelationId, echo
 from jobledger.adapters.http.envelope import shaped, summary_of
 from jobledger.adapters.http.problems import PreconditionFailed, responses
@@ -188,9 +188,21 @@ async def get_job(
     timeout: Annotated[int, Query(ge=1, le=300, description="seconds to wait at most")] = 30,
 ) -> Response:
     if not wait:
-        row, _, _ = await services.visible_job(principal, job_id)
-    else:
-        row = await wait_until_terminal(services, principal, job_id, timeout)
+        return await read_job(services, principal, job_id)
+    row = await wait_until_terminal(services, principal, job_id, timeout)
+    return await envelope_answer(services, principal, row, response)
+
+
+async def read_job(services: Services, principal: Principal, job_id: UUID) -> Response:
+    """GET /v1/jobs/{id} without ``wait``: also what ``fast_path`` answers with."""
+    row, _, _ = await services.visible_job(principal, job_id)
+    return await envelope_answer(services, principal, row, blank_response())
+
+
+async def envelope_answer(
+    services: Services, principal: Principal, row: dict[str, Any], response: Response
+) -> Response:
+    """The job's envelope as the answer, its version as the ETag."""
     _etag(response, row["version"])
     return json_answer(await services.envelope(principal, row), response)
 

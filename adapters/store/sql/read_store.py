@@ -223,6 +223,12 @@ class ReadStore(ABC):
     def snapshot(self) -> contextlib.AbstractAsyncContextManager[None]:
         """One read transaction: every query of an answer sees the same moment."""
 
+    async def _key_rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
+        """Run one statement that finds its rows by key (an index lookup, a few rows): a
+        store may answer it without a round trip through another thread (inside
+        ``snapshot``, it must still read that snapshot)."""
+        return await self._rows(sql, params)
+
     async def position(self, projection: str) -> int:
         found = await self._rows(
             "SELECT notification_id FROM tracking WHERE application_name = ?", [projection]
@@ -234,7 +240,7 @@ class ReadStore(ABC):
         long polls included."""
         table = schema.JOB_SUMMARIES
         where, params = _scope(tenant, None)
-        records = await self._rows(
+        records = await self._key_rows(
             f"SELECT s.*, (SELECT notification_id FROM tracking "
             f"WHERE application_name = 'job_summaries') AS reached "
             f"FROM {table.name} s WHERE job_id = ? AND {where}",
