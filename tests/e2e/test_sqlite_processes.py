@@ -1,5 +1,5 @@
 """Several processes over one SQLite file: API processes that only append and read,
-one projector, and ``serve --processes N`` that runs them together.
+one projector, and ``serve --processes N`` that runs them together (on both stores).
 
 Real processes, a real file: two ``serve --no-projections`` and one ``project``.
 """
@@ -26,6 +26,7 @@ from jobledger.adapters.bootstrap import build_ledger
 from jobledger.adapters.settings import Settings
 from jobledger.adapters.store import backend_for
 from jobledger.domain.events import JobClaimed, JobSubmitted
+from tests.conftest import STORES, fresh_store
 from tests.e2e.test_cli import JOBLEDGER, jobledger
 from tests.e2e.test_scale_out import Fleet, caught_up, rebuilt, tables
 from tests.e2e.test_serve import wait_until_serving
@@ -116,7 +117,7 @@ def test_claims_through_both_processes_never_hand_one_job_to_two_workers(fleet: 
     caught_up(workers[0])
 
     def work(n: int) -> list[str]:
-        client, taken = workers[n % 2], []
+        client, taken = workers[n % 2], list[str]()
         while True:
             claimed = client.post("/v1/claims", json={"agent": f"w-{n}", "leaseSeconds": 300})
             if claimed.status_code == 204:
@@ -134,8 +135,22 @@ def test_claims_through_both_processes_never_hand_one_job_to_two_workers(fleet: 
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
-def test_serve_processes_runs_them_on_one_port_and_sigterm_stops_them_all(tmp_path: Path) -> None:
-    env = {**os.environ, "JOBLEDGER_DB": f"sqlite:///{tmp_path / 'ledger.db'}"}
+@pytest.mark.parametrize("kind", STORES)
+def test_serve_processes_runs_them_on_one_port_and_sigterm_stops_them_all(
+    tmp_path: Path, kind: str
+) -> None:
+    with fresh_store(kind) as settings:
+        env = {
+            **os.environ,
+            "JOBLEDGER_DB": settings.db,
+            "JOBLEDGER_PG_SCHEMA": settings.pg_schema,
+            "JOBLEDGER_STATE_DIR": str(tmp_path),
+        }
+        run_processes(tmp_path, env)
+
+
+def run_processes(tmp_path: Path, env: dict[str, str]) -> None:
+    """``serve --processes 2``: it answers on one port, and SIGTERM stops every child."""
     serve = subprocess.Popen(
         [JOBLEDGER, "serve", "--processes", "2", "--port", "0"],
         cwd=tmp_path,
@@ -153,7 +168,7 @@ def test_serve_processes_runs_them_on_one_port_and_sigterm_stops_them_all(tmp_pa
         wait_until_serving(url, serve)
         children = _children(serve.pid)
         assert len(children) == 3  # two API processes and the projector
-        token = jobledger("token", "--tenant", "acme", "--role", "analyst", db=env["JOBLEDGER_DB"])
+        token = jobledger("token", "--tenant", "acme", "--role", "analyst", **env)
         headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
             job = client.post("/v1/jobs", json={"type": "graph_analysis"}).json()["id"]
