@@ -185,6 +185,31 @@ def run_processes(tmp_path: Path, env: dict[str, str]) -> None:
         serve.communicate()
 
 
+def test_when_one_child_dies_serve_processes_stops_the_others_and_fails(tmp_path: Path) -> None:
+    env = {**os.environ, "JOBLEDGER_DB": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    serve = subprocess.Popen(
+        [JOBLEDGER, "serve", "--processes", "2", "--port", "0"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: list[int] = []
+    try:
+        assert serve.stderr is not None
+        found = re.search(r"http://127\.0\.0\.1:(\d+)", serve.stderr.readline())
+        assert found
+        wait_until_serving(f"http://127.0.0.1:{found[1]}", serve)
+        children = _children(serve.pid)
+        os.kill(children[-1], signal.SIGKILL)  # the projector, started last
+        assert serve.wait(timeout=30) != 0  # for its own supervisor to restart the lot
+        assert not [pid for pid in children if _alive(pid)], "a child outlived its supervisor"
+    finally:
+        for pid in [serve.pid, *children]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        serve.communicate()
+
+
 @pytest.mark.parametrize(
     ("given", "says"),
     [
