@@ -19,7 +19,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from jobledger.adapters.store.sql.group_commit import GroupCommit
 from jobledger.adapters.store.sqlite.hashes import HashingSQLiteApplicationRecorder
-from jobledger.adapters.store.sqlite.watch import POLL_SECONDS, Commits
+from jobledger.adapters.store.sqlite.watch import Commits
 
 _listeners: dict[str, set[threading.Event]] = {}
 _listeners_lock = threading.Lock()
@@ -64,18 +64,16 @@ class SignallingSQLiteApplicationRecorder(HashingSQLiteApplicationRecorder):
 
 class SQLiteSubscription(Subscription[SQLiteApplicationRecorder]):
     """Notifications past ``gt``, in batches, woken by commits of this process or of
-    another (which ``data_version`` shows, every ``poll_seconds``)."""
+    another (which ``data_version`` shows, within 5 ms while the file is busy)."""
 
     def __init__(
         self,
         recorder: SQLiteApplicationRecorder,
         gt: int | None = None,
         topics: Sequence[str] = (),
-        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         super().__init__(recorder, gt=gt, topics=topics)
         self._wake = threading.Event()
-        self._poll_seconds = poll_seconds
         self._db_name = recorder.datastore.pool.db_name
         self._commits = Commits(Path(self._db_name))
         _listen(self._db_name, self._wake)
@@ -106,7 +104,7 @@ class SQLiteSubscription(Subscription[SQLiteApplicationRecorder]):
             waited = time.monotonic() - began
             if waited >= budget:
                 return waited
-            if self._wake.wait(min(self._poll_seconds, budget - waited)):
+            if self._wake.wait(min(self._commits.pause, budget - waited)):
                 break
             if self._commits.happened():
                 break

@@ -3,7 +3,9 @@
 ``PRAGMA data_version`` on a connection of one's own changes whenever any other
 connection commits, and reads no page of the database, so asking it every few
 milliseconds costs next to nothing: it is what lets processes sharing one file
-hear each other without a server to carry notifications.
+hear each other without a server to carry notifications. While the file is busy it is
+asked every 5 ms; while nothing changes the pause doubles up to 100 ms, so an idle
+process (and a lone ``serve``, which hears its own commits directly) hardly wakes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from jobledger.adapters.store.backend import ListenForProjections, Relay
 from jobledger.projections.outage import Outage
 
 log = logging.getLogger("jobledger.sqlite")
-POLL_SECONDS = 0.005  # how often a process asks whether another one committed
+POLL_SECONDS = 0.005  # how often a process asks whether another one committed, when busy
+IDLE_POLL_SECONDS = 0.1  # ... and at most, after nothing changed for a while
 MAX_CHANGED = 1_000  # events past which a wake names no jobs (every waiter looks again)
 
 
@@ -31,6 +34,7 @@ class Commits:
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._version = self._read()
+        self.pause = POLL_SECONDS  # until the next look: short while the file changes
 
     def _read(self) -> int:
         row = self._conn.execute("PRAGMA data_version").fetchone()
@@ -42,6 +46,7 @@ class Commits:
         except sqlite3.ProgrammingError:  # closed by another thread that stops: look again
             return True
         changed, self._version = version != self._version, version
+        self.pause = POLL_SECONDS if changed else min(self.pause * 2, IDLE_POLL_SECONDS)
         return changed
 
     def changed_jobs(self, after: int, upto: int, events_table: str) -> set[str] | None:
@@ -75,7 +80,7 @@ def listen_projected(
                     last = reached()
                     relay(None, last)
                     outage.ended()
-                    while not stop.wait(POLL_SECONDS):
+                    while not stop.wait(commits.pause):
                         if not commits.happened():
                             continue
                         now = reached()
