@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from jobledger.adapters.bootstrap import (
     subscribe,
 )
 from jobledger.adapters.cli.options import DbOption, PriceBookOption
+from jobledger.adapters.cli.processes import MAX_PROCESSES, serve_processes
 from jobledger.adapters.settings import Settings
 from jobledger.projections.base import Positioned
 from jobledger.projections.runner import Listener, ProjectionRunner
@@ -51,9 +53,19 @@ def serve(
         bool,
         typer.Option(
             "--projections/--no-projections",
-            help="Keep the read models here, or leave that to `jobledger project` (PostgreSQL)",
+            help="Keep the read models here, or leave that to `jobledger project`",
         ),
     ] = True,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_PROCESSES,
+            help="API processes on one port (more than 1: plus one `jobledger project`, "
+            "all stopped together)",
+        ),
+    ] = 1,
+    listen_fd: Annotated[int | None, typer.Option(hidden=True)] = None,
     db: DbOption = None,
     price_book: PriceBookOption = None,
 ) -> None:
@@ -61,6 +73,20 @@ def serve(
     settings = Settings.load(db=db, price_book=price_book)
     if not projections:
         check_no_projections(settings)
+    if processes > 1:
+        if demo:
+            raise typer.BadParameter("--demo runs in one process", param_hint="'--processes'")
+        raise typer.Exit(
+            serve_processes(
+                settings,
+                host=host,
+                port=port,
+                processes=processes,
+                projections=projections,
+                db=db,
+                price_book=price_book,
+            )
+        )
     services = build_services(settings, projections=projections)
     import uvicorn
 
@@ -85,7 +111,7 @@ def serve(
         _print_demo_links(settings, f"http://{shown}:{port}")
     checkpoints = start_checkpoints(services.ledger, settings, stop)
     try:
-        server.run()
+        server.run(sockets=None if listen_fd is None else [socket.socket(fileno=listen_fd)])
     finally:
         stop.set()
         if checkpoints is not None:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -231,14 +233,35 @@ def mint(db: str, *claims: str) -> str:
     ).stdout.strip()
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far; 0 without /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, from field 3 on
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its children: a ``serve --processes N`` and the processes it runs."""
+    found = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid="], capture_output=True)
+    return [pid, *(int(child) for child in found.stdout.split())]
+
+
+def tree_cpu(pids: Sequence[int]) -> float:
+    return sum(process_cpu(pid) for pid in pids)
+
+
 @contextlib.contextmanager
-def serving(folder: Path) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
-    """``jobledger serve`` on a fresh SQLite file in ``folder``, healthy: the file's URL,
-    the port and the process; stopped afterwards."""
+def serving(folder: Path, processes: int = 1) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
+    """``jobledger serve`` (``--processes``) on a fresh SQLite file in ``folder``, healthy:
+    the file's URL, the port and the process; stopped afterwards."""
     db, port, log = f"sqlite:///{folder / 'api.db'}", free_port(), folder / "serve.log"
+    more = ["--processes", str(processes)] if processes > 1 else []
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [JOBLEDGER, "serve", "--port", str(port), "--db", db], stdout=out, stderr=out
+            [JOBLEDGER, "serve", "--port", str(port), "--db", db, *more], stdout=out, stderr=out
         )
         try:
             asyncio.run(wait_healthy(port, server, log))
@@ -247,7 +270,81 @@ def serving(folder: Path) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
             stop(server)
 
 
+PROCESSES = int(os.environ.get("JOBLEDGER_BENCH_PROCESSES", "2"))
+PROCESS_ROUNDS = int(os.environ.get("JOBLEDGER_BENCH_PROCESS_ROUNDS", "2"))
+
+
+async def reads_and_submits(port: int, token: str, pids: list[int]) -> dict[str, dict[str, Any]]:
+    """GETs, then POSTs, each with the server's CPU per request (``pids``: its processes)."""
+    ids = await seed(port, token)
+    rng = random.Random(1)
+    phases: dict[str, Callable[[], Request]] = {
+        "GET /v1/jobs/{id}": lambda: ("GET", f"/v1/jobs/{rng.choice(ids)}", b""),
+        "POST /v1/jobs": lambda: ("POST", "/v1/jobs", JOB),
+    }
+    rows = {}
+    for name, make in phases.items():
+        before = tree_cpu(pids)
+        row = await drive(port, token, make)
+        served = row["rate"] * (WARM_UP_S + MEASURE_S)  # the warm-up at the same rate
+        row["server_cpu_ms"] = (tree_cpu(pids) - before) * 1000 / served
+        rows[name] = row
+    return rows
+
+
+def compare_processes(folder: Path) -> None:
+    """``serve`` beside ``serve --processes N``, alternating, each on a fresh file; the
+    server's CPU is that of every process it runs, per request."""
+    runs: dict[int, list[dict[str, dict[str, Any]]]] = {1: [], PROCESSES: []}
+    for n in range(PROCESS_ROUNDS * 2):
+        processes = (1, PROCESSES)[n % 2]
+        (run := folder / f"processes-{n}").mkdir()
+        with serving(run, processes) as (db, port, server):
+            rows = asyncio.run(reads_and_submits(port, mint(db, *ANALYST), tree(server.pid)))
+        runs[processes].append(rows)
+    print(
+        f"http api, processes: serve vs serve --processes {PROCESSES} (+1 projector), "
+        f"{PROCESS_ROUNDS} alternating rounds each, medians; {CLIENTS} clients, SQLite"
+    )
+    print(
+        f"  {'':<30} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+        f" {'server CPU ms/req':>18}"
+    )
+    for name in runs[1][0]:
+        medians = {}
+        for processes, rounds in runs.items():
+            rows = [r[name] for r in rounds]
+            figures = {
+                key: statistics.median(row[key] for row in rows)
+                for key in ("rate", "p50", "p99", "server_cpu_ms")
+            }
+            failures = sum(sum(row["failures"].values()) for row in rows)
+            medians[processes] = figures
+            label = f"{name}, {processes} process{'es' if processes > 1 else ''}"
+            print(
+                f"  {label:<30} {figures['rate']:>7,.0f} {figures['p50']:>8.1f}"
+                f" {figures['p99']:>8.1f} {failures:>8,} {figures['server_cpu_ms']:>18.2f}"
+            )
+        one, many = medians[1], medians[PROCESSES]
+        print(
+            f"  {'  ratio ' + str(PROCESSES) + ':1':<30} {many['rate'] / one['rate']:>6.2f}x"
+            f" {many['p50'] / one['p50']:>7.2f}x {many['p99'] / one['p99']:>7.2f}x {'':>8}"
+            f" {many['server_cpu_ms'] / one['server_cpu_ms']:>17.2f}x"
+        )
+    print(
+        f"  note: the load generator shares the {os.cpu_count()} cores; server CPU per request"
+        " counts the warm-up's requests at the measured rate"
+    )
+
+
 def main() -> None:
+    if os.environ.get("JOBLEDGER_BENCH_ONLY_PROCESSES") != "1":
+        single()
+    with tempfile.TemporaryDirectory() as tmp:
+        compare_processes(Path(tmp))
+
+
+def single() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with serving(Path(tmp)) as (db, port, _):
             rows = asyncio.run(measure(port, mint(db, *ANALYST)))

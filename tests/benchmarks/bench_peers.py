@@ -49,6 +49,7 @@ WORKERS = 16
 JOBS = 3_000
 ROUNDS = 3
 QUICK_JOBS = 200
+PROCESSES = int(os.environ.get("JOBLEDGER_BENCH_PROCESSES", "2"))  # API processes of a row
 PEER_EXTRA = "pip install -e '.[bench]' (make bench does)"
 
 
@@ -111,6 +112,11 @@ def systems(folder: Path) -> list[System]:
             for ref, code in codes.items() if clients is not None else ():
                 older = peer_jobledger.run(store, clients, code)
                 rows.append(System(f"jobledger {store} @{ref}", mode, older, peer=False))
+    for mode in ("one job per request",):  # serve --processes N beside serve (issue 12)
+        clients = peer_jobledger.CLIENTS[mode]
+        assert clients is not None
+        many = peer_jobledger.run("sqlite", clients, processes=PROCESSES)
+        rows.insert(1, System(f"jobledger sqlite {PROCESSES} proc", mode, many, peer=False))
     for name, module, make in (
         ("pgqueuer", "pgqueuer", peer_queues.pgqueuer),
         ("procrastinate", "procrastinate", peer_queues.procrastinate),

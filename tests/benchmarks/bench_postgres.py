@@ -53,6 +53,7 @@ from tests.benchmarks.bench_api import (
     Connection,
     drive,
     free_port,
+    process_cpu,
     stop,
     wait_healthy,
 )
@@ -152,16 +153,6 @@ def catch_up_rates(folder: Path) -> dict[str, float]:
         "postgres": postgres,
         "ratio": postgres / sqlite,
     }
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, all threads) a process has used so far; 0 without /proc."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, from field 3 on
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu() -> float:

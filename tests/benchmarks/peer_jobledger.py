@@ -38,6 +38,7 @@ from tests.benchmarks.bench_api import (
     mint,
     serving,
     stop,
+    tree,
     wait_healthy,
 )
 from tests.benchmarks.bench_workers import WORKER
@@ -191,22 +192,28 @@ def serving_postgres(
             stop(server)
 
 
-def run(store: str, clients: Clients, code: Path | None = None) -> Callable[[Workload], Outcome]:
+def run(
+    store: str, clients: Clients, code: Path | None = None, processes: int = 1
+) -> Callable[[Workload], Outcome]:
     """A runner of the workload on ``store`` ("sqlite" or "postgres"); the server runs
-    ``code`` (an earlier commit's packages, ``bench_versus.unpack``) when given."""
+    ``code`` (an earlier commit's packages, ``bench_versus.unpack``) when given, as
+    ``serve --processes`` (SQLite) when ``processes`` is more than 1, its CPU then that
+    of every process it runs."""
 
     def measure(workload: Workload) -> Outcome:
         folder = workload.folder / f"jobledger-{store}-{uuid4().hex[:8]}"
         folder.mkdir()
         postgres = store == "postgres"
         outcome = Outcome()
-        served = serving_postgres(folder, workload.database) if postgres else serving(folder)
+        served = (
+            serving_postgres(folder, workload.database) if postgres else serving(folder, processes)
+        )
         older = environment({"PYTHONPATH": str(code)} if code else {})
         with older, served as (db, port, server):
             analyst, worker = mint(db, *ANALYST), mint(db, *WORKER)
             settings = Settings.load(db=db)  # the schema, on PostgreSQL, from the environment
             before = settled_transactions(workload.database) if postgres else 0
-            with Meter(workload.database, [server.pid]) as meter:
+            with Meter(workload.database, tree(server.pid)) as meter:
                 phases = Phases()
                 ids = asyncio.run(submit_all(clients, port, analyst, workload))
                 phases.mark()

@@ -114,21 +114,20 @@ def test_a_cancel_never_acknowledged_ends_cancelled_not_requeued(
 def test_only_one_sweeper_holds_the_lock(
     ledger: Ledger, store: Settings, sweep: tuple[ProjectionRunner, LeaseSweeper]
 ) -> None:
+    """On PostgreSQL an advisory lock, on SQLite a lock file beside the ledger: either
+    way another process's sweeper stands by, and takes over when the first goes."""
     runner, first = sweep
     second = build_sweeper(ledger, runner, store)
     try:
         assert first.lock.held()
-        if store.db.startswith("postgresql"):
-            assert not second.lock.held()  # another process's sweeper stands by
-            first.lock.release()  # as when the first process dies
-            # The server frees a session's locks once it has ended the session: soon after.
-            deadline = time.monotonic() + 5
-            while not second.lock.held():
-                assert time.monotonic() < deadline, "the lock was never taken over"
-                time.sleep(0.05)
-            assert not first.lock.held()
-        else:
-            assert second.lock.held()  # one process serves a SQLite file
+        assert not second.lock.held()  # another process's sweeper stands by
+        first.lock.release()  # as when the first process dies
+        # The server frees a session's locks once it has ended the session: soon after.
+        deadline = time.monotonic() + 5
+        while not second.lock.held():
+            assert time.monotonic() < deadline, "the lock was never taken over"
+            time.sleep(0.05)
+        assert not first.lock.held()
     finally:
         first.lock.release()
         second.lock.release()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,7 +12,7 @@ from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import get_topic
 
 from jobledger.adapters.settings import Settings
-from jobledger.adapters.store.backend import StoreBackend
+from jobledger.adapters.store.backend import ListenForProjections, StoreBackend
 from jobledger.adapters.store.sql.audit_log import SqlAuditLog
 from jobledger.adapters.store.sql.read_store import ReadStorePool
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter
@@ -19,18 +20,25 @@ from jobledger.adapters.store.sqlite.live import (
     SignallingSQLiteApplicationRecorder,
     SQLiteSubscription,
 )
+from jobledger.adapters.store.sqlite.lock import FileLock
 from jobledger.adapters.store.sqlite.read_store import SQLiteReadStorePool
+from jobledger.adapters.store.sqlite.watch import listen_projected
 from jobledger.adapters.store.sqlite.writer import SQLiteReadModelWriter
+from jobledger.adapters.sweeper import SweepLock
 from jobledger.domain.errors import ConfigurationError, StoreUnavailable
 from jobledger.domain.ledger import Ledger
 from jobledger.projections.runner import BatchSubscription
 
+EVENTS_TABLE = "stored_events"  # eventsourcing's name for the application's events
+
 
 class SQLiteBackend(StoreBackend):
-    """A ledger in one SQLite file; every process that serves it projects for itself."""
+    """A ledger in one SQLite file, on one machine: processes that share it hear of each
+    other's commits by watching the file (``watch.py``)."""
 
     schemes = ("sqlite:///",)
     example = "sqlite:///path/to/file.db"
+    shares_read_models = True
     errors: ClassVar[tuple[type[BaseException], ...]] = (PersistenceError, sqlite3.Error, OSError)
     busy_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.OperationalError,)
 
@@ -88,6 +96,16 @@ class SQLiteBackend(StoreBackend):
 
     def read_pool(self, size: int) -> ReadStorePool:
         return SQLiteReadStorePool(self.path, size)
+
+    def projections_elsewhere(self) -> Callable[[Callable[[], int]], ListenForProjections]:
+        def listen(reached: Callable[[], int]) -> ListenForProjections:
+            return listen_projected(self.path, EVENTS_TABLE, reached)
+
+        return listen
+
+    def sweep_lock(self) -> SweepLock:
+        """Only the process holding the lock file beside the ledger sweeps."""
+        return FileLock(self.path.with_name(self.path.name + ".sweeper.lock"))
 
     def audit_log(self, ledger: Ledger) -> SqlAuditLog:
         recorder = ledger.recorder

@@ -1,14 +1,17 @@
 """Following an SQLite ledger live, which eventsourcing's SQLite recorder does not do.
 
 The ledger's recorder signals every subscription on the same database file as
-soon as it commits, so a projection in the same process wakes at once; writers
-in other processes are noticed by polling, a few times a second.
+soon as it commits, so a projection in the same process wakes at once; commits
+of other processes are noticed within milliseconds by watching the file's
+``data_version`` (``watch.py``), which reads nothing until there is something new.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import Notification, StoredEvent, Subscription
@@ -16,6 +19,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from jobledger.adapters.store.sql.group_commit import GroupCommit
 from jobledger.adapters.store.sqlite.hashes import HashingSQLiteApplicationRecorder
+from jobledger.adapters.store.sqlite.watch import Commits
 
 _listeners: dict[str, set[threading.Event]] = {}
 _listeners_lock = threading.Lock()
@@ -59,19 +63,19 @@ class SignallingSQLiteApplicationRecorder(HashingSQLiteApplicationRecorder):
 
 
 class SQLiteSubscription(Subscription[SQLiteApplicationRecorder]):
-    """Notifications past ``gt``, in batches, woken by commits or found by polling."""
+    """Notifications past ``gt``, in batches, woken by commits of this process or of
+    another (which ``data_version`` shows, within 5 ms while the file is busy)."""
 
     def __init__(
         self,
         recorder: SQLiteApplicationRecorder,
         gt: int | None = None,
         topics: Sequence[str] = (),
-        poll_seconds: float = 0.25,
     ) -> None:
         super().__init__(recorder, gt=gt, topics=topics)
         self._wake = threading.Event()
-        self._poll_seconds = poll_seconds
         self._db_name = recorder.datastore.pool.db_name
+        self._commits = Commits(Path(self._db_name))
         _listen(self._db_name, self._wake)
 
     def next_batch(self, limit: int, timeout: float) -> Sequence[Notification]:
@@ -90,15 +94,26 @@ class SQLiteSubscription(Subscription[SQLiteApplicationRecorder]):
                 return batch
             if waited >= timeout:
                 break
-            pause = min(self._poll_seconds, timeout - waited)
-            self._wake.wait(pause)
-            waited += pause
+            waited += self._await_commit(timeout - waited)
         return []
+
+    def _await_commit(self, budget: float) -> float:
+        """Until a commit of any process, or ``budget`` seconds; the seconds waited."""
+        began = time.monotonic()
+        while not self._has_been_stopped:
+            waited = time.monotonic() - began
+            if waited >= budget:
+                return waited
+            if self._wake.wait(min(self._commits.pause, budget - waited)):
+                break
+            if self._commits.happened():
+                break
+        return time.monotonic() - began
 
     def __next__(self) -> Notification:
         """eventsourcing's one-at-a-time interface, for its own projection runner."""
         while not self._has_been_stopped:
-            batch = self.next_batch(1, timeout=self._poll_seconds)
+            batch = self.next_batch(1, timeout=0.25)
             if batch:
                 return batch[0]
         raise StopIteration
@@ -107,3 +122,4 @@ class SQLiteSubscription(Subscription[SQLiteApplicationRecorder]):
         super().stop()
         _stop_listening(self._db_name, self._wake)
         self._wake.set()
+        self._commits.close()
