@@ -152,18 +152,22 @@ class BatchProjection(Projection[ReadModelView], ABC):
 
     def fold(self, events: Sequence[Positioned]) -> dict[Table, list[Row]]:
         """The rows these events change, computed in memory; nothing is written."""
-        handled = self._handled_types()
-        relevant = [p for p in events if type(p.event) in handled]
+        handled = self.handled_types()
+        return self.fold_handled([p for p in events if type(p.event) in handled])
+
+    def fold_handled(self, events: Sequence[Positioned]) -> dict[Table, list[Row]]:
+        """``fold``, of events all of ``handled_types`` (the runner sorts them out)."""
         batch = Batch(self.view, self.tables)
-        batch.prefetch(self.keys(relevant))
-        self.prepare(relevant, batch)
-        for positioned in relevant:
-            self.apply(positioned, batch)
+        batch.prefetch(self.keys(events))
+        self.prepare(events, batch)
+        apply = self.apply
+        for positioned in events:
+            apply(positioned, batch)
         return batch.changes()
 
     @classmethod
     @cache
-    def _handled_types(cls) -> frozenset[type[JobEvent]]:
+    def handled_types(cls) -> frozenset[type[JobEvent]]:
         """The event classes ``handles`` covers, for a set lookup per event (an
         ``isinstance`` against the tuple was a twentieth of a catch-up)."""
         return frozenset(t for t in EVENT_TYPES if issubclass(t, cls.handles))

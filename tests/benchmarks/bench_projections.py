@@ -115,6 +115,8 @@ def run_child(log: Log, code: Path | None, folder: Path) -> dict[str, Any]:
     args = [log.db] if log.schema is None else [log.db, log.schema]
     if log.schema is None:
         copy = folder / "run.db"
+        for leftover in folder.glob("run.db-*"):  # a stale WAL would be read into the copy
+            leftover.unlink()
         shutil.copyfile(log.db.removeprefix("sqlite:///"), copy)
         args = [f"sqlite:///{copy}"]
     env = dict(os.environ)

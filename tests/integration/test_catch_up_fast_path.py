@@ -1,0 +1,160 @@
+"""The runner's fast path (its event decoder, one pass routing events to projections, the
+collector held off) writes exactly the rows that the plain path writes: eventsourcing's
+mapper decoding every event and each projection sorting out its own."""
+
+from __future__ import annotations
+
+import gc
+import zlib
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.compressor import ZlibCompressor
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, Notification, Tracking
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jobledger.adapters.bootstrap import build_ledger, build_runner
+from jobledger.domain.events import EVENT_TYPES, JobEvent, JobStarted
+from jobledger.domain.ledger import Ledger
+from jobledger.projections.base import Positioned
+from jobledger.projections.collector import collector_paused
+from jobledger.projections.decoding import EventDecoder
+from jobledger.projections.runner import JOB_EVENT_TOPICS, ProjectionRunner
+from tests.conftest import STORES, MovableClock, fresh_store
+from tests.integration.history_of_every_event import write_every_event
+from tests.integration.test_projections_property import drive, dump
+
+EXAMPLES = {"sqlite": 25, "postgres": 5}
+
+
+def same_event(decoded: Any, expected: Any) -> None:
+    assert type(decoded) is type(expected)
+    assert repr(vars(decoded)) == repr(vars(expected))  # same values, types and scale
+
+
+def test_every_event_type_decodes_as_the_mapper_decodes_it(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    write_every_event(ledger, clock.advance)
+    notifications = ledger.recorder.select_notifications(start=0, limit=1000)
+    decode = EventDecoder(ledger.mapper)
+    for notification in notifications:
+        same_event(decode(notification), ledger.mapper.to_domain_event(notification))
+    kinds = {type(decode(n)) for n in notifications if n.topic in JOB_EVENT_TOPICS}
+    assert kinds == set(EVENT_TYPES)
+
+
+def stored_like(notification: Notification, state: bytes) -> Notification:
+    return Notification(
+        id=notification.id,
+        originator_id=notification.originator_id,
+        originator_version=notification.originator_version,
+        topic=notification.topic,
+        state=state,
+    )
+
+
+def test_an_event_stored_before_its_newest_version_is_upcast_as_the_mapper_upcasts_it(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    write_every_event(ledger, clock.advance)
+    started = next(
+        n
+        for n in ledger.recorder.select_notifications(start=0, limit=1000)
+        if n.topic.endswith(":JobStarted")
+    )
+    version_1 = b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-11-01T09:00:00+00:00"},'
+    version_1 += b'"actor":"w","tenant":"acme","correlation_id":"c"}'
+    old = stored_like(started, version_1)
+    decoded = EventDecoder(ledger.mapper)(old)
+    same_event(decoded, ledger.mapper.to_domain_event(old))
+    assert isinstance(decoded, JobStarted)
+    assert decoded.lease_expires_at is None
+
+
+def test_a_state_that_cannot_be_read_fails_with_the_mappers_error(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    write_every_event(ledger, clock.advance)
+    first = ledger.recorder.select_notifications(start=0, limit=1)[0]
+    broken = stored_like(first, b'{"timestamp": ')
+    errors = []
+    for decode in (ledger.mapper.to_domain_event, EventDecoder(ledger.mapper)):
+        with pytest.raises(MapperDeserialisationError) as raised:
+            decode(broken)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+
+
+def test_a_compressing_mapper_decodes_as_it_always_did(ledger: Ledger, clock: MovableClock) -> None:
+    write_every_event(ledger, clock.advance)
+    compressing = Mapper[UUID](ledger.mapper.transcoder, compressor=ZlibCompressor())
+    for notification in ledger.recorder.select_notifications(start=0, limit=1000):
+        compressed = stored_like(notification, zlib.compress(notification.state))
+        expected = ledger.mapper.to_domain_event(notification)
+        same_event(EventDecoder(compressing)(compressed), expected)
+
+
+def test_the_collector_resumes_after_a_batch_unless_it_was_off_before() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner one found it off: the outer one turns it on
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def plain_catch_up(ledger: Ledger, runner: ProjectionRunner, batch_size: int) -> None:
+    """The reference: the mapper decodes, each projection folds the whole batch."""
+    position = 0
+    while batch := ledger.recorder.select_notifications(
+        start=position, limit=batch_size, inclusive_of_start=False
+    ):
+        events = []
+        for notification in batch:
+            if notification.topic in JOB_EVENT_TOPICS:
+                event = ledger.mapper.to_domain_event(notification)
+                assert isinstance(event, JobEvent)
+                events.append(Positioned.of(event, notification.id))
+        position = batch[-1].id
+        for projection in runner.projections.values():
+            rows = projection.fold(events)
+            projection.view.commit(rows, Tracking(projection.tracking_name, position))
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_the_fast_path_writes_the_rows_the_plain_path_writes(kind: str) -> None:
+    @settings(
+        max_examples=EXAMPLES[kind],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    def agree(data: Any) -> None:
+        with fresh_store(kind) as store:
+            clock = MovableClock()
+            ledger = build_ledger(store, clock=clock)
+            ledger.draw = lambda: 0.5
+            runner = build_runner(ledger)
+            runner.batch_size = data.draw(st.sampled_from([1, 5, 40, 5000]), label="batch size")
+            write_every_event(ledger, clock.advance)
+            drive(ledger, clock, data, runner.catch_up)
+            runner.catch_up()
+            fast = dump(ledger)
+            for projection in runner.projections.values():
+                projection.view.reset(projection.tables, projection.tracking_name)
+            plain_catch_up(ledger, runner, runner.batch_size)
+            assert dump(ledger) == fast
+            ledger.close()
+
+    agree()
