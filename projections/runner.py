@@ -125,7 +125,7 @@ class ProjectionRunner:
                 )
                 if not notifications:
                     break
-                self.process(notifications)
+                self._project(notifications, self._decoded(notifications))
             if on_batch is not None:
                 on_batch(notifications[-1].id)
         return min(self._positions.values(), default=target)
@@ -133,18 +133,20 @@ class ProjectionRunner:
     def process(self, notifications: Sequence[Notification]) -> None:
         """Decode a batch once and give each projection what it has not seen."""
         with collector_paused():
-            self._process(notifications)
+            self._project(notifications, self._decoded(notifications))
 
-    def _process(self, notifications: Sequence[Notification]) -> None:
-        if not self._positions:
-            self._positions = self.positions()
-        last = notifications[-1].id
+    def _decoded(self, notifications: Sequence[Notification]) -> list[Positioned]:
         decode = self.decode
-        events = [
+        return [
             Positioned(decode(n), n.id, str(n.originator_id))
             for n in notifications
             if n.topic in JOB_EVENT_TOPICS
         ]
+
+    def _project(self, notifications: Sequence[Notification], events: list[Positioned]) -> None:
+        if not self._positions:
+            self._positions = self.positions()
+        last = notifications[-1].id
         behind = [p for p in self.projections.values() if self._positions[p.name] < last]
         routed = _route(events, {p: self._positions[p.name] for p in behind})
         folded = [(p, p.fold_handled(routed[p])) for p in behind]
