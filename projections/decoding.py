@@ -29,6 +29,9 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+# Empty containers hold nothing to revive; they are kept as orjson made them.
+EMPTY_AS_IS = frozenset({dict, list})
+
 
 class MaybeLongInteger(ValueError):
     """orjson reads an integer past 64 bits as a float: only the standard decoder can tell."""
@@ -60,6 +63,8 @@ class OrjsonTranscoder(Transcoder):
             revivers = self._revivers
             for key, item in value.items():
                 kind = type(item)
+                if not item and kind in EMPTY_AS_IS:
+                    continue
                 if kind is dict:
                     # A typed value whose data is text (a time, a decimal, an id: most of
                     # them) is revived without walking into it: text revives to itself.
