@@ -16,13 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobledger.adapters.bootstrap import build_ledger, build_runner
+from jobledger.adapters.store.sql.writer import from_sql
 from jobledger.domain.events import EVENT_TYPES, JobEvent, JobStarted
 from jobledger.domain.ledger import Ledger
 from jobledger.projections.base import Positioned
 from jobledger.projections.collector import collector_paused
 from jobledger.projections.decoding import EventDecoder
 from jobledger.projections.runner import JOB_EVENT_TOPICS, ProjectionRunner
-from tests.conftest import STORES, MovableClock, fresh_store
+from jobledger.projections.schema import STATUS_HISTORY
+from tests.conftest import STORES, MovableClock, fresh_store, select
 from tests.integration.history_of_every_event import write_every_event
 from tests.integration.test_projections_property import drive, dump
 
@@ -158,3 +160,36 @@ def test_the_fast_path_writes_the_rows_the_plain_path_writes(kind: str) -> None:
             ledger.close()
 
     agree()
+
+
+def test_a_row_added_again_to_a_table_of_added_rows_replaces_the_stored_one(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    """PostgreSQL copies such rows in; one already stored makes it write the batch again
+    with upserts, so every store ends as an upsert would leave it."""
+    write_every_event(ledger, clock.advance)
+    runner = build_runner(ledger)
+    runner.catch_up()
+    history = runner.projections["status_history"]
+    stored = select(ledger, "SELECT * FROM status_history ORDER BY job_id, version LIMIT 1")[0]
+    again = {**from_stored(stored), "reason": "written again", "position": 10**6}
+    new = {**again, "version": 10**6, "reason": "added"}
+    position = runner.positions()["status_history"]
+    tracking = Tracking(history.tracking_name, position + 1)
+    history.view.commit({STATUS_HISTORY: [again, new]}, tracking, position)
+    rows = select(
+        ledger,
+        f"SELECT version, reason FROM status_history WHERE job_id = '{stored['job_id']}'"
+        f" AND version IN ({stored['version']}, {10**6}) ORDER BY version",
+    )
+    assert rows == [
+        {"version": stored["version"], "reason": "written again"},
+        {"version": 10**6, "reason": "added"},
+    ]
+    assert runner.positions()["status_history"] == position + 1
+
+
+def from_stored(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as a projection holds it (typed values, not their text)."""
+    kinds = {c.name: c.type for c in STATUS_HISTORY.columns}
+    return {name: from_sql(kinds[name], value) for name, value in row.items()}

@@ -30,6 +30,8 @@ from jobledger.projections.base import Commit, Key, PositionMoved, ReadModelView
 from jobledger.projections.schema import READ_MODEL_VERSIONS, ColumnType, Table
 
 KEYS_PER_QUERY = 400
+# Writes a table's rows (each a list of values in column order) through a cursor.
+Write = Callable[[Any, Table, list[list[Any]]], None]
 # How a value of each converted type is stored (text and integers go as they are).
 WRITTEN: dict[ColumnType, Callable[[Any], Any]] = {
     "decimal": str,
@@ -189,6 +191,10 @@ class SqlReadModelWriter(ReadModelView):
         return found
 
     def commit_together(self, batches: Sequence[Commit]) -> None:
+        self._commit(batches, self._upsert)
+
+    def _commit(self, batches: Sequence[Commit], write: Write) -> None:
+        """Move the positions, then ``write`` each table's rows, in one transaction."""
         with self._transaction(commit=True) as cursor:
             for _, tracking, previous in batches:  # positions first: takes the write lock
                 self._advance(cursor, tracking, previous)
@@ -197,7 +203,10 @@ class SqlReadModelWriter(ReadModelView):
                     convert = self._converters[table]
                     converted = [convert(row) for row in rows]
                     if converted:
-                        cursor.executemany(self._upserts[table], converted)
+                        write(cursor, table, converted)
+
+    def _upsert(self, cursor: Any, table: Table, rows: list[list[Any]]) -> None:
+        cursor.executemany(self._upserts[table], rows)
 
     def _advance(self, cursor: Any, tracking: Tracking, previous: int | None) -> None:
         """Move the position, from ``previous`` only (compare and set) when it is given."""
