@@ -202,8 +202,9 @@ class is looked up once). One pass over the batch hands each event to the projec
 handle its type and have not seen it yet. Each folds its events in memory over the rows it
 prefetched (one query per table); counters go to the store as increments, which it adds up.
 Then the rows of every projection, in column order, are written with one `executemany` per
-table, and the positions moved by compare-and-set, in one transaction: a runner that finds
-a position moved by another commits the rest and goes on from the recorded one. A batch
+table (on PostgreSQL the tables whose rows are only ever added are copied in with `COPY`),
+and the positions moved by compare-and-set, in one transaction: a runner that finds a
+position moved by another commits the rest and goes on from the recorded one. A batch
 holds only its events and the rows they touch, so memory does not grow with the log, and
 Python's cyclic collector is held off while it is read and projected
 (`projections/collector.py`). `tests/benchmarks/bench_projections.py` measures a catch-up.

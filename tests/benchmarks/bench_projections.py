@@ -37,7 +37,7 @@ from jobledger.domain.pricing import Tokens
 from jobledger.domain.results import JobType, validate_result
 from jobledger.domain.values import Actor, JobSpec
 from jobledger.projections.catalog import PROJECTIONS
-from jobledger.projections.decoding import fast_mapper
+from jobledger.projections.decoding import EventDecoder
 from jobledger.projections.runner import BATCH_SIZE
 from tests.benchmarks.bench_core import percentile
 from tests.benchmarks.earlier_tree import REPOSITORY, unpack
@@ -233,11 +233,8 @@ def main() -> None:
             print("  PostgreSQL: skipped, no server")
         print("  aim: at least 50,000 events/s; peak RSS the same however long the log")
         ledger = build_ledger(Settings(db=logs[0].db))
-        fast = fast_mapper(ledger.mapper)
-        rates = [
-            read_only(ledger, d)
-            for d in (None, ledger.mapper.to_domain_event, fast.to_domain_event)
-        ]
+        fast = EventDecoder(ledger.mapper)
+        rates = [read_only(ledger, d) for d in (None, ledger.mapper.to_domain_event, fast)]
         ledger.close()
         print(
             f"  reading the log alone: {rates[0]:,.0f} events/s; and decoding them with"
