@@ -23,7 +23,7 @@ from jobledger.projections.base import Positioned
 from jobledger.projections.collector import collector_paused
 from jobledger.projections.decoding import EventDecoder
 from jobledger.projections.runner import JOB_EVENT_TOPICS, ProjectionRunner
-from jobledger.projections.schema import STATUS_HISTORY
+from jobledger.projections.schema import COST_TOOL_CALLS, STATUS_HISTORY
 from tests.conftest import STORES, MovableClock, fresh_store, select
 from tests.integration.history_of_every_event import write_every_event
 from tests.integration.test_projections_property import drive, dump
@@ -193,3 +193,31 @@ def from_stored(row: dict[str, Any]) -> dict[str, Any]:
     """A stored row as a projection holds it (typed values, not their text)."""
     kinds = {c.name: c.type for c in STATUS_HISTORY.columns}
     return {name: from_sql(kinds[name], value) for name, value in row.items()}
+
+
+def test_a_fraction_in_an_integer_column_of_added_rows_is_stored_as_an_upsert_stores_it(
+    ledger: Ledger, clock: MovableClock
+) -> None:
+    """``COPY`` refuses the text of a fraction for an integer column where a parameter is
+    rounded: such a batch is written again with upserts, not left failing for ever."""
+    write_every_event(ledger, clock.advance)
+    runner = build_runner(ledger)
+    runner.catch_up()
+    ledger_view = runner.projections["cost_ledger"]
+    call = {
+        "position": 10**6,
+        "step": 1,
+        "call": 0,
+        "job_id": "j",
+        "tenant": "acme",
+        "tool_name": "search",
+        "engine_code": None,
+        "execution_ms": 2.0,  # an old event's fraction: today's steps hold integers
+        "success": True,
+    }
+    position = runner.positions()["cost_ledger"]
+    tracking = Tracking(ledger_view.tracking_name, position + 1)
+    ledger_view.view.commit({COST_TOOL_CALLS: [call]}, tracking, position)
+    stored = select(ledger, "SELECT execution_ms FROM cost_tool_calls WHERE job_id = 'j'")
+    assert [row["execution_ms"] for row in stored] == [2]
+    assert runner.positions()["cost_ledger"] == position + 1

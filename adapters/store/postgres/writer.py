@@ -7,7 +7,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    Tracking,
+)
 from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresTrackingRecorder,
@@ -38,13 +43,15 @@ class PostgresReadModelWriter(PostgresTrackingRecorder, SqlReadModelWriter):
 
     def commit_together(self, batches: Sequence[Commit]) -> None:
         """Rows of tables whose rows are only added are copied in (``COPY``: a third of
-        the server's time an upserted row takes). Should one be there already, the
-        transaction fails whole, and is written again with upserts."""
+        the server's time an upserted row takes). Should that fail (a row already there,
+        a value ``COPY`` reads otherwise than a parameter, as a fraction for an integer
+        column in an old event), the transaction fails whole and is written again with
+        upserts: the result, or the error, is always an upsert's."""
         try:
             self._commit(batches, self._copy_or_upsert)
-        except PositionMoved:
-            raise
-        except IntegrityError:
+        except (PositionMoved, OperationalError, InterfaceError):
+            raise  # the same again would fail the same way
+        except DatabaseError:
             self._commit(batches, self._upsert)
 
     def _copy_or_upsert(self, cursor: Any, table: Table, rows: list[list[Any]]) -> None:
