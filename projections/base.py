@@ -78,23 +78,26 @@ class Batch:
 
     def __init__(self, view: ReadModelView, tables: Iterable[Table]) -> None:
         self._view = view
-        self._rows: dict[Table, dict[Key, Row]] = {table: {} for table in tables}
-        self._looked_up: dict[Table, set[Key]] = {table: set() for table in tables}
+        # Every key looked up, with its row, or None when the store had none.
+        self._rows: dict[Table, dict[Key, Row | None]] = {table: {} for table in tables}
         self._changed: dict[Table, dict[Key, Row]] = {table: {} for table in tables}
 
     def prefetch(self, wanted: Mapping[Table, Collection[Key]]) -> None:
         """Load many rows in one query per table, before folding."""
         for table, keys in wanted.items():
-            missing = [k for k in keys if k not in self._looked_up[table]]
+            rows = self._rows[table]
+            missing = [k for k in keys if k not in rows]
             if missing:
-                self._rows[table].update(self._view.fetch(table, missing))
-                self._looked_up[table].update(missing)
+                found = self._view.fetch(table, missing)
+                for key in missing:
+                    rows[key] = found.get(key)
 
     def get(self, table: Table, key: Key) -> Row | None:
         """A row by key; one not prefetched is looked up on its own."""
-        if key not in self._looked_up[table]:
+        rows = self._rows[table]
+        if key not in rows:
             self.prefetch({table: [key]})
-        return self._rows[table].get(key)
+        return rows[key]
 
     def get_or_add(self, table: Table, key: Key, defaults: Mapping[str, Any]) -> Row:
         row = self.get(table, key)
@@ -104,7 +107,6 @@ class Batch:
 
     def put(self, table: Table, row: Row) -> Row:
         key = table.key_of(row)
-        self._looked_up[table].add(key)
         self._rows[table][key] = row
         self._changed[table][key] = row
         return row
@@ -152,18 +154,22 @@ class BatchProjection(Projection[ReadModelView], ABC):
 
     def fold(self, events: Sequence[Positioned]) -> dict[Table, list[Row]]:
         """The rows these events change, computed in memory; nothing is written."""
-        handled = self._handled_types()
-        relevant = [p for p in events if type(p.event) in handled]
+        handled = self.handled_types()
+        return self.fold_handled([p for p in events if type(p.event) in handled])
+
+    def fold_handled(self, events: Sequence[Positioned]) -> dict[Table, list[Row]]:
+        """``fold``, of events all of ``handled_types`` (the runner sorts them out)."""
         batch = Batch(self.view, self.tables)
-        batch.prefetch(self.keys(relevant))
-        self.prepare(relevant, batch)
-        for positioned in relevant:
-            self.apply(positioned, batch)
+        batch.prefetch(self.keys(events))
+        self.prepare(events, batch)
+        apply = self.apply
+        for positioned in events:
+            apply(positioned, batch)
         return batch.changes()
 
     @classmethod
     @cache
-    def _handled_types(cls) -> frozenset[type[JobEvent]]:
+    def handled_types(cls) -> frozenset[type[JobEvent]]:
         """The event classes ``handles`` covers, for a set lookup per event (an
         ``isinstance`` against the tuple was a twentieth of a catch-up)."""
         return frozenset(t for t in EVENT_TYPES if issubclass(t, cls.handles))

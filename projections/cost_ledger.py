@@ -121,9 +121,12 @@ class CostLedgerProjection(BatchProjection):
 
     @staticmethod
     def _attempt(batch: Batch, job: Row, number: int) -> Row:
+        key = (job["job_id"], number)
+        if (known := batch.get(COST_ATTEMPTS, key)) is not None:
+            return batch.put(COST_ATTEMPTS, known)
         return batch.get_or_add(
             COST_ATTEMPTS,
-            (job["job_id"], number),
+            key,
             {
                 "tenant": job["tenant"],
                 "investigation_id": job["investigation_id"],

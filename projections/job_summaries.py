@@ -6,7 +6,7 @@ time), so a rebuild gives the same rows as incremental processing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -117,60 +117,115 @@ def _charge(row: Row, usage: ev.UsageRecorded | StepUsage) -> None:
         row["cost"] += usage.cost
 
 
+def _claimed(row: Row, event: ev.JobClaimed) -> None:
+    row["agent"] = event.agent
+    row["lease_expires_at"] = event.lease_expires_at
+    row["not_before"] = None
+    if row["claimed_at"] is None:
+        row["claimed_at"] = event.timestamp
+        row["queue_wait_ms"] = milliseconds(row["created_at"], event.timestamp)
+
+
+def _released(row: Row, event: ev.JobReleased) -> None:
+    row["agent"] = None
+    row["lease_expires_at"] = None
+
+
+def _heartbeat(row: Row, event: ev.HeartbeatRecorded) -> None:
+    row["lease_expires_at"] = event.lease_expires_at
+
+
+def _started(row: Row, event: ev.JobStarted) -> None:
+    row["attempt_started_at"] = event.timestamp
+    if row["started_at"] is None:
+        row["started_at"] = event.timestamp
+
+
+def _progressed(row: Row, event: ev.ProgressReported) -> None:
+    row["progress"] = max(row["progress"], event.percent)
+    _take_counts(row, event.findings)
+
+
+def _used(row: Row, event: ev.UsageRecorded) -> None:
+    _charge(row, event)
+
+
+def _stepped(row: Row, event: ev.StepsAppended) -> None:
+    for _, _, usage in event.usages():
+        _charge(row, usage)
+
+
+def _completed(row: Row, event: ev.JobCompleted) -> None:
+    row["progress"] = 100
+    _take_counts(row, event.result)
+
+
+def _attempt_failed(row: Row, event: ev.AttemptFailed) -> None:
+    _set_error(row, event.code, event.message)
+    _requeue(row)
+    row["not_before"] = event.not_before
+
+
+def _failed(row: Row, event: ev.JobFailed) -> None:
+    _set_error(row, event.code, event.message)
+
+
+def _lease_expired(row: Row, event: ev.LeaseExpired) -> None:
+    if event.outcome == "failed":
+        _set_error(row, "lease_expired", f"lease of {event.agent} expired on the last attempt")
+    elif event.outcome == "requeued":
+        _requeue(row)
+
+
+def _cancellation_requested(row: Row, event: ev.CancellationRequested) -> None:
+    row["cancellation_requested"] = True
+
+
+def _nothing_more(row: Row, event: ev.JobEvent) -> None:
+    """What every event changes (status, times, version) is all this one changes."""
+
+
+# What each kind of event changes beyond that, found once per event class (through its
+# bases, as ``isinstance`` would: a verdict is a completion or a failure).
+_CHANGES: dict[type, Callable[[Row, Any], None]] = {
+    ev.JobClaimed: _claimed,
+    ev.JobReleased: _released,
+    ev.HeartbeatRecorded: _heartbeat,
+    ev.JobStarted: _started,
+    ev.ProgressReported: _progressed,
+    ev.UsageRecorded: _used,
+    ev.StepsAppended: _stepped,
+    ev.JobCompleted: _completed,
+    ev.AttemptFailed: _attempt_failed,
+    ev.JobFailed: _failed,
+    ev.LeaseExpired: _lease_expired,
+    ev.CancellationRequested: _cancellation_requested,
+}
+CHANGES: dict[type, Callable[[Row, Any], None]] = {
+    kind: next((_CHANGES[c] for c in kind.__mro__ if c in _CHANGES), _nothing_more)
+    for kind in ev.EVENT_TYPES
+}
+RENEWING = frozenset(kind for kind in ev.EVENT_TYPES if issubclass(kind, ev.RENEWING))
+STATUSES = {status.value: status for status in JobStatus}
+
+
 def evolve(row: Row, event: ev.JobEvent) -> None:
     """Apply one event to a job's summary row."""
     before = row["status"]
-    row["status"] = event.next_status(JobStatus(before)).value
+    after = event.next_status(STATUSES[before]).value
+    row["status"] = after
     row["last_event_at"] = event.timestamp
     row["version"] = event.originator_version
-    if row["status"] in ("completed", "failed", "cancelled") and before != row["status"]:
+    if after != before and after in ("completed", "failed", "cancelled"):
         row["finished_at"] = event.timestamp
         row["agent"] = None
         row["lease_expires_at"] = None
         if row["started_at"] is not None:
             row["run_duration_ms"] = milliseconds(row["started_at"], event.timestamp)
-    if isinstance(event, ev.RENEWING) and event.lease_expires_at is not None:
-        row["lease_expires_at"] = event.lease_expires_at
-    if isinstance(event, ev.JobClaimed):
-        row["agent"] = event.agent
-        row["lease_expires_at"] = event.lease_expires_at
-        row["not_before"] = None
-        if row["claimed_at"] is None:
-            row["claimed_at"] = event.timestamp
-            row["queue_wait_ms"] = milliseconds(row["created_at"], event.timestamp)
-    elif isinstance(event, ev.JobReleased):
-        row["agent"] = None
-        row["lease_expires_at"] = None
-    elif isinstance(event, ev.HeartbeatRecorded):
-        row["lease_expires_at"] = event.lease_expires_at
-    elif isinstance(event, ev.JobStarted):
-        row["attempt_started_at"] = event.timestamp
-        if row["started_at"] is None:
-            row["started_at"] = event.timestamp
-    elif isinstance(event, ev.ProgressReported):
-        row["progress"] = max(row["progress"], event.percent)
-        _take_counts(row, event.findings)
-    elif isinstance(event, ev.UsageRecorded):
-        _charge(row, event)
-    elif isinstance(event, ev.StepsAppended):
-        for _, _, usage in event.usages():
-            _charge(row, usage)
-    elif isinstance(event, ev.JobCompleted):
-        row["progress"] = 100
-        _take_counts(row, event.result)
-    elif isinstance(event, ev.AttemptFailed):
-        _set_error(row, event.code, event.message)
-        _requeue(row)
-        row["not_before"] = event.not_before
-    elif isinstance(event, ev.JobFailed):
-        _set_error(row, event.code, event.message)
-    elif isinstance(event, ev.LeaseExpired):
-        if event.outcome == "failed":
-            _set_error(row, "lease_expired", f"lease of {event.agent} expired on the last attempt")
-        elif event.outcome == "requeued":
-            _requeue(row)
-    elif isinstance(event, ev.CancellationRequested):
-        row["cancellation_requested"] = True
+    kind = type(event)
+    if kind in RENEWING and event.lease_expires_at is not None:  # type: ignore[attr-defined]
+        row["lease_expires_at"] = event.lease_expires_at  # type: ignore[attr-defined]
+    CHANGES[kind](row, event)
     _forecast(row)
 
 

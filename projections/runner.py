@@ -34,7 +34,8 @@ from jobledger.projections.base import (
     ReadModelView,
     Row,
 )
-from jobledger.projections.decoding import fast_mapper
+from jobledger.projections.collector import collector_paused
+from jobledger.projections.decoding import EventDecoder
 from jobledger.projections.outage import Outage
 from jobledger.projections.schema import Table
 
@@ -84,7 +85,8 @@ class ProjectionRunner:
         # The application that owns the recorder closes it when collected: hold on to it.
         self.owner = owner
         self.recorder = recorder
-        self.mapper = fast_mapper(mapper)
+        self.decode = EventDecoder(mapper)
+        self.mapper = self.decode.mapper
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
         self.processed = threading.Condition()
@@ -117,30 +119,37 @@ class ProjectionRunner:
         while (start := min(self._positions.values(), default=target)) < target:
             if stop is not None and stop.is_set():
                 break
-            notifications = self.recorder.select_notifications(
-                start=start, limit=self.batch_size, stop=target, inclusive_of_start=False
-            )
-            if not notifications:
-                break
-            self.process(notifications)
+            with collector_paused():
+                notifications = self.recorder.select_notifications(
+                    start=start, limit=self.batch_size, stop=target, inclusive_of_start=False
+                )
+                if not notifications:
+                    break
+                self._project(notifications, self._decoded(notifications))
             if on_batch is not None:
                 on_batch(notifications[-1].id)
         return min(self._positions.values(), default=target)
 
     def process(self, notifications: Sequence[Notification]) -> None:
         """Decode a batch once and give each projection what it has not seen."""
-        if not self._positions:
-            self._positions = self.positions()
-        last = notifications[-1].id
-        events = [
-            Positioned.of(self._decode(n), n.id)
+        with collector_paused():
+            self._project(notifications, self._decoded(notifications))
+
+    def _decoded(self, notifications: Sequence[Notification]) -> list[Positioned]:
+        decode = self.decode
+        return [
+            Positioned(decode(n), n.id, str(n.originator_id))
             for n in notifications
             if n.topic in JOB_EVENT_TOPICS
         ]
+
+    def _project(self, notifications: Sequence[Notification], events: list[Positioned]) -> None:
+        if not self._positions:
+            self._positions = self.positions()
+        last = notifications[-1].id
         behind = [p for p in self.projections.values() if self._positions[p.name] < last]
-        folded = [
-            (p, p.fold([e for e in events if e.position > self._positions[p.name]])) for p in behind
-        ]
+        routed = _route(events, {p: self._positions[p.name] for p in behind})
+        folded = [(p, p.fold_handled(routed[p])) for p in behind]
         for view, group in _by_view(folded).items():
             commits = [
                 (rows, Tracking(p.tracking_name, last), self._positions[p.name])
@@ -236,10 +245,22 @@ class ProjectionRunner:
             known = ", ".join(self.projections)
             raise InvalidCommand(f"unknown projection {name!r}; known: {known}") from None
 
-    def _decode(self, notification: Notification) -> JobEvent:
-        event = self.mapper.to_domain_event(notification)
-        assert isinstance(event, JobEvent)  # the topic said so
-        return event
+
+def _route(
+    events: Sequence[Positioned], starts: dict[BatchProjection, int]
+) -> dict[BatchProjection, list[Positioned]]:
+    """One pass over the batch: each event goes to the projections that handle its type
+    and have not seen it (past their start)."""
+    routed: dict[BatchProjection, list[Positioned]] = {p: [] for p in starts}
+    routes: dict[type[JobEvent], list[tuple[list[Positioned], int]]] = {}
+    for projection, start in starts.items():
+        for handled in projection.handled_types():
+            routes.setdefault(handled, []).append((routed[projection], start))
+    for positioned in events:
+        for into, start in routes.get(type(positioned.event), ()):
+            if positioned.position > start:
+                into.append(positioned)
+    return routed
 
 
 def _by_view(

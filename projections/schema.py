@@ -38,6 +38,9 @@ class Table:
     # Integer columns a batch adds to rather than sets: the store sums them, so counting
     # needs no read of the stored row first.
     counters: tuple[str, ...] = ()
+    # Rows are only ever added (one per event, step or call, under keys the events carry),
+    # never changed: a store may add them without looking for a stored row first.
+    added_only: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -167,6 +170,7 @@ STATUS_HISTORY = Table(
     ),
     key=("job_id", "version"),
     indexes=(("tenant", "at"),),
+    added_only=True,
 )
 
 STATUS_HISTORY_JOBS = Table(
@@ -345,6 +349,7 @@ COST_ENTRIES = Table(
     ),
     key=("position", "step"),
     indexes=(("tenant", "day"), ("job_id", "attempt"), ("tenant", "investigation_id")),
+    added_only=True,
 )
 
 COST_TOOL_CALLS = Table(
@@ -365,6 +370,7 @@ COST_TOOL_CALLS = Table(
     ),
     key=("position", "step", "call"),
     indexes=(("tenant", "tool_name"),),
+    added_only=True,
 )
 
 COST_ATTEMPTS = Table(
@@ -438,6 +444,7 @@ STEPS = Table(
     ),
     key=("job_id", "step"),
     indexes=(("tenant", "action_name"),),
+    added_only=True,
 )
 
 READ_MODEL_VERSIONS = Table(

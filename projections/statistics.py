@@ -16,7 +16,7 @@ from jobledger.domain import events as ev
 from jobledger.domain.lifecycle import JobStatus
 from jobledger.domain.steps import StepUsage
 from jobledger.projections.base import Batch, BatchProjection, Key, Positioned, Row
-from jobledger.projections.job_summaries import milliseconds
+from jobledger.projections.job_summaries import STATUSES, milliseconds
 from jobledger.projections.schema import (
     JOB_DAILY_STATISTICS,
     JOB_DURATION_HISTOGRAM,
@@ -141,7 +141,7 @@ class StatisticsProjection(BatchProjection):
             job["claimed_at"] = event.timestamp
         if isinstance(event, ev.JobStarted) and job["started_at"] is None:
             job["started_at"] = event.timestamp
-        before = JobStatus(job["status"])
+        before = STATUSES[job["status"]]
         after = event.next_status(before)
         if after != before:
             self._count(batch, job, before, -1)

@@ -22,6 +22,7 @@ from jobledger.domain.events import EVENT_TYPES, JobEvent
 from jobledger.domain.lifecycle import markdown_table, mermaid_diagram
 from jobledger.domain.task_lifecycle import FINAL, TASK_TRANSITIONS
 from jobledger.projections.catalog import PROJECTION_NAMES
+from jobledger.projections.runner import BATCH_SIZE
 from jobledger.projections.schema import ALL_TABLES, Table
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -192,6 +193,25 @@ def _table_section(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+HOW_THEY_ARE_KEPT = """\
+## How they are kept
+
+The runner (`projections/runner.py`) reads the log in batches of {batch} and decodes each
+event once (`projections/decoding.py`: orjson reads the stored JSON, and each topic's event
+class is looked up once). One pass over the batch hands each event to the projections that
+handle its type and have not seen it yet. Each folds its events in memory over the rows it
+prefetched (one query per table); counters go to the store as increments, which it adds up.
+Then the rows of every projection, in column order, are written with one `executemany` per
+table (on PostgreSQL the tables whose rows are only ever added are copied in with `COPY`),
+and the positions moved by compare-and-set, in one transaction: a runner that finds a
+position moved by another commits the rest and goes on from the recorded one. A batch
+holds only its events and the rows they touch, so memory does not grow with the log, and
+Python's cyclic collector is held off while it is read and projected
+(`projections/collector.py`). `tests/benchmarks/bench_projections.py` measures a catch-up.
+
+"""
+
+
 def projections_doc() -> str:
     public = [t for t in ALL_TABLES if not t.internal]
     internal = [t for t in ALL_TABLES if t.internal]
@@ -212,7 +232,10 @@ def projections_doc() -> str:
         + "; `notification_id` is\n"
         "the position). `jobledger projections status` shows how far behind each is;\n"
         "`jobledger projections rebuild [NAME]` drops and replays one or all.\n\n"
-        "## Tables\n\n" + "\n".join(_table_section(t) for t in public) + "\n## Internal tables\n\n"
+        + HOW_THEY_ARE_KEPT.format(batch=f"{BATCH_SIZE:,}")
+        + "## Tables\n\n"
+        + "\n".join(_table_section(t) for t in public)
+        + "\n## Internal tables\n\n"
         "Each projection remembers a little of every job in its own table. They are not part\n"
         "of the contract and may change.\n\n" + "\n".join(_table_section(t) for t in internal)
     )

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from tests.benchmarks import peer_jobledger, peer_queues
 from tests.benchmarks.bench_postgres import postgres_problem
-from tests.benchmarks.bench_versus import unpack
+from tests.benchmarks.earlier_tree import unpack
 from tests.benchmarks.peer_meter import Outcome, Workload, bench_database
 
 CLIENTS = 16

@@ -1,19 +1,33 @@
 """Projections: catch-up rate over a long log, memory, and commit-to-visible delay.
 
-The catch-up rate is set beside reading the same notifications with nothing
-projected (and with eventsourcing's own decoding only), in the same run, as ratios;
-and per CPU-second, which the machine's other work disturbs less than the wall clock.
+Each catch-up runs in a process of its own (``catch_up_child``) over a log written once:
+on SQLite at two lengths (peak RSS must not grow with the length) and on PostgreSQL when
+a server answers (``JOBLEDGER_TEST_POSTGRES``). With ``JOBLEDGER_BENCH_REF=<commit>`` the
+same logs are also projected by that commit's packages (unpacked as ``bench_versus``
+does), the two taking turns, each round in the other order, so the machine's other work
+hits both alike; read the ratios. Rates are per wall-clock second and per CPU-second
+(which other work disturbs less). ``JOBLEDGER_BENCH_ROUNDS`` sets the rounds (3).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import random
-import resource
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import Notification
 
 from jobledger.adapters.bootstrap import build_ledger, build_runner, subscribe
 from jobledger.adapters.settings import Settings
@@ -22,10 +36,16 @@ from jobledger.domain.ledger import Ledger, utc_now
 from jobledger.domain.pricing import Tokens
 from jobledger.domain.results import JobType, validate_result
 from jobledger.domain.values import Actor, JobSpec
+from jobledger.projections.catalog import PROJECTIONS
+from jobledger.projections.decoding import EventDecoder
 from jobledger.projections.runner import BATCH_SIZE
 from tests.benchmarks.bench_core import percentile
+from tests.benchmarks.earlier_tree import REPOSITORY, unpack
 
 TENANTS = ("acme", "globex")
+SIZES = (50_000, 100_000)
+ROUNDS = int(os.environ.get("JOBLEDGER_BENCH_ROUNDS", "3"))
+THIS_TREE = "this tree"
 
 
 def write_log(ledger: Ledger, events: int, seed: int = 1) -> None:
@@ -68,43 +88,108 @@ def write_log(ledger: Ledger, events: int, seed: int = 1) -> None:
         ledger.save(*jobs)
 
 
-def read_only(ledger: Ledger, decode: bool) -> float:
+def read_only(ledger: Ledger, decode: Callable[[Notification], object] | None) -> float:
     started, position, count = time.perf_counter(), 0, 0
     while batch := ledger.recorder.select_notifications(
         start=position, limit=500, inclusive_of_start=False
     ):
-        if decode:
+        if decode is not None:
             for notification in batch:
-                ledger.mapper.to_domain_event(notification)
+                decode(notification)
         position, count = batch[-1].id, count + len(batch)
     return count / (time.perf_counter() - started)
 
 
-def max_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+@dataclass(frozen=True)
+class Log:
+    """A written log to project: a SQLite file (copied afresh for each run) or a schema."""
+
+    store: str
+    db: str
+    events: int
+    schema: str | None = None
 
 
-def catch_up(folder: Path, events: int) -> dict[str, float]:
-    ledger = build_ledger(Settings(db=f"sqlite:///{folder / f'log-{events}.db'}"))
+def run_child(log: Log, code: Path | None, folder: Path) -> dict[str, Any]:
+    """One catch-up in a fresh process, with ``code``'s packages (None: this tree's)."""
+    args = [log.db] if log.schema is None else [log.db, log.schema]
+    if log.schema is None:
+        copy = folder / "run.db"
+        for leftover in folder.glob("run.db-*"):  # a stale WAL would be read into the copy
+            leftover.unlink()
+        shutil.copyfile(log.db.removeprefix("sqlite:///"), copy)
+        args = [f"sqlite:///{copy}"]
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.catch_up_child", *args],
+        cwd=REPOSITORY,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return row
+
+
+def sqlite_log(folder: Path, events: int) -> Log:
+    db = f"sqlite:///{folder / f'log-{events}.db'}"
+    ledger = build_ledger(Settings(db=db))
     write_log(ledger, events)
     total = ledger.recorder.max_notification_id() or 0
-    plain = read_only(ledger, decode=False)
-    decoded = read_only(ledger, decode=True)
-    runner = build_runner(ledger)
-    rss_before = max_rss_mb()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    runner.catch_up()
-    projected = total / (time.perf_counter() - started)
-    per_cpu_second = total / (time.process_time() - cpu_started)
     ledger.close()
-    return {
-        "events": total,
-        "projected": projected,
-        "per_cpu_second": per_cpu_second,
-        "read": plain,
-        "decoded": decoded,
-        "rss_growth_mb": max_rss_mb() - rss_before,
-    }
+    return Log("SQLite", db, total)
+
+
+@contextlib.contextmanager
+def postgres_log(events: int) -> Iterator[Log | None]:
+    """The same log in a fresh PostgreSQL schema (None without a server)."""
+    from tests.benchmarks import bench_postgres  # it imports this module
+
+    if bench_postgres.postgres_problem() is not None:
+        yield None
+        return
+    with bench_postgres.pg_schema() as settings, bench_postgres.opened(settings) as ledger:
+        write_log(ledger, events)
+        total = ledger.recorder.max_notification_id() or 0
+        yield Log("PostgreSQL", settings.db, total, settings.pg_schema)
+
+
+def versus(logs: list[Log], refs: dict[str, Path | None], folder: Path) -> None:
+    """Each log projected by each tree in turn, the order alternating each round."""
+    runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for round_ in range(ROUNDS):
+        for n, log in enumerate(logs):
+            names = list(refs) if (round_ + n) % 2 == 0 else list(refs)[::-1]
+            for name in names:
+                runs.setdefault((n, name), []).append(run_child(log, refs[name], folder))
+    print(
+        f"  {'store':<10} {'events':>8} {'code':<10} {'events/s':>9} {'per CPU-s':>10}"
+        f" {'peak RSS':>9} {'catch-up adds':>14}   (medians of {ROUNDS} runs)"
+    )
+    for n, log in enumerate(logs):
+        medians = {}
+        for name in refs:
+            rows = runs[(n, name)]
+            medians[name] = {
+                "rate": statistics.median(r["events"] / r["wall"] for r in rows),
+                "cpu": statistics.median(r["events"] / r["cpu"] for r in rows),
+                "rss": statistics.median(r["rss_peak"] for r in rows),
+                "growth": statistics.median(r["rss_peak"] - r["rss_before"] for r in rows),
+            }
+            m = medians[name]
+            print(
+                f"  {log.store:<10} {log.events:>8,} {name:<10} {m['rate']:>9,.0f}"
+                f" {m['cpu']:>10,.0f} {m['rss']:>6,.0f} MB {m['growth']:>11,.0f} MB"
+            )
+        if len(refs) > 1:
+            new, old = medians[THIS_TREE], medians[next(iter(refs))]
+            print(
+                f"  {'':<10} {'':>8} {'ratio':<10} {new['rate'] / old['rate']:>9.2f}"
+                f" {new['cpu'] / old['cpu']:>10.2f}   (this tree / {next(iter(refs))})"
+            )
 
 
 def visibility_delays(folder: Path, samples: int = 200) -> list[float]:
@@ -130,25 +215,38 @@ def visibility_delays(folder: Path, samples: int = 200) -> list[float]:
 
 
 def main() -> None:
+    ref = os.environ.get("JOBLEDGER_BENCH_REF", "")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        print(f"projections: catch-up of all four read models (SQLite, batches of {BATCH_SIZE:,})")
+        refs: dict[str, Path | None] = {}
+        if ref:
+            refs[ref] = unpack(ref, folder / "ref")
+        refs[THIS_TREE] = None
         print(
-            f"  {'events':>8} {'projected/s':>12} {'per CPU-s':>10} {'read only/s':>12}"
-            f" {'read+decode/s':>14} {'ratio to read':>14} {'to decode':>10} {'RSS growth':>11}"
+            f"projections: catch-up of all {len(PROJECTIONS)} read models, a fresh process"
+            f" each run (batches of {BATCH_SIZE:,}); JOBLEDGER_BENCH_REF={ref or '(none)'}"
         )
-        for events in (50_000, 100_000):
-            row = catch_up(folder, events)
-            print(
-                f"  {row['events']:>8,.0f} {row['projected']:>12,.0f}"
-                f" {row['per_cpu_second']:>10,.0f} {row['read']:>12,.0f}"
-                f" {row['decoded']:>14,.0f} {row['projected'] / row['read']:>14.2f}"
-                f" {row['projected'] / row['decoded']:>10.2f} {row['rss_growth_mb']:>8.1f} MB"
-            )
-        print("  aim: at least 50,000 events/s; memory flat however long the log")
+        logs = [sqlite_log(folder, events) for events in SIZES]
+        with postgres_log(SIZES[0]) as pg:
+            versus([*logs, *([pg] if pg else [])], refs, folder)
+        if pg is None:
+            print("  PostgreSQL: skipped, no server")
+        print("  aim: at least 50,000 events/s; peak RSS the same however long the log")
+        ledger = build_ledger(Settings(db=logs[0].db))
+        fast = EventDecoder(ledger.mapper)
+        rates = [read_only(ledger, d) for d in (None, ledger.mapper.to_domain_event, fast)]
+        ledger.close()
+        print(
+            f"  reading the log alone: {rates[0]:,.0f} events/s; and decoding them with"
+            f" eventsourcing's mapper {rates[1]:,.0f}/s, with the runner's {rates[2]:,.0f}/s"
+        )
         delays = visibility_delays(folder)
         print("projections: commit to visible in job summaries (runner following live)")
         print(
             f"  median {statistics.median(delays):.1f} ms, p99 {percentile(delays, 0.99):.1f} ms"
             f" over {len(delays)} submits   (aim: median under 50 ms)"
         )
+
+
+if __name__ == "__main__":
+    main()

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import random
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,20 +30,9 @@ from tests.benchmarks import bench_api as api
 from tests.benchmarks import bench_workers as workers
 from tests.benchmarks.bench_core import percentile
 from tests.benchmarks.bench_postgres import process_cpu
+from tests.benchmarks.earlier_tree import unpack
 
 PARTS = ("GET, 32 clients", "GET, 1 client", "POST, 32 clients", "worker protocol")
-FOLDERS = ("domain", "projections", "adapters")
-REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-def unpack(ref: str, into: Path) -> Path:
-    """REF's packages as ``into/jobledger/...``, for ``PYTHONPATH``."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPOSITORY), "archive", ref, *FOLDERS], check=True, capture_output=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into / "jobledger", filter="data")
-    return into
 
 
 @contextlib.contextmanager

@@ -7,7 +7,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    Tracking,
+)
 from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresTrackingRecorder,
@@ -16,6 +21,7 @@ from psycopg import sql
 from psycopg.rows import DictRow
 
 from jobledger.adapters.store.sql.writer import SqlReadModelWriter, postgres
+from jobledger.projections.base import Commit, PositionMoved
 from jobledger.projections.schema import ALL_TABLES, Table
 
 TRACKING_TABLE = "tracking"  # as on SQLite, so the read store's SQL is the same
@@ -34,3 +40,25 @@ class PostgresReadModelWriter(PostgresTrackingRecorder, SqlReadModelWriter):
 
     def _insert_position(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)
+
+    def commit_together(self, batches: Sequence[Commit]) -> None:
+        """Rows of tables whose rows are only added are copied in (``COPY``: a third of
+        the server's time an upserted row takes). Should that fail (a row already there,
+        a value ``COPY`` reads otherwise than a parameter, as a fraction for an integer
+        column in an old event), the transaction fails whole and is written again with
+        upserts: the result, or the error, is always an upsert's."""
+        try:
+            self._commit(batches, self._copy_or_upsert)
+        except (PositionMoved, OperationalError, InterfaceError):
+            raise  # the same again would fail the same way
+        except DatabaseError:
+            self._commit(batches, self._upsert)
+
+    def _copy_or_upsert(self, cursor: Any, table: Table, rows: list[list[Any]]) -> None:
+        if not table.added_only:
+            self._upsert(cursor, table, rows)
+            return
+        columns = ", ".join(table.column_names)
+        with cursor.copy(f"COPY {self.dialect.name(table.name)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -29,19 +30,19 @@ from jobledger.projections.base import Commit, Key, PositionMoved, ReadModelView
 from jobledger.projections.schema import READ_MODEL_VERSIONS, ColumnType, Table
 
 KEYS_PER_QUERY = 400
-CONVERTED: frozenset[ColumnType] = frozenset({"decimal", "timestamp", "boolean"})
+# Writes a table's rows (each a list of values in column order) through a cursor.
+Write = Callable[[Any, Table, list[list[Any]]], None]
+# How a value of each converted type is stored (text and integers go as they are).
+WRITTEN: dict[ColumnType, Callable[[Any], Any]] = {
+    "decimal": str,
+    "timestamp": partial(datetime.isoformat, timespec="microseconds"),
+    "boolean": lambda value: int(bool(value)),
+}
 
 
 def to_sql(kind: ColumnType, value: Any) -> Any:
-    if value is None:
-        return None
-    if kind == "decimal":
-        return str(value)
-    if kind == "timestamp":
-        return value.isoformat(timespec="microseconds")
-    if kind == "boolean":
-        return int(bool(value))
-    return value
+    write = WRITTEN.get(kind)
+    return value if value is None or write is None else write(value)
 
 
 def from_sql(kind: ColumnType, value: Any) -> Any:
@@ -190,6 +191,10 @@ class SqlReadModelWriter(ReadModelView):
         return found
 
     def commit_together(self, batches: Sequence[Commit]) -> None:
+        self._commit(batches, self._upsert)
+
+    def _commit(self, batches: Sequence[Commit], write: Write) -> None:
+        """Move the positions, then ``write`` each table's rows, in one transaction."""
         with self._transaction(commit=True) as cursor:
             for _, tracking, previous in batches:  # positions first: takes the write lock
                 self._advance(cursor, tracking, previous)
@@ -198,7 +203,10 @@ class SqlReadModelWriter(ReadModelView):
                     convert = self._converters[table]
                     converted = [convert(row) for row in rows]
                     if converted:
-                        cursor.executemany(self._upserts[table], converted)
+                        write(cursor, table, converted)
+
+    def _upsert(self, cursor: Any, table: Table, rows: list[list[Any]]) -> None:
+        cursor.executemany(self._upserts[table], rows)
 
     def _advance(self, cursor: Any, tracking: Tracking, previous: int | None) -> None:
         """Move the position, from ``previous`` only (compare and set) when it is given."""
@@ -294,13 +302,14 @@ def _row_converter(table: Table) -> Callable[[Row], list[Any]]:
     converted (text and integers go as they are: most values, in every written row)."""
     names = table.column_names
     values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
-    converted = [(i, c.type) for i, c in enumerate(table.columns) if c.type in CONVERTED]
+    converted = [(i, WRITTEN[c.type]) for i, c in enumerate(table.columns) if c.type in WRITTEN]
 
     def convert(row: Row) -> list[Any]:
         found = list(values(row))
-        for index, kind in converted:
-            if found[index] is not None:
-                found[index] = to_sql(kind, found[index])
+        for index, write in converted:
+            value = found[index]
+            if value is not None:
+                found[index] = write(value)
         return found
 
     return convert
