@@ -182,8 +182,9 @@ def test_another_tenants_job_is_not_found_and_other_roles_are_refused(api: Api) 
     team = tenant()
     _, (a,) = claimed(api, team, 1)
     stranger = api.as_role("worker", tenant())
-    answer = send(stranger, [item(a, "start", "s")]).json()["items"][0]
-    assert (answer["status"], answer["problem"]["code"]) == (404, "job_not_found")
+    for headers in ({}, {"X-Correlation-ID": "flow-1"}):  # a named workflow: no lookup
+        answer = send(stranger, [item(a, "start", "s")], headers=headers).json()["items"][0]
+        assert (answer["status"], answer["problem"]["code"]) == (404, "job_not_found")
     assert status_of(api, a["jobId"]) == "claimed"
     for role in ("analyst", "viewer", "admin"):
         refused = send(api.as_role(role, team), [item(a, "start", "s")])
