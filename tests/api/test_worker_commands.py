@@ -4,6 +4,7 @@ a bad body refused whole with nothing recorded, and other tenants' jobs not foun
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 from uuid import UUID, uuid4
@@ -12,6 +13,8 @@ import httpx
 import pytest
 
 from jobledger.adapters.cli.samples import sample_result
+from jobledger.adapters.client import AsyncJobledgerClient, AsyncWorker, JobledgerClient, Worker
+from jobledger.adapters.client.errors import LeaseLost
 from jobledger.domain import bounds
 from jobledger.domain.results import JobType
 from tests.api.conftest import Api
@@ -202,3 +205,42 @@ def test_each_item_runs_in_its_jobs_workflow_unless_the_request_names_one(api: A
     named = send(worker, [item(a, "heartbeat", "h")], headers={"X-Correlation-ID": "flow-7"})
     assert named.headers["X-Correlation-ID"] == "flow-7"
     assert api.ledger.job_events(UUID(a["jobId"]))[-1].correlation_id == "flow-7"
+
+
+def test_the_clients_send_the_commands_of_several_jobs_in_one_request(api: Api) -> None:
+    team = tenant()
+    analyst = api.as_role("analyst", team)
+    analyst.post("/v1/jobs/batch", json={"jobs": [{"type": "graph_analysis"}] * 5})
+    api.wait_for_read_models()
+    worker = Worker(JobledgerClient(api.url, api.token("worker", team)), agent="gpu-1")
+    first, second, third = worker.claim_many(3)
+    with first, second, third:
+        started = worker.send_many([(job, "start") for job in (first, second, third)])
+        assert [a["status"] for a in started if isinstance(a, dict)] == ["running"] * 3
+        second.task.lease_id = "0" * 32  # as if its lease had run out and gone elsewhere
+        done = worker.send_many(
+            [(job, "complete", {"result": RESULT}) for job in (first, second, third)]
+        )
+        assert isinstance(done[1], LeaseLost)
+        assert [first.task.status, third.task.status] == ["completed", "completed"]
+        assert (second.task.lease_lost, first.task.lease_lost) == (True, False)
+    assert [status_of(api, j.task.job_id) for j in (first, second, third)] == [
+        "completed",
+        "running",
+        "completed",
+    ]
+
+    async def rest() -> list[str]:
+        async with AsyncJobledgerClient(api.url, api.token("worker", team)) as client:
+            async_worker = AsyncWorker(client, agent="gpu-2")
+            claimed = await async_worker.claim_many(2)
+            async with claimed[0], claimed[1]:
+                answers = await async_worker.send_many(
+                    [(job, "start") for job in claimed]
+                    + [(job, "complete", {"result": RESULT}) for job in claimed]
+                )
+            assert all(isinstance(a, dict) for a in answers)
+            return [job.task.status for job in claimed]
+
+    assert asyncio.run(rest()) == ["completed", "completed"]
+    worker.client.close()
