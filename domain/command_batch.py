@@ -19,7 +19,6 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from jobledger.domain import commands as cmd
 from jobledger.domain.bounds import MAX_COMMAND_BATCH
 from jobledger.domain.errors import (
     ConcurrencyConflict,
@@ -39,8 +38,8 @@ Run = Callable[[], Outcome]
 def execute_many(
     ledger: Ledger, actor: Actor, commands: Sequence[Run]
 ) -> list[Outcome | JobLedgerError]:
-    """Each command's outcome, or the error that refused it, in the order given; the
-    outcomes carry no ``job`` (the batch's copy of a job moves on with later commands)."""
+    """Each command's outcome, or the error that refused it, in the order given. An
+    outcome carries its ``job`` only if it is the last of the batch on that job."""
     if len(commands) > MAX_COMMAND_BATCH:
         raise TooLarge(f"commands: {len(commands)} in one batch, more than {MAX_COMMAND_BATCH}")
     batch = _Batch(ledger, actor)
@@ -89,23 +88,18 @@ class _Batch:
             return error
 
     def decide(
-        self, actor: Actor, job_id: UUID, meta: CommandMeta, command: cmd.Command, change: Change
+        self, actor: Actor, job_id: UUID, meta: CommandMeta, change: Change, digest: str
     ) -> Outcome:
-        """``Ledger._execute``, with the save left for later."""
-        digest = self.ledger.command_digest(job_id, meta, command)
+        """``Ledger._attempt``, with the save left for later; a command id sent earlier
+        in this batch is answered as its first item (the Ledger looks for a receipt of an
+        earlier request when this refuses)."""
         key = meta.command_id
         if key is not None and key in self.firsts:  # sent twice in this batch
             first, first_digest = self.firsts[key]
             if first_digest != digest:
                 raise IdempotencyConflict(key)
             return dataclasses.replace(self.outcomes[first], replayed=True)
-        try:
-            outcome = self._change(actor, job_id, meta, change, digest)
-        except JobLedgerError:
-            earlier = self.ledger._earlier_outcome(actor, meta, digest)
-            if earlier is not None:
-                return earlier
-            raise
+        outcome = self._change(actor, job_id, meta, change, digest)
         self.outcomes[self.index] = outcome
         if key is not None:
             self.firsts[key] = (self.index, digest)
@@ -150,7 +144,13 @@ class _Batch:
         self, index: int, answer: Outcome | JobLedgerError, positions: dict[tuple[UUID, int], int]
     ) -> Outcome | JobLedgerError:
         """An item's answer once the save is done: with the log position of its event
-        (a replay from a receipt already has one)."""
+        (a replay from a receipt already has one), and the job if no later item moved it
+        on."""
         if isinstance(answer, JobLedgerError) or answer.position is not None:
             return answer
-        return dataclasses.replace(answer, position=positions.get((answer.job_id, answer.version)))
+        job = self.jobs.get(answer.job_id)
+        return dataclasses.replace(
+            answer,
+            position=positions.get((answer.job_id, answer.version)),
+            job=job if job is not None and job.version == answer.version else None,
+        )

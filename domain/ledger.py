@@ -72,7 +72,7 @@ class Decider(Protocol):
     """Decides a command without saving it: a batch of commands (``command_batch.py``)."""
 
     def decide(
-        self, actor: Actor, job_id: UUID, meta: CommandMeta, command: cmd.Command, change: Change
+        self, actor: Actor, job_id: UUID, meta: CommandMeta, change: Change, digest: str
     ) -> Outcome: ...
 
 
@@ -687,10 +687,6 @@ class Ledger(Application[UUID]):
         """Only a command with an id needs its fingerprint."""
         return fingerprint(payload) if meta.command_id is not None else ""
 
-    def command_digest(self, job_id: UUID, meta: CommandMeta, command: cmd.Command) -> str:
-        """What tells a retry of a command on a job from a reuse of its id."""
-        return self._digest(meta, {"job_id": str(job_id), **command.digest_payload()})
-
     def _execute(
         self,
         actor: Actor,
@@ -700,10 +696,7 @@ class Ledger(Application[UUID]):
         change: Change,
     ) -> Outcome:
         meta = meta or CommandMeta()
-        batch = DECIDING.get()
-        if batch is not None:
-            return batch.decide(actor, job_id, meta, command, change)
-        digest = self.command_digest(job_id, meta, command)
+        digest = self._digest(meta, {"job_id": str(job_id), **command.digest_payload()})
         try:
             return self._attempt(actor, job_id, meta, change, digest)
         except JobLedgerError:
@@ -719,7 +712,11 @@ class Ledger(Application[UUID]):
         self, actor: Actor, job_id: UUID, meta: CommandMeta, change: Change, digest: str
     ) -> Outcome:
         """Load, change and save; a write that loses a race is decided again on the new
-        state (unless the caller stated the version it expects)."""
+        state (unless the caller stated the version it expects). In a batch of commands
+        (``DECIDING``), the batch decides it and saves it later, with the others."""
+        batch = DECIDING.get()
+        if batch is not None:
+            return batch.decide(actor, job_id, meta, change, digest)
         tries = 1 if meta.expected_version is not None else RACE_RETRIES
         for attempt in range(1, tries + 1):
             job = self.get(job_id, tenant=actor.tenant)
