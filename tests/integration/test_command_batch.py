@@ -11,7 +11,7 @@ import pytest
 
 from jobledger.domain.bounds import MAX_COMMAND_BATCH
 from jobledger.domain.command_batch import Run, execute_many
-from jobledger.domain.errors import LeaseMismatch, TooLarge
+from jobledger.domain.errors import ConcurrencyConflict, LeaseMismatch, TooLarge
 from jobledger.domain.ledger import Ledger, Outcome
 from jobledger.domain.values import CommandMeta
 from tests.conftest import ANALYST, WORKER
@@ -55,16 +55,39 @@ def test_the_commands_of_a_batch_are_stored_in_one_transaction(ledger: Ledger) -
     assert all(ledger.get(job).status.value == "running" for job, _ in jobs)
 
 
-def test_batches_racing_on_the_same_jobs_record_each_command_once(ledger: Ledger) -> None:
-    """The batches' saves conflict (each job's next version): the losers are decided
-    again alone, and every heartbeat is recorded exactly once."""
+def test_a_batch_whose_job_another_writer_moved_on_runs_each_command_alone(
+    ledger: Ledger,
+) -> None:
+    """Another writer stores a heartbeat of job A while the batch is deciding: the
+    batch's save conflicts, nothing of it is stored, and each command then runs alone,
+    in order, and succeeds."""
+    (a, lease_a), (b, lease_b) = claimed(ledger, 2)
+
+    def meanwhile() -> Outcome:
+        with ThreadPoolExecutor(1) as other:  # another thread: not part of the batch
+            other.submit(ledger.heartbeat, WORKER, a, lease_id=lease_a).result()
+        return ledger.heartbeat(WORKER, b, lease_id=lease_b)
+
+    answers = execute_many(ledger, WORKER, [beat(ledger, a, lease_a), meanwhile])
+    assert all(isinstance(answer, Outcome) for answer in answers), answers
+    # A: claimed, the other writer's heartbeat twice (the batch's run and its rerun), and
+    # the batch's own heartbeat once; B: claimed and one heartbeat.
+    assert (ledger.get(a).version, ledger.get(b).version) == (5, 3)
+
+
+def test_racing_batches_record_what_they_acknowledge_and_nothing_else(ledger: Ledger) -> None:
+    """A command that loses every race, alone as in a batch, is refused (409); every
+    acknowledged heartbeat is recorded once, and no refused one."""
     jobs = claimed(ledger, 3)
     batch = [beat(ledger, job, lease) for job, lease in jobs]
     with ThreadPoolExecutor(4) as pool:
         runs = list(pool.map(lambda _: execute_many(ledger, WORKER, batch), range(12)))
-    assert all(isinstance(answer, Outcome) for run in runs for answer in run)
+    answers = [answer for run in runs for answer in run]
+    assert all(isinstance(a, Outcome | ConcurrencyConflict) for a in answers), answers
     for job, _ in jobs:
-        assert ledger.get(job).version == 2 + 12  # submitted, claimed, and 12 heartbeats
+        done = sum(1 for a in answers if isinstance(a, Outcome) and a.job_id == job)
+        assert done > 0
+        assert ledger.get(job).version == 2 + done  # submitted, claimed, then these
 
 
 def test_more_than_the_bound_is_refused_whole(ledger: Ledger) -> None:
