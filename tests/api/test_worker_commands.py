@@ -18,6 +18,7 @@ from jobledger.adapters.client.errors import LeaseLost
 from jobledger.domain import bounds
 from jobledger.domain.results import JobType
 from tests.api.conftest import Api
+from tests.integration.test_group_commit import group_of
 
 RESULT = sample_result(JobType.GRAPH_ANALYSIS, random.Random(1))
 
@@ -244,3 +245,17 @@ def test_the_clients_send_the_commands_of_several_jobs_in_one_request(api: Api) 
 
     assert asyncio.run(rest()) == ["completed", "completed"]
     worker.client.close()
+
+
+def test_a_batch_claim_stores_its_claims_together(api: Api) -> None:
+    """The first claim alone (it may wait), then the other nine in one transaction."""
+    team = tenant()
+    api.as_role("analyst", team).post(
+        "/v1/jobs/batch", json={"jobs": [{"type": "graph_analysis"}] * 10}
+    )
+    api.wait_for_read_models()
+    group = group_of(api.ledger)
+    before = group.transactions
+    claims = api.as_role("worker", team).post("/v1/claims/batch", json={"agent": "a", "max": 10})
+    assert len(claims.json()["claims"]) == 10
+    assert group.transactions - before == 2
