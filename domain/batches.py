@@ -1,16 +1,19 @@
-"""The rules of batches: how many jobs one submit, and one claim, may take.
+"""The rules of batches: how many jobs one submit, and one claim, may take, and how
+many worker commands one batch may carry.
 
 ``SubmitMany`` is what ``Ledger.submit_many`` checks a batch against; ``ClaimMany`` is
-a claim's rules with how many jobs it takes (the HTTP bodies publish these bounds).
+a claim's rules with how many jobs it takes; ``CommandMany`` bounds ``execute_many``'s
+commands, each of which is checked by its own command's rules (the HTTP bodies publish
+these bounds).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobledger.domain.bounds import MAX_SUBMIT_BATCH, ClaimBatchSize
+from jobledger.domain.bounds import MAX_COMMAND_BATCH, MAX_SUBMIT_BATCH, ClaimBatchSize
 from jobledger.domain.commands import Claim
 from jobledger.domain.values import JobSpec
 
@@ -23,3 +26,9 @@ class SubmitMany(BaseModel):
 
 class ClaimMany(Claim):
     max: ClaimBatchSize = 1
+
+
+class CommandMany(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    commands: Annotated[list[Any], Field(min_length=1, max_length=MAX_COMMAND_BATCH)]

@@ -49,9 +49,10 @@ UNCERTAIN = -1  # the score of an uncertain result
 TaskScore = Annotated[int, Strict(), Field(ge=UNCERTAIN, le=100)]
 TaskSubject = Annotated[str, Strict(), Field(min_length=1, max_length=512, pattern=r"\S")]
 AnalysisId = Identifier
-# Batches in the API: jobs submitted by one request, and jobs claimed by one request.
+# Batches in the API: jobs submitted, jobs claimed, and worker commands sent by one request.
 MAX_SUBMIT_BATCH = 100
 MAX_CLAIM_BATCH = 10
+MAX_COMMAND_BATCH = 100
 ClaimBatchSize = Annotated[int, Strict(), Field(ge=1, le=MAX_CLAIM_BATCH)]
 
 # An agent's steps (``domain/steps.py``): how many a batch, and how big each part.

@@ -14,9 +14,10 @@ import dataclasses
 import random
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Protocol, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -65,6 +66,19 @@ CLAIM_LOST = (IllegalTransition, ConcurrencyConflict, RetryNotDue, JobNotFound)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class Decider(Protocol):
+    """Decides a command without saving it: a batch of commands (``command_batch.py``)."""
+
+    def decide(
+        self, actor: Actor, job_id: UUID, meta: CommandMeta, change: Change, digest: str
+    ) -> Outcome: ...
+
+
+# The batch whose commands this thread is deciding, if any: while it is set, a command
+# is decided on the batch's copy of its job and saved with the batch's others.
+DECIDING: ContextVar[Decider | None] = ContextVar("deciding", default=None)
 
 
 @dataclass(frozen=True)
@@ -698,7 +712,11 @@ class Ledger(Application[UUID]):
         self, actor: Actor, job_id: UUID, meta: CommandMeta, change: Change, digest: str
     ) -> Outcome:
         """Load, change and save; a write that loses a race is decided again on the new
-        state (unless the caller stated the version it expects)."""
+        state (unless the caller stated the version it expects). In a batch of commands
+        (``DECIDING``), the batch decides it and saves it later, with the others."""
+        batch = DECIDING.get()
+        if batch is not None:
+            return batch.decide(actor, job_id, meta, change, digest)
         tries = 1 if meta.expected_version is not None else RACE_RETRIES
         for attempt in range(1, tries + 1):
             job = self.get(job_id, tenant=actor.tenant)
@@ -715,9 +733,7 @@ class Ledger(Application[UUID]):
     def _save(
         self, actor: Actor, job: Job, meta: CommandMeta, digest: str, *also: Aggregate
     ) -> Outcome:
-        lease_id = job.lease_id if job.pending_events else None
-        granted = [e.lease_id for e in job.pending_events if isinstance(e, TaskClaimed)]
-        lease_id = lease_id or (granted[0] if granted else None)  # a task's claim
+        lease_id = granted_lease(job, job.pending_events)
         receipt = None
         if meta.command_id is not None:
             receipt = CommandReceipt.accept(
@@ -756,6 +772,14 @@ class Ledger(Application[UUID]):
             state=JobState.of(then),
             job=then,
         )
+
+
+def granted_lease(job: Job, recorded: Sequence[object]) -> str | None:
+    """The lease a command that ``recorded`` these events on ``job`` answers with: the
+    job's (a claim's, or the one it acted under), or a task's claim; none if it recorded
+    nothing."""
+    granted = [e.lease_id for e in recorded if isinstance(e, TaskClaimed)]
+    return (job.lease_id if recorded else None) or (granted[0] if granted else None)
 
 
 def _claiming(command: cmd.Claim) -> Change:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from jobledger.adapters.client.batches import claim_many_call
+from jobledger.adapters.client.batches import Command, Commands, claim_many_call, take_each
 from jobledger.adapters.client.claims import Agent, Task
 from jobledger.adapters.client.core import (
     RETRYING,
@@ -168,6 +168,19 @@ class AsyncWorker:
         answer = await self.client._answer(claim_many_call(self.agent, most, wait_seconds))
         every = self.agent.heartbeat_every
         return [AsyncClaimedJob(self.client, Task.of(c), every) for c in answer["claims"]]
+
+    async def send_many(
+        self, commands: Sequence[Command[AsyncClaimedJob]]
+    ) -> list[Json | ApiError]:
+        """Commands of several claimed jobs in one request, as ``Worker.send_many``."""
+        sending = Commands.of(commands)
+        async with contextlib.AsyncExitStack() as held:
+            for job in sending.jobs:  # one command at a time on a job, heartbeats included
+                await held.enter_async_context(job._lock)
+            taken: list[Json | ApiError] = []
+            for call, tasks in sending.calls:
+                taken += take_each(tasks, await self.client._answer(call))
+            return taken
 
     async def jobs(self, wait_seconds: int = 20) -> AsyncIterator[AsyncClaimedJob]:
         """Claimed jobs, one after another, for ever."""

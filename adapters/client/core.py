@@ -86,9 +86,14 @@ def answer_of(response: httpx.Response) -> Json | None:
         problem = {"detail": response.text[:500]}
     if not isinstance(problem, dict):
         problem = {"detail": str(problem)}
+    raise refusal(response.status_code, problem)
+
+
+def refusal(status: int, problem: Json) -> ApiError:
+    """The error a problem stands for: ``LeaseLost`` when the lease is gone."""
     if problem.get("code") == "lease_mismatch":
-        raise LeaseLost(response.status_code, problem)
-    raise ApiError(response.status_code, problem)
+        return LeaseLost(status, problem)
+    return ApiError(status, problem)
 
 
 def must(answer: Json | None) -> Json:

@@ -6,13 +6,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from jobledger.adapters.client.batches import claim_many_call
+from jobledger.adapters.client.batches import Command, Commands, claim_many_call, take_each
 from jobledger.adapters.client.claims import Agent, Task
 from jobledger.adapters.client.core import (
     RETRYING,
@@ -170,6 +170,21 @@ class Worker:
         answer = self.client._answer(claim_many_call(self.agent, most, wait_seconds))
         every = self.agent.heartbeat_every
         return [ClaimedJob(self.client, Task.of(c), every) for c in answer["claims"]]
+
+    def send_many(self, commands: Sequence[Command[ClaimedJob]]) -> list[Json | ApiError]:
+        """Commands of several claimed jobs in one request (``(job, "start")``, ``(job,
+        "complete", {"result": ...})``), run in order. Each item's answer is applied to
+        its own job and returned in its place: where the job stands, or the refusal,
+        returned rather than raised (a ``LeaseLost`` marks that job only)."""
+        sending = Commands.of(commands)
+        with contextlib.ExitStack() as held:
+            for job in sending.jobs:  # one command at a time on a job, heartbeats included
+                held.enter_context(job._lock)
+            return [
+                taken
+                for call, tasks in sending.calls
+                for taken in take_each(tasks, self.client._answer(call))
+            ]
 
     def jobs(self, wait_seconds: int = 20) -> Iterator[ClaimedJob]:
         """Claimed jobs, one after another, for ever."""

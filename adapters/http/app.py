@@ -23,6 +23,7 @@ from jobledger.adapters.http.metrics import RequestMetrics
 from jobledger.adapters.http.problems import BodyTooLarge
 from jobledger.adapters.http.routes import audit as routes_audit
 from jobledger.adapters.http.routes import batches as routes_batches
+from jobledger.adapters.http.routes import commands as routes_commands
 from jobledger.adapters.http.routes import job_costs as routes_job_costs
 from jobledger.adapters.http.routes import jobs as routes_jobs
 from jobledger.adapters.http.routes import ops as routes_ops
@@ -37,6 +38,7 @@ from jobledger.adapters.http.services import Services
 log = logging.getLogger("jobledger.http")
 ROUTERS = (
     routes_batches.router,  # before /v1/jobs/{job_id}: its paths are literal
+    routes_commands.router,  # so is this one's
     *(m.router for m in (routes_jobs, routes_job_costs, routes_audit)),
     *(m.router for m in (routes_streams, routes_reports)),
     routes_workers.claims,

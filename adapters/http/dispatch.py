@@ -6,7 +6,8 @@ and the next candidate is tried. Requests of one process reserve the candidates
 they try, and a job claimed here is passed over until the read models have seen
 that claim, so the workers of one server never collide while claiming side by
 side. Workers of several servers (PostgreSQL) collide only when they reach for
-the same job, and then move on.
+the same job, and then move on. Several claims for one request (a batch) are read,
+reserved and saved together.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from jobledger.adapters.http.correlation import job_workflow
 from jobledger.adapters.http.feed import ChangeFeed
 from jobledger.adapters.store.sql.read_store import ReadStorePool
-from jobledger.domain.errors import JobNotFound
+from jobledger.domain.command_batch import Run, execute_many
+from jobledger.domain.errors import ConcurrencyConflict, JobNotFound
 from jobledger.domain.job import Job
 from jobledger.domain.ledger import Ledger, Outcome
 from jobledger.domain.values import Actor, CommandMeta, new_correlation_id
@@ -136,6 +138,89 @@ class Dispatcher:
                 same = outcome.job_id == job_id
                 return outcome, workflow if same else self._workflow(actor, outcome)
         return None
+
+    async def claim_several(
+        self, actor: Actor, requests: list[ClaimRequest], most: int
+    ) -> list[Claimed]:
+        """Up to ``most`` jobs claimed at once, without waiting: candidates read once a
+        round and reserved together, then claimed together (``execute_many``: one save),
+        each claim under the next of ``requests`` (its command id) while they last."""
+        claimed: list[Claimed] = []
+        unused = list(requests)
+        for _ in range(ROUNDS):
+            if len(claimed) == most or not unused:
+                break
+            self._forget_projected()
+            limit = CANDIDATES + len(self._pending) + most
+            async with self.reads.store() as store:
+                found = await store.claimable(
+                    actor.tenant, self.ledger.clock(), unused[0].types, unused[0].pool, limit
+                )
+            free = [job_id for job_id, _ in found if job_id not in self._pending]
+            mine = free[: min(most - len(claimed), len(unused))]
+            if not mine:
+                break
+            for job_id in mine:
+                self._pending[job_id] = RESERVED
+            tries, unused = unused[: len(mine)], unused[len(mine) :]
+            try:
+                answers = await run_in_threadpool(self._claim_each, actor, mine, tries)
+            finally:
+                for job_id in mine:
+                    del self._pending[job_id]
+            for job_id, won in zip(mine, answers, strict=True):
+                if won is None or won.outcome.job_id != UUID(job_id):
+                    self._settle([job_id], None, 0)  # lost: passed over until projected
+                    continue
+                self._settle([job_id], job_id, won.outcome.position or 0)
+                claimed.append(won)
+            if len(found) < limit and len(free) <= len(mine):
+                break  # every candidate was tried
+        return claimed
+
+    def _claim_each(
+        self, actor: Actor, candidates: list[str], requests: list[ClaimRequest]
+    ) -> list[Claimed | None]:
+        """Each candidate claimed under its request, decided together and saved in one
+        transaction; None for one another worker took first (or gone, or not yet due)."""
+        runs: list[Run] = []
+        workflows: list[str | None] = []
+        for job_id, request in zip(candidates, requests, strict=True):
+            try:
+                workflow = request.correlation_id or job_workflow(
+                    self.ledger, UUID(job_id), actor.tenant
+                )
+            except JobNotFound:
+                workflow = None
+            workflows.append(workflow)
+            runs.append(self._claim_run(actor, UUID(job_id), request, workflow))
+        answers = execute_many(self.ledger, actor, runs)
+        return [
+            Claimed(answer, answer.job, workflow)
+            if isinstance(answer, Outcome) and answer.job is not None and workflow is not None
+            else None
+            for answer, workflow in zip(answers, workflows, strict=True)
+        ]
+
+    def _claim_run(
+        self, actor: Actor, job_id: UUID, request: ClaimRequest, workflow: str | None
+    ) -> Run:
+        def run() -> Outcome:
+            if workflow is None:
+                raise JobNotFound(job_id)
+            outcome = self.ledger.claim_next(
+                actor,
+                [job_id],
+                agent=request.agent,
+                pool=request.pool,
+                lease_seconds=request.lease_seconds,
+                meta=CommandMeta(workflow, request.command_id),
+            )
+            if outcome is None:
+                raise ConcurrencyConflict(job_id, None, None)  # taken first, or not due
+            return outcome
+
+        return run
 
     def _workflow(self, actor: Actor, outcome: Outcome) -> str:
         return job_workflow(self.ledger, outcome.job_id, actor.tenant)

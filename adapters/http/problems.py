@@ -131,8 +131,24 @@ def status_of(error: JobLedgerError) -> int:
 def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, JobLedgerError)
     status = status_of(error)
-    extra: dict[str, Any] = {}
+    extra = facts(error)
     headers = None
+    if isinstance(error, MissingToken):
+        headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
+    elif isinstance(error, Unauthenticated):
+        headers = {
+            "WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="invalid_token", '
+            f'error_description="{_header_safe(str(error))}"'
+        }
+    if status == 500:
+        log.error("server misconfigured: %s", error)
+    return problem(status, error.code, str(error), request.url.path, headers, **extra)
+
+
+def facts(error: JobLedgerError) -> dict[str, Any]:
+    """What a problem says beyond its detail, by kind (the job's state, its version...),
+    for a request's problem and for a batch item's alike."""
+    extra: dict[str, Any] = {}
     if isinstance(error, IllegalTransition):
         extra = {"currentState": error.current_state, "allowedTriggers": list(error.allowed)}
     elif isinstance(error, LeaseMismatch):
@@ -145,16 +161,7 @@ def _domain_error(request: Request, error: Exception) -> JSONResponse:
         extra = {"currentVersion": error.actual}
     elif isinstance(error, PreconditionFailed):
         extra = {"currentVersion": error.current_version}
-    elif isinstance(error, MissingToken):
-        headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
-    elif isinstance(error, Unauthenticated):
-        headers = {
-            "WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="invalid_token", '
-            f'error_description="{_header_safe(str(error))}"'
-        }
-    if status == 500:
-        log.error("server misconfigured: %s", error)
-    return problem(status, error.code, str(error), request.url.path, headers, **extra)
+    return extra
 
 
 def _header_safe(text: str) -> str:

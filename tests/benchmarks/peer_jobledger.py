@@ -9,14 +9,20 @@ on PostgreSQL, its backends'. Afterwards every job is loaded from the event stor
 must be completed.
 
 ``CLIENTS`` holds the ways of driving the API: one job per request, and batched:
-submits by 100 (POST /v1/jobs/batch) and claims by 10 (POST /v1/claims/batch), each
-claimed job then started and completed by its own requests.
+submits by 100 (POST /v1/jobs/batch), claims by 10 (POST /v1/claims/batch), then one
+request starting the 10 and one completing them (POST /v1/jobs/commands). The start
+goes before the work and the completion after it, as a real worker sends them, so a
+watcher sees each job running meanwhile: three requests per 10 jobs. That is the
+analogue of pgqueuer's batched dequeue (which marks the jobs picked) and its per-job
+acks; sending start and complete in one request would save a request but hide the
+running state, which a queue's ack does not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -115,10 +121,12 @@ async def submit_batched(port: int, token: str, jobs: int) -> list[str]:
     return ids
 
 
-async def work_batched(port: int, token: str, agent: str) -> None:
-    """Claim ``CLAIM_BATCH`` jobs a request (POST /v1/claims/batch), then start and
-    complete each (one request each: the API has no batch of worker commands), until a
-    claim finds nothing queued."""
+async def work_batched(port: int, token: str, agent: str, alone: bool = False) -> None:
+    """Claim ``CLAIM_BATCH`` jobs a request (POST /v1/claims/batch), start them all in
+    one request and complete them all in another (POST /v1/jobs/commands), until a
+    claim finds nothing queued. ``alone``: each job started and completed by requests of
+    its own, as the batched row ran before the API took worker commands in batches (and
+    as a server without POST /v1/jobs/commands, ``JOBLEDGER_BENCH_REF``, can)."""
     conn = await Connection.open(port)
     claim = json.dumps({"agent": agent, "leaseSeconds": 300, "max": CLAIM_BATCH}).encode()
     try:
@@ -129,16 +137,35 @@ async def work_batched(port: int, token: str, agent: str) -> None:
             claims = json.loads(body)["claims"]
             if not claims:
                 return
-            for job in claims:
+            for job in claims if alone else ():
                 await _run(conn, token, job)
+            for n, (action, fields) in enumerate(() if alone else STEPS):
+                commands = [
+                    {
+                        "jobId": job["jobId"],
+                        "action": action,
+                        "leaseId": job["leaseId"],
+                        "commandId": f"{job['jobId']}-{n}",
+                        **fields,
+                    }
+                    for job in claims
+                ]
+                batch = json.dumps({"commands": commands}).encode()
+                status, body = await conn.send(token, "POST", "/v1/jobs/commands", batch)
+                items = json.loads(body)["items"] if status == 200 else []
+                if status != 200 or any(item["status"] != 200 for item in items):
+                    raise RuntimeError(f"POST /v1/jobs/commands answered {status}: {body[:300]!r}")
     finally:
         conn.close()
 
 
+# What a worker sends on each job it claimed: start, then complete with a tiny result.
+STEPS: list[tuple[str, dict[str, Any]]] = [("start", {}), ("complete", {"result": TINY_RESULT})]
+
+
 async def _run(conn: Connection, token: str, job: dict[str, Any]) -> None:
     """Start and complete a claimed job with a tiny result."""
-    steps: list[tuple[str, dict[str, Any]]] = [("start", {}), ("complete", {"result": TINY_RESULT})]
-    for n, (action, fields) in enumerate(steps):
+    for n, (action, fields) in enumerate(STEPS):
         command = {"leaseId": job["leaseId"], "commandId": f"{job['jobId']}-{n}"}
         path = f"/v1/jobs/{job['jobId']}/{action}"
         status, body = await conn.send(
@@ -151,6 +178,7 @@ async def _run(conn: Connection, token: str, job: dict[str, Any]) -> None:
 CLIENTS: dict[str, Clients | None] = {
     "one job per request": Clients(submit_one_by_one, work_one_by_one),
     "batched": Clients(submit_batched, work_batched),
+    "batched claims only": Clients(submit_batched, functools.partial(work_batched, alone=True)),
 }
 
 

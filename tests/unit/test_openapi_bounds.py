@@ -21,7 +21,7 @@ from jobledger.adapters.settings import Settings
 from jobledger.adapters.store.sql.read_store import JobQuery
 from jobledger.domain import commands as cmd
 from jobledger.domain import task_commands as task_cmd
-from jobledger.domain.batches import ClaimMany, SubmitMany
+from jobledger.domain.batches import ClaimMany, CommandMany, SubmitMany
 from jobledger.domain.bounds import FINDING_KINDS
 from jobledger.domain.results import JobType
 from jobledger.domain.steps import AppendSteps
@@ -58,6 +58,7 @@ COUNTERPARTS: dict[str, type[BaseModel]] = {
     "AppendSteps": AppendSteps,
     "SubmitBatch": SubmitMany,
     "ClaimJobs": ClaimMany,
+    "WorkerCommands": CommandMany,  # each item is its action's body, checked above
 }
 # Bodies whose other fields go to a second domain model: a job of tasks' subject, workers.
 ALSO: dict[str, type[BaseModel]] = {"SubmitJob": task_cmd.CreateTasks}

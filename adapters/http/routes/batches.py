@@ -13,7 +13,6 @@ a repeat gets the same claims back (each claim has its own id, derived from it).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
@@ -103,9 +102,9 @@ async def claim_batch(
     response: Response,
     correlation_id: RequestedCorrelationId,
 ) -> bm.ClaimedJobs:
-    """The first claim holds the request up to ``waitSeconds``; the rest then run side by
-    side (a process's claims never reach for the same job), each under its own command
-    id. Fewer than ``max`` (or none) when the queue runs dry."""
+    """The first claim holds the request up to ``waitSeconds``; the rest are then read,
+    reserved (a process's claims never reach for the same job) and saved together, each
+    under its own command id. Fewer than ``max`` (or none) when the queue runs dry."""
 
     def request(n: int) -> ClaimRequest:
         return ClaimRequest(
@@ -129,20 +128,12 @@ async def claim_batch(
             again = await run_in_threadpool(_replayed, services, principal, request(n))
             if again is not None:
                 claims.append(again)
-    else:
-        side_by_side = (
-            services.dispatcher.claim(principal.actor, request(n)) for n in range(1, body.max)
-        )
-        claims = [first, *(c for c in await asyncio.gather(*side_by_side) if c is not None)]
-        # Claims side by side pass over each other's reserved jobs: with few jobs queued
-        # some find none free. The rest, one by one, until the queue is dry.
-        for n in range(body.max, 2 * body.max - 1):
-            if len(claims) == body.max:
-                break
-            more = await services.dispatcher.claim(principal.actor, request(n))
-            if more is None:
-                break
-            claims.append(more)
+    else:  # the rest together: one read of candidates, one save
+        more = [request(n) for n in range(1, 2 * body.max - 1)]
+        claims = [
+            first,
+            *await services.dispatcher.claim_several(principal.actor, more, body.max - 1),
+        ]
     if claims and claims[0].outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     if correlation_id is not None:
