@@ -109,7 +109,8 @@ def systems(folder: Path) -> list[System]:
             runner = None if clients is None else peer_jobledger.run(store, clients)
             note = "" if runner else "not built yet: the API has no batch submit or claim"
             rows.append(System(f"jobledger {store}", mode, runner, note, peer=False))
-            for ref, code in codes.items() if clients is not None else ():
+            earlier = clients is not None and mode in peer_jobledger.EARLIER_MODES
+            for ref, code in codes.items() if earlier else ():
                 older = peer_jobledger.run(store, clients, code)
                 rows.append(System(f"jobledger {store} @{ref}", mode, older, peer=False))
     for mode in ("one job per request",):  # serve --processes N beside serve (issue 12)

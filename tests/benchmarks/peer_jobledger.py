@@ -180,6 +180,9 @@ CLIENTS: dict[str, Clients | None] = {
     "batched": Clients(submit_batched, work_batched),
     "batched claims only": Clients(submit_batched, functools.partial(work_batched, alone=True)),
 }
+# The modes an earlier commit's server can run: POST /v1/jobs/commands came after 3e4eab1
+# (its "batched claims only" row is the one to set beside this tree's "batched").
+EARLIER_MODES = ("one job per request", "batched claims only")
 
 
 @contextlib.contextmanager
