@@ -10,6 +10,7 @@ this is how a server uses more than one.
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from jobledger.adapters.settings import Settings
 
 MAX_PROCESSES = 16  # past the cores of any one machine this is meant for
 STOP_SECONDS = 15  # a child that has not stopped by then is killed
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for the child when its parent dies
 err = Console(stderr=True)
 
 
@@ -70,11 +72,19 @@ def serve_processes(
     # Each child in a process group of its own: Ctrl-C in a terminal reaches only the
     # supervisor, which passes it on once (a second SIGINT would make uvicorn hurry).
     children = [
-        subprocess.Popen([*api, "--listen-fd", str(fd)], pass_fds=(fd,), process_group=0)
+        subprocess.Popen(
+            [*api, "--listen-fd", str(fd)],
+            pass_fds=(fd,),
+            process_group=0,
+            preexec_fn=dies_with_supervisor,
+        )
         for _ in range(processes)
     ]
     if projections:
-        children.append(subprocess.Popen(cli("project", *store), process_group=0))
+        project = cli("project", *store)
+        children.append(
+            subprocess.Popen(project, process_group=0, preexec_fn=dies_with_supervisor)
+        )
     sock.close()  # the children hold it now
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     projector = " and a projector" if projections else ""
@@ -83,6 +93,13 @@ def serve_processes(
         "(Ctrl-C stops)"
     )
     return supervise(children, stop)
+
+
+def dies_with_supervisor() -> None:
+    """Run in each child before it starts: on Linux it gets SIGTERM when the supervisor
+    dies, even by SIGKILL, which the supervisor cannot pass on. Elsewhere, nothing."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stopped_by_signals() -> threading.Event:

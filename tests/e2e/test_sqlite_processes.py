@@ -210,6 +210,36 @@ def test_when_one_child_dies_serve_processes_stops_the_others_and_fails(tmp_path
         serve.communicate()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_when_the_supervisor_is_killed_its_children_stop_too(tmp_path: Path) -> None:
+    env = {**os.environ, "JOBLEDGER_DB": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    serve = subprocess.Popen(
+        [JOBLEDGER, "serve", "--processes", "2", "--port", "0"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: list[int] = []
+    try:
+        assert serve.stderr is not None
+        found = re.search(r"http://127\.0\.0\.1:(\d+)", serve.stderr.readline())
+        assert found
+        wait_until_serving(f"http://127.0.0.1:{found[1]}", serve)
+        children = _children(serve.pid)
+        assert len(children) == 3
+        serve.kill()  # SIGKILL: the supervisor passes nothing on
+        serve.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while [pid for pid in children if _alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children if _alive(pid)], "a child outlived its supervisor"
+    finally:
+        for pid in [serve.pid, *children]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        serve.communicate()
+
+
 @pytest.mark.parametrize(
     ("given", "says"),
     [
