@@ -13,7 +13,11 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import httpx
+import pytest
+from starlette.responses import Response
+from starlette.types import Scope
 
+from jobledger.adapters.http.fast_path import JobReadFastPath
 from tests.api.conftest import Api
 from tests.api.lifecycle import run_to_end
 
@@ -112,3 +116,30 @@ def test_a_fast_read_is_counted_under_its_route(api: Api) -> None:
     for _ in range(3):
         assert reader.get(f"/v1/jobs/{job_id}").status_code == 200
     assert counted() == before + 3
+
+
+def test_the_fast_path_itself_answers_a_plain_read_and_leaves_the_rest(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparisons above would pass if the fast path never answered (the app would):
+    here its own answers are watched."""
+    answers: list[bool] = []
+    own = JobReadFastPath._answer
+
+    async def watched(self: JobReadFastPath, scope: Scope) -> Response | None:
+        found = await own(self, scope)
+        answers.append(found is not None)
+        return found
+
+    monkeypatch.setattr(JobReadFastPath, "_answer", watched)
+    tenant = f"t{uuid4().hex[:8]}"
+    creator = api.as_role("analyst", tenant, "creator@x")
+    job_id = creator.post("/v1/jobs", json=JOB).json()["id"]
+    api.wait_for_read_models()
+    answers.clear()
+    assert creator.get(f"/v1/jobs/{job_id}").status_code == 200
+    assert answers == [True]
+    answers.clear()
+    assert creator.get(f"/v1/jobs/{job_id}", params={"wait": "false"}).status_code == 200
+    assert creator.get(f"/v1/jobs/{uuid4()}").status_code == 404
+    assert answers == [False, False]
