@@ -18,6 +18,7 @@ from strawberry.fastapi import BaseContext
 
 from jobledger.adapters.auth.tokens import MissingToken, Principal
 from jobledger.adapters.graphql.loaders import Loaders
+from jobledger.adapters.http.security import bearer_token
 from jobledger.adapters.http.services import Services
 from jobledger.domain.errors import JobLedgerError
 
@@ -63,10 +64,10 @@ def _asks_for_the_ide(connection: HTTPConnection) -> bool:
 
 
 def verified(services: Services, header: str | None) -> Principal:
-    scheme, _, token = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(header)  # read as every REST route reads it
+    if token is None:
         raise MissingToken(SEND_TOKEN)
-    principal: Principal = services.verifier.verify(token.strip())
+    principal: Principal = services.verifier.verify(token)
     return principal
 
 
