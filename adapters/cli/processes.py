@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+import typer
 from rich.console import Console
 
 from jobledger.adapters.bootstrap import build_ledger, build_runner
@@ -36,9 +37,16 @@ def cli(*args: str) -> list[str]:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The socket every API process accepts on, inherited by each."""
+    """The socket every API process accepts on, inherited by each; a host or port it
+    cannot have is the user's to change (exit code 2)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=2048)
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:  # in use, not this machine's, not a host (gaierror)
+        why = error.strerror or str(error)
+        raise typer.BadParameter(
+            f"cannot listen on {host}:{port}: {why}", param_hint="'--host' / '--port'"
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -55,6 +63,7 @@ def serve_processes(
 ) -> int:
     """Run until Ctrl-C or SIGTERM, or until a child ends on its own (then the others
     are stopped too, and its exit code is returned for a supervisor to act on)."""
+    sock = listen(host, port)  # first: a port in use changes nothing
     ledger = build_ledger(settings)  # the tables, made once, before the children race
     try:
         build_runner(ledger)
@@ -65,7 +74,6 @@ def serve_processes(
         *(["--db", db] if db else []),
         *(["--price-book", str(price_book)] if price_book else []),
     ]
-    sock = listen(host, port)
     bound = sock.getsockname()[1]
     fd = sock.fileno()
     api = cli("serve", "--no-projections", "--host", host, "--port", str(bound), *store)
@@ -82,9 +90,7 @@ def serve_processes(
     ]
     if projections:
         project = cli("project", *store)
-        children.append(
-            subprocess.Popen(project, process_group=0, preexec_fn=dies_with_supervisor)
-        )
+        children.append(subprocess.Popen(project, process_group=0, preexec_fn=dies_with_supervisor))
     sock.close()  # the children hold it now
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     projector = " and a projector" if projections else ""

@@ -109,7 +109,10 @@ def serve(
         ).start()
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         _print_demo_links(settings, f"http://{shown}:{port}")
-    checkpoints = start_checkpoints(services.ledger, settings, stop)
+    # A child of `serve --processes` leaves checkpoints to the projector beside it.
+    checkpoints = (
+        None if listen_fd is not None else start_checkpoints(services.ledger, settings, stop)
+    )
     try:
         server.run(sockets=None if listen_fd is None else [socket.socket(fileno=listen_fd)])
     finally:

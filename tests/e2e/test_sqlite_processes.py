@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -258,6 +259,18 @@ def test_a_bad_number_of_processes_is_refused_with_exit_code_2(
     assert "--processes" in refused.stderr
     assert says in " ".join(refused.stderr.split())
     assert not (tmp_path / "ledger.db").exists()  # nothing was started
+
+
+def test_a_port_in_use_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        db = f"sqlite:///{tmp_path / 'ledger.db'}"
+        refused = jobledger("serve", "--processes", "2", "--port", str(port), db=db)
+    assert refused.returncode == 2
+    said = " ".join(refused.stderr.split())
+    assert f"cannot listen on 127.0.0.1:{port}" in said
+    assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "ledger.db").exists()
 
 
 def _children(pid: int) -> list[int]:
