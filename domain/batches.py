@@ -2,9 +2,10 @@
 many worker commands one batch may carry.
 
 ``SubmitMany`` is what ``Ledger.submit_many`` checks a batch against; ``ClaimMany`` is
-a claim's rules with how many jobs it takes; ``CommandMany`` bounds ``execute_many``'s
-commands, each of which is checked by its own command's rules (the HTTP bodies publish
-these bounds).
+a claim's rules with how many jobs it takes; ``CommandMany`` states the bounds of a
+batch of worker commands, which the HTTP body publishes and a test holds them to
+(``execute_many`` refuses a longer batch by the same ``MAX_COMMAND_BATCH``; each command
+is checked by its own command's rules).
 """
 
 from __future__ import annotations
