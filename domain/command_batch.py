@@ -21,14 +21,12 @@ from eventsourcing.persistence import IntegrityError
 
 from jobledger.domain.bounds import MAX_COMMAND_BATCH
 from jobledger.domain.errors import (
-    ConcurrencyConflict,
     IdempotencyConflict,
     JobLedgerError,
     TooLarge,
 )
 from jobledger.domain.job import Job
-from jobledger.domain.ledger import DECIDING, Change, JobState, Ledger, Outcome, granted_lease
-from jobledger.domain.receipts import CommandReceipt
+from jobledger.domain.ledger import DECIDING, Change, JobState, Ledger, Outcome
 from jobledger.domain.values import Actor, CommandMeta
 
 # One command: a call of one of the Ledger's methods, e.g. ``lambda: ledger.start(...)``.
@@ -111,21 +109,16 @@ class _Batch:
         job = self.jobs.get(job_id)
         if job is None:
             job = self.jobs[job_id] = self.ledger.get(job_id, tenant=actor.tenant)
-        if meta.expected_version is not None and job.version != meta.expected_version:
-            raise ConcurrencyConflict(job_id, meta.expected_version, job.version)
         before = len(job.pending_events)
         try:
-            also = change(job, self.ledger._context(actor, meta)) or ()
+            also = self.ledger._decide(actor, job, meta, change)
         except JobLedgerError:
             self.spoiled = self.spoiled or len(job.pending_events) != before
             raise
-        lease_id = granted_lease(job, job.pending_events[before:])
-        if meta.command_id is not None:
-            self.receipts.append(
-                CommandReceipt.accept(
-                    actor.tenant, meta.command_id, digest, job.id, job.version, lease_id
-                )
-            )
+        new = job.pending_events[before:]
+        lease_id, receipt = self.ledger._receipt(actor, job, meta, digest, new)
+        if receipt is not None:
+            self.receipts.append(receipt)
         self.receipts.extend(also)
         return Outcome(job.id, job.version, None, lease_id, state=JobState.of(job))
 

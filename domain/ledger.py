@@ -720,9 +720,7 @@ class Ledger(Application[UUID]):
         tries = 1 if meta.expected_version is not None else RACE_RETRIES
         for attempt in range(1, tries + 1):
             job = self.get(job_id, tenant=actor.tenant)
-            if meta.expected_version is not None and job.version != meta.expected_version:
-                raise ConcurrencyConflict(job_id, meta.expected_version, job.version)
-            also = change(job, self._context(actor, meta)) or ()
+            also = self._decide(actor, job, meta, change)
             try:
                 return self._save(actor, job, meta, digest, *also)
             except ConcurrencyConflict:
@@ -730,15 +728,32 @@ class Ledger(Application[UUID]):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _decide(
+        self, actor: Actor, job: Job, meta: CommandMeta, change: Change
+    ) -> tuple[Aggregate, ...]:
+        """A command's decision on the job as it stands: the version the caller states,
+        then the change (new events on the job, and what else it records). One rule for a
+        command alone and for one in a batch."""
+        if meta.expected_version is not None and job.version != meta.expected_version:
+            raise ConcurrencyConflict(job.id, meta.expected_version, job.version)
+        return tuple(change(job, self._context(actor, meta)) or ())
+
+    @staticmethod
+    def _receipt(
+        actor: Actor, job: Job, meta: CommandMeta, digest: str, new: Sequence[object]
+    ) -> tuple[str | None, CommandReceipt | None]:
+        """The lease the command's new events grant, and its receipt (with a command id)."""
+        lease_id = granted_lease(job, new)
+        if meta.command_id is None:
+            return lease_id, None
+        return lease_id, CommandReceipt.accept(
+            actor.tenant, meta.command_id, digest, job.id, job.version, lease_id
+        )
+
     def _save(
         self, actor: Actor, job: Job, meta: CommandMeta, digest: str, *also: Aggregate
     ) -> Outcome:
-        lease_id = granted_lease(job, job.pending_events)
-        receipt = None
-        if meta.command_id is not None:
-            receipt = CommandReceipt.accept(
-                actor.tenant, meta.command_id, digest, job.id, job.version, lease_id
-            )
+        lease_id, receipt = self._receipt(actor, job, meta, digest, job.pending_events)
         try:
             recordings = self.save(job, receipt, *also)
         except IntegrityError:
