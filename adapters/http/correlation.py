@@ -14,7 +14,7 @@ import re
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Response
+from fastapi import Header, Response
 
 from jobledger.domain.ledger import Ledger
 from jobledger.domain.values import check_correlation_id
@@ -37,29 +37,28 @@ def trace_id(traceparent: str) -> str | None:
     return trace
 
 
-async def requested_correlation_id(
-    x_correlation_id: Annotated[
-        str | None,
-        Header(
-            alias=HEADER,
-            description="the workflow this write belongs to, recorded on its events and "
-            "echoed; 1 to 128 letters, digits, '.', '_', ':' or '-'",
-        ),
-    ] = None,
-    traceparent: Annotated[
-        str | None,
-        Header(description="W3C trace context: without X-Correlation-ID, its trace id is used"),
-    ] = None,
-) -> str | None:
-    """The correlation id the caller named, if any (async: quick work, no worker thread)."""
+# The two headers, read with the caller's token by ``security.AllowedCaller``.
+CorrelationHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        description="the workflow this write belongs to, recorded on its events and "
+        "echoed; 1 to 128 letters, digits, '.', '_', ':' or '-'",
+    ),
+]
+TraceparentHeader = Annotated[
+    str | None,
+    Header(description="W3C trace context: without X-Correlation-ID, its trace id is used"),
+]
+
+
+def named(x_correlation_id: str | None, traceparent: str | None) -> str | None:
+    """The correlation id the caller named in these headers, if any."""
     if x_correlation_id is not None:
         return check_correlation_id(x_correlation_id, HEADER)
     if traceparent is not None:
         return trace_id(traceparent)
     return None
-
-
-RequestedCorrelationId = Annotated[str | None, Depends(requested_correlation_id)]
 
 
 def job_workflow(ledger: Ledger, job_id: UUID, tenant: str) -> str:

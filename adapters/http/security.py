@@ -6,6 +6,7 @@ A job the caller may not see is answered exactly as one that does not exist (404
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,6 +24,7 @@ from jobledger.adapters.auth.policy import (
     require,
 )
 from jobledger.adapters.auth.tokens import MissingToken, Principal, Role
+from jobledger.adapters.http.correlation import CorrelationHeader, TraceparentHeader, named
 
 __all__ = [  # the policy, re-exported for the routes that read it from here
     "CANCELLERS",
@@ -70,6 +72,30 @@ class Allowed(HTTPBearer):
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         token = bearer_token(request.headers.get("Authorization"))
         return require(_verified(request, token), self.roles, self.to)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls (allowed here), and the workflow they named for the write, if any."""
+
+    principal: Principal
+    correlation_id: str | None  # X-Correlation-ID, else traceparent's trace id
+
+
+class AllowedCaller(Allowed):
+    """``Allowed``, with the correlation id the caller named (``correlation.named``): one
+    level of dependencies for both, where the worker routes and submit had two (and one
+    more for the services, which they read from the request): FastAPI solves each level
+    on every request. The token is checked first, then the headers, as before."""
+
+    async def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        x_correlation_id: CorrelationHeader = None,
+        traceparent: TraceparentHeader = None,
+    ) -> Caller:
+        principal = await super().__call__(request)
+        return Caller(principal, named(x_correlation_id, traceparent))
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -171,9 +171,15 @@ class Services:
         return None
 
 
-async def services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
+    """The app's services, for a route that takes the request rather than ``ServicesDep``
+    (a level of dependencies fewer to solve on each request: the worker routes)."""
     found: Services = request.app.state.services
     return found
+
+
+async def services(request: Request) -> Services:
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(services)]

@@ -13,29 +13,22 @@ a repeat gets the same claims back (each claim has its own id, derived from it).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from jobledger.adapters.auth.policy import SUBMITTERS
-from jobledger.adapters.auth.tokens import Principal, Role
-from jobledger.adapters.http.correlation import RequestedCorrelationId, echo, job_workflow
+from jobledger.adapters.auth.tokens import Principal
+from jobledger.adapters.http.correlation import echo, job_workflow
 from jobledger.adapters.http.dispatch import Claimed, ClaimRequest
 from jobledger.adapters.http.problems import responses, status_of
-from jobledger.adapters.http.routes.jobs import submission_of, submit_command_id
-from jobledger.adapters.http.routes.workers import _scoped, claimed_job
+from jobledger.adapters.http.routes.jobs import Submitter, submission_of, submit_command_id
+from jobledger.adapters.http.routes.workers import Worker, _scoped, claimed_job
 from jobledger.adapters.http.schemas import batches as bm
-from jobledger.adapters.http.security import allowed
 from jobledger.adapters.http.services import Services, ServicesDep
 from jobledger.domain.errors import JobLedgerError
 from jobledger.domain.ledger import Outcome
 from jobledger.domain.values import CommandMeta, new_correlation_id
 
 router = APIRouter(tags=["batches"])
-
-Submitter = Annotated[Principal, Depends(allowed(*SUBMITTERS, to="submit jobs"))]
-Worker = Annotated[Principal, Depends(allowed(Role.WORKER, to="claim and run jobs"))]
 
 
 @router.post(
@@ -46,13 +39,13 @@ Worker = Annotated[Principal, Depends(allowed(Role.WORKER, to="claim and run job
 )
 async def submit_batch(
     body: bm.SubmitBatch,
-    principal: Submitter,
+    caller: Submitter,
     services: ServicesDep,
     response: Response,
-    correlation_id: RequestedCorrelationId,
 ) -> bm.SubmitBatchAnswer:
     """Each item may carry its own ``idempotencyKey``. Each job starts a workflow of
     its own, unless the request names one (``X-Correlation-ID``) for them all."""
+    principal, correlation_id = caller.principal, caller.correlation_id
     if correlation_id is not None:
         echo(response, correlation_id)
     items = [
@@ -97,14 +90,14 @@ def _item(index: int, answer: Outcome | JobLedgerError) -> bm.BatchOutcome:
 )
 async def claim_batch(
     body: bm.ClaimJobs,
-    principal: Worker,
+    caller: Worker,
     services: ServicesDep,
     response: Response,
-    correlation_id: RequestedCorrelationId,
 ) -> bm.ClaimedJobs:
     """The first claim holds the request up to ``waitSeconds``; the rest are then read,
     reserved (a process's claims never reach for the same job) and saved together, each
     under its own command id. Fewer than ``max`` (or none) when the queue runs dry."""
+    principal, correlation_id = caller.principal, caller.correlation_id
 
     def request(n: int) -> ClaimRequest:
         return ClaimRequest(

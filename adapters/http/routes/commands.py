@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Principal
-from jobledger.adapters.http.correlation import RequestedCorrelationId, echo
+from jobledger.adapters.http.correlation import echo
 from jobledger.adapters.http.problems import facts, responses, status_of
 from jobledger.adapters.http.routes.workers import COMMANDS, Worker, _record
 from jobledger.adapters.http.schemas import batches as bm
 from jobledger.adapters.http.schemas import workers as wm
-from jobledger.adapters.http.services import ServicesDep
+from jobledger.adapters.http.services import services_of
 from jobledger.domain.command_batch import Run, execute_many
 from jobledger.domain.errors import JobLedgerError
 from jobledger.domain.ledger import Ledger, Outcome
@@ -33,17 +33,13 @@ WorkerCommands = bm.command_batch({action: command.body for action, command in C
 
 
 async def send_commands(
-    body: Any,
-    principal: Worker,
-    services: ServicesDep,
-    response: Response,
-    correlation_id: RequestedCorrelationId,
+    body: Any, caller: Worker, request: Request, response: Response
 ) -> bm.CommandsAnswer:
     """Each item runs in its job's workflow, unless the request names one
     (``X-Correlation-ID``) for them all."""
-    items = body.commands
+    items, correlation_id = body.commands, caller.correlation_id
     answers = await run_in_threadpool(
-        _record_many, services.ledger, principal, items, correlation_id
+        _record_many, services_of(request).ledger, caller.principal, items, correlation_id
     )
     if correlation_id is not None:
         echo(response, correlation_id)

@@ -7,13 +7,13 @@ import re
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.policy import SUBMITTERS
 from jobledger.adapters.auth.tokens import Forbidden, Principal
 from jobledger.adapters.http.answers import blank_response, json_answer
-from jobledger.adapters.http.correlation import RequestedCorrelationId, echo
+from jobledger.adapters.http.correlation import echo
 from jobledger.adapters.http.envelope import shaped, summary_of
 from jobledger.adapters.http.problems import PreconditionFailed, responses
 from jobledger.adapters.http.schemas.jobs import (
@@ -27,13 +27,15 @@ from jobledger.adapters.http.schemas.jobs import (
 from jobledger.adapters.http.security import (
     CANCELLERS,
     JOB_READERS,
+    AllowedCaller,
+    Caller,
     allowed,
     caller_key,
     may_cancel,
     may_see,
     only_own,
 )
-from jobledger.adapters.http.services import Services, ServicesDep
+from jobledger.adapters.http.services import Services, ServicesDep, services_of
 from jobledger.adapters.store.sql.read_store import (
     Cursor,
     JobQuery,
@@ -50,9 +52,9 @@ from jobledger.domain.values import CommandMeta, new_correlation_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-Submitter = Annotated[Principal, Depends(allowed(*SUBMITTERS, to="submit jobs"))]
+Submitter = Annotated[Caller, Depends(AllowedCaller(*SUBMITTERS, to="submit jobs"))]
 Reader = Annotated[Principal, Depends(allowed(*JOB_READERS, to="read jobs"))]
-Canceller = Annotated[Principal, Depends(allowed(*CANCELLERS, to="cancel jobs"))]
+Canceller = Annotated[Caller, Depends(AllowedCaller(*CANCELLERS, to="cancel jobs"))]
 KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 ETAG = re.compile(r'^(W/)?"(\d+)"$')
 AUTH = (401, 403)
@@ -71,17 +73,17 @@ def _etag(response: Response, version: int) -> None:
 )
 async def submit(
     body: SubmitJob,
-    principal: Submitter,
-    services: ServicesDep,
+    caller: Submitter,
+    request: Request,
     response: Response,
-    correlation_id: RequestedCorrelationId,
     idempotency_key: Annotated[
         str | None,
         Header(description="repeat a submit safely: the same key and body give the first answer"),
     ] = None,
 ) -> Response:
+    principal, services = caller.principal, services_of(request)
     meta = CommandMeta(
-        correlation_id=echo(response, correlation_id or new_correlation_id()),
+        correlation_id=echo(response, caller.correlation_id or new_correlation_id()),
         command_id=submit_command_id(principal, idempotency_key, "Idempotency-Key"),
     )
     outcome, envelope = await run_in_threadpool(submit_job, services, principal, body, meta)
@@ -254,19 +256,18 @@ async def history(job_id: UUID, principal: Reader, services: ServicesDep) -> Job
 )
 async def cancel(
     job_id: UUID,
-    principal: Canceller,
+    caller: Canceller,
     services: ServicesDep,
     response: Response,
-    correlation_id: RequestedCorrelationId,
     body: CancelJob | None = None,
     if_match: Annotated[
         str | None, Header(description='cancel only if the job is still at this ETag, e.g. "3"')
     ] = None,
 ) -> Response:
-    correlation = echo(response, correlation_id or new_correlation_id())
+    correlation = echo(response, caller.correlation_id or new_correlation_id())
     reason = (body or CancelJob()).reason
     envelope = await run_in_threadpool(
-        cancel_job, services, principal, job_id, reason, correlation, if_match
+        cancel_job, services, caller.principal, job_id, reason, correlation, if_match
     )
     _etag(response, envelope["version"])
     # asked to stop: the worker acknowledges

@@ -15,11 +15,18 @@ from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Principal, Role
-from jobledger.adapters.http.correlation import RequestedCorrelationId, echo, job_workflow
+from jobledger.adapters.http.correlation import echo, job_workflow
 from jobledger.adapters.http.envelope import fold_job_tasks
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas import tasks as tm
-from jobledger.adapters.http.security import JOB_READERS, READERS, allowed, caller_key
+from jobledger.adapters.http.security import (
+    JOB_READERS,
+    READERS,
+    AllowedCaller,
+    Caller,
+    allowed,
+    caller_key,
+)
 from jobledger.adapters.http.services import Services, ServicesDep
 from jobledger.adapters.store.sql.task_reads import (
     JobTasks,
@@ -37,7 +44,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["tasks"])
 claims = APIRouter(prefix="/v1/claims", tags=["tasks"])
 stats = APIRouter(prefix="/v1/stats", tags=["tasks"])
 
-Analyzer = Annotated[Principal, Depends(allowed(Role.ANALYZER, to="claim and update tasks"))]
+Analyzer = Annotated[Caller, Depends(AllowedCaller(Role.ANALYZER, to="claim and update tasks"))]
 Reader = Annotated[
     Principal, Depends(allowed(*JOB_READERS, Role.ANALYZER, to="read a job's tasks"))
 ]
@@ -106,11 +113,12 @@ async def update_task(
     job_id: UUID,
     task_id: str,
     body: tm.UpdateTask,
-    principal: Analyzer,
+    caller: Analyzer,
     services: ServicesDep,
     response: Response,
-    correlation_id: RequestedCorrelationId,
 ) -> tm.TaskAnswer:
+    principal, correlation_id = caller.principal, caller.correlation_id
+
     def record() -> tuple[str, Outcome, tm.TaskAnswer]:
         ledger = services.ledger
         workflow = correlation_id or job_workflow(ledger, job_id, principal.tenant)
@@ -145,13 +153,13 @@ async def update_task(
 )
 async def claim_task(
     body: tm.ClaimTask,
-    principal: Analyzer,
+    caller: Analyzer,
     services: ServicesDep,
     response: Response,
-    correlation_id: RequestedCorrelationId,
 ) -> tm.ClaimedTask | Response:
     """Oldest first. The claim is recorded under the job's workflow unless the caller
     names one; the answer names it for the task's updates."""
+    principal, correlation_id = caller.principal, caller.correlation_id
     async with services.reads.store() as store:
         candidates = await claimable_tasks(store, principal.tenant, principal.subject, CANDIDATES)
     command_id = None if body.command_id is None else _scoped(principal, "claim", body.command_id)

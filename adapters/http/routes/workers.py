@@ -13,24 +13,26 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from jobledger.adapters.auth.tokens import Principal, Role
-from jobledger.adapters.http.correlation import RequestedCorrelationId, echo, job_workflow
+from jobledger.adapters.http.correlation import echo, job_workflow
 from jobledger.adapters.http.dispatch import Claimed, ClaimRequest
 from jobledger.adapters.http.problems import responses
 from jobledger.adapters.http.schemas import workers as wm
 from jobledger.adapters.http.schemas.jobs import InputOut
-from jobledger.adapters.http.security import allowed, caller_key
-from jobledger.adapters.http.services import ServicesDep
+from jobledger.adapters.http.security import AllowedCaller, Caller, caller_key
+from jobledger.adapters.http.services import services_of
 from jobledger.domain.ledger import Ledger, Outcome
 from jobledger.domain.values import Actor, CommandMeta
 
 claims = APIRouter(prefix="/v1/claims", tags=["workers"])
 router = APIRouter(prefix="/v1/jobs", tags=["workers"])
 
-Worker = Annotated[Principal, Depends(allowed(Role.WORKER, to="claim and run jobs"))]
+# The worker and the correlation id it named: the one dependency of each worker route,
+# which takes the services from the request (see ``AllowedCaller``).
+Worker = Annotated[Caller, Depends(AllowedCaller(Role.WORKER, to="claim and run jobs"))]
 ERRORS = responses(400, 401, 403, 404, 409, 413, 422)
 
 
@@ -41,18 +43,15 @@ ERRORS = responses(400, 401, 403, 404, 409, 413, 422)
     responses={204: {"description": "Nothing to claim"}, **responses(400, 401, 403, 413, 422)},
 )
 async def claim(
-    body: wm.ClaimJob,
-    principal: Worker,
-    services: ServicesDep,
-    response: Response,
-    correlation_id: RequestedCorrelationId,
+    body: wm.ClaimJob, caller: Worker, request: Request, response: Response
 ) -> wm.ClaimedJob | Response:
     """Highest priority first, then oldest; jobs waiting out a retry's back-off are
     skipped until due. With ``waitSeconds``, an empty queue holds the request.
 
     The claim is recorded under the correlation id the worker named, else under the
     job's workflow, which the answer names for the worker's later commands."""
-    request = ClaimRequest(
+    principal, correlation_id = caller.principal, caller.correlation_id
+    wanted = ClaimRequest(
         agent=body.agent,
         pool=body.pool,
         types=tuple(t.value for t in body.types),
@@ -63,7 +62,7 @@ async def claim(
         else _scoped(principal, "claim", body.command_id),
         correlation_id=correlation_id,
     )
-    claimed = await services.dispatcher.claim(principal.actor, request)
+    claimed = await services_of(request).dispatcher.claim(principal.actor, wanted)
     if claimed is None:
         nothing = Response(status_code=204)
         if correlation_id is not None:
@@ -216,15 +215,11 @@ def _endpoint(command: Command) -> Callable[..., Awaitable[wm.WorkerAnswer]]:
     correlation id (else the job's workflow) and answers where the job stands."""
 
     async def endpoint(
-        job_id: UUID,
-        body: wm.LeasedCommand,
-        principal: Worker,
-        services: ServicesDep,
-        response: Response,
-        correlation_id: RequestedCorrelationId,
+        job_id: UUID, body: wm.LeasedCommand, caller: Worker, request: Request, response: Response
     ) -> wm.WorkerAnswer:
+        ledger = services_of(request).ledger
         workflow, outcome = await run_in_threadpool(
-            _record, command, services.ledger, principal, job_id, body, correlation_id
+            _record, command, ledger, caller.principal, job_id, body, caller.correlation_id
         )
         echo(response, workflow)
         if outcome.replayed:
