@@ -6,6 +6,7 @@ Real processes, a real file: two ``serve --no-projections`` and one ``project``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -150,11 +151,16 @@ def test_serve_processes_runs_them_on_one_port_and_sigterm_stops_them_all(
         run_processes(tmp_path, env)
 
 
-def run_processes(tmp_path: Path, env: dict[str, str]) -> None:
-    """``serve --processes 2``: it answers on one port, and SIGTERM stops every child."""
+@contextlib.contextmanager
+def supervised(
+    env: dict[str, str], cwd: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str, str, list[int]]]:
+    """``serve --processes 2`` on a free port, serving: the supervisor, its URL, what it
+    said of itself, and its children (two API processes and the projector). Whatever is
+    still alive afterwards is killed."""
     serve = subprocess.Popen(
         [JOBLEDGER, "serve", "--processes", "2", "--port", "0"],
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         stderr=subprocess.PIPE,
         text=True,
@@ -162,13 +168,29 @@ def run_processes(tmp_path: Path, env: dict[str, str]) -> None:
     children: list[int] = []
     try:
         assert serve.stderr is not None
-        line = serve.stderr.readline() + serve.stderr.readline()
-        found = re.search(r"http://127\.0\.0\.1:(\d+) with 2 API processes and a projector", line)
-        assert found, line
+        said = ""
+        for _ in range(5):  # a warning may come first
+            said += serve.stderr.readline()
+            found = re.search(r"http://127\.0\.0\.1:(\d+)", said)
+            if found:
+                break
+        assert found, said
         url = f"http://127.0.0.1:{found[1]}"
         wait_until_serving(url, serve)
-        children = _children(serve.pid)
+        children.extend(_children(serve.pid))
         assert len(children) == 3  # two API processes and the projector
+        yield serve, url, said, children
+    finally:
+        for pid in [serve.pid, *children]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        serve.communicate()
+
+
+def run_processes(tmp_path: Path, env: dict[str, str]) -> None:
+    """``serve --processes 2``: it answers on one port, and SIGTERM stops every child."""
+    with supervised(env, cwd=tmp_path) as (serve, url, said, children):
+        assert "with 2 API processes and a projector" in said, said
         token = jobledger("token", "--tenant", "acme", "--role", "analyst", **env)
         headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
@@ -179,66 +201,26 @@ def run_processes(tmp_path: Path, env: dict[str, str]) -> None:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0
         assert not [pid for pid in children if _alive(pid)], "a child outlived its supervisor"
-    finally:
-        for pid in [serve.pid, *children]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        serve.communicate()
 
 
 def test_when_one_child_dies_serve_processes_stops_the_others_and_fails(tmp_path: Path) -> None:
     env = {**os.environ, "JOBLEDGER_DB": f"sqlite:///{tmp_path / 'ledger.db'}"}
-    serve = subprocess.Popen(
-        [JOBLEDGER, "serve", "--processes", "2", "--port", "0"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    children: list[int] = []
-    try:
-        assert serve.stderr is not None
-        found = re.search(r"http://127\.0\.0\.1:(\d+)", serve.stderr.readline())
-        assert found
-        wait_until_serving(f"http://127.0.0.1:{found[1]}", serve)
-        children = _children(serve.pid)
+    with supervised(env) as (serve, _, _, children):
         os.kill(children[-1], signal.SIGKILL)  # the projector, started last
         assert serve.wait(timeout=30) != 0  # for its own supervisor to restart the lot
         assert not [pid for pid in children if _alive(pid)], "a child outlived its supervisor"
-    finally:
-        for pid in [serve.pid, *children]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        serve.communicate()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
 def test_when_the_supervisor_is_killed_its_children_stop_too(tmp_path: Path) -> None:
     env = {**os.environ, "JOBLEDGER_DB": f"sqlite:///{tmp_path / 'ledger.db'}"}
-    serve = subprocess.Popen(
-        [JOBLEDGER, "serve", "--processes", "2", "--port", "0"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    children: list[int] = []
-    try:
-        assert serve.stderr is not None
-        found = re.search(r"http://127\.0\.0\.1:(\d+)", serve.stderr.readline())
-        assert found
-        wait_until_serving(f"http://127.0.0.1:{found[1]}", serve)
-        children = _children(serve.pid)
-        assert len(children) == 3
+    with supervised(env) as (serve, _, _, children):
         serve.kill()  # SIGKILL: the supervisor passes nothing on
         serve.wait(timeout=10)
         deadline = time.monotonic() + 30
         while [pid for pid in children if _alive(pid)] and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [pid for pid in children if _alive(pid)], "a child outlived its supervisor"
-    finally:
-        for pid in [serve.pid, *children]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        serve.communicate()
 
 
 @pytest.mark.parametrize(
